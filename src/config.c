@@ -1,0 +1,274 @@
+/* Command-line parsing: every number is checked for junk and range, and
+ * every error names the option, before anything is bound or opened. */
+#include "autoconfig.h"
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef HAVE_GETOPT_LONG
+#include <getopt.h>
+#endif
+
+#include "log.h"
+#include "packet.h"
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port = 69;
+	cfg->root = CTFTPD_DEFAULT_ROOT;
+	cfg->max_block_size = 0;
+	cfg->timeout = 1;
+	cfg->retries = 5;
+	cfg->max_clients = 256;
+	cfg->verbosity = LOG_V_TRANSFERS;
+}
+
+const char *config_usage(void)
+{
+	return "Usage: ctftpd [OPTION]... [DIRECTORY]\n"
+	       "Serve files from DIRECTORY (default " CTFTPD_DEFAULT_ROOT
+	       ") over TFTP.\n"
+	       "\n"
+	       "  -a, --address ADDR[:PORT]  listen on ADDR (numeric, [v6]:port; repeatable);\n"
+	       "                             default: all IPv4 and IPv6 addresses\n"
+	       "      --host ADDR            the same as --address\n"
+	       "      --port PORT            UDP port to listen on (default 69)\n"
+	       "      --file-directory DIR   serve files from DIR\n"
+	       "  -B, --max-block-size N     largest blksize granted, 8..65464 bytes\n"
+	       "      --timeout SECONDS      wait for a client before resending, 1..255 (default 1)\n"
+	       "      --retries N            resends before giving up, 1..100 (default 5)\n"
+	       "      --max-clients N        concurrent transfers, 1..65535 (default 256)\n"
+	       "  -p, --permissive           serve files that are not world-readable\n"
+	       "  -L, --foreground           do not detach; log to standard error\n"
+	       "  -v, --verbose[=LEVEL]      more log lines (0 quiet .. 3 packets; default 1)\n"
+	       "  -h, --help                 show this help and exit\n"
+	       "  -V, --version              show the version and exit\n";
+}
+
+/* Parse a decimal in [min, max]: no sign, no junk, no overflow. */
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static enum config_status bad(char *errbuf, size_t errsz, const char *opt,
+			      const char *arg, const char *expect)
+{
+	snprintf(errbuf, errsz, "invalid value '%s' for %s: expected %s", arg,
+		 opt, expect);
+	return CONFIG_ERROR;
+}
+
+/* Nonzero when host is a numeric IPv4 or IPv6 address (an IPv6 one may
+ * carry a %scope, which is checked when it is bound). */
+static int numeric_address(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	char v6[64];
+	size_t n = strcspn(host, "%");
+
+	if (inet_pton(AF_INET, host, buf) == 1)
+		return 1;
+	if (n >= sizeof(v6))
+		return 0;
+	memcpy(v6, host, n);
+	v6[n] = '\0';
+	return inet_pton(AF_INET6, v6, buf) == 1;
+}
+
+/* "ADDR", "ADDR:PORT", "[V6]", "[V6]:PORT", ":PORT" as tftpd-hpa's -a takes.
+ * The address part is kept in a static buffer (config is built once). */
+static int parse_address(const char *arg, struct config *cfg)
+{
+	static char hosts[CONFIG_MAX_LISTEN][64];
+	char *host = hosts[cfg->nlisten];
+	const size_t hostsz = sizeof(hosts[0]);
+	const char *port = NULL;
+	unsigned portnum = 0;
+	size_t hlen;
+
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+		if (!close)
+			return -1;
+		hlen = (size_t)(close - arg - 1);
+		memcpy(host, arg + 1, hlen < hostsz ? hlen : 0);
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1] != '\0')
+			return -1;
+	} else {
+		const char *colon = strchr(arg, ':');
+		/* More than one colon: a bare IPv6 address, no port. */
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL;
+		hlen = colon ? (size_t)(colon - arg) : strlen(arg);
+		if (colon)
+			port = colon + 1;
+		if (hlen < hostsz)
+			memcpy(host, arg, hlen);
+	}
+	if (hlen >= hostsz)
+		return -1;
+	host[hlen] = '\0';
+	if (port && parse_uint(port, 1, 65535, &portnum) != 0)
+		return -1;
+	if (hlen > 0 && !numeric_address(host))
+		return -1;
+	if (hlen == 0) {
+		/* ":PORT": all addresses, on that port. */
+		if (!port)
+			return -1;
+		cfg->port = portnum;
+		return 0;
+	}
+	cfg->listen[cfg->nlisten].host = host;
+	cfg->listen[cfg->nlisten].port = portnum;
+	cfg->nlisten++;
+	return 0;
+}
+
+enum {
+	OPT_HOST = 256,
+	OPT_PORT,
+	OPT_FILE_DIRECTORY,
+	OPT_TIMEOUT,
+	OPT_RETRIES,
+	OPT_MAX_CLIENTS,
+};
+
+enum config_status config_parse(int argc, char **argv, struct config *cfg,
+				char *errbuf, size_t errsz)
+{
+	static const char shortopts[] = ":a:B:pLv::hV";
+#ifdef HAVE_GETOPT_LONG
+	static const struct option longopts[] = {
+		{"address", required_argument, NULL, 'a'},
+		{"host", required_argument, NULL, OPT_HOST},
+		{"port", required_argument, NULL, OPT_PORT},
+		{"file-directory", required_argument, NULL, OPT_FILE_DIRECTORY},
+		{"max-block-size", required_argument, NULL, 'B'},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"retries", required_argument, NULL, OPT_RETRIES},
+		{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+		{"permissive", no_argument, NULL, 'p'},
+		{"foreground", no_argument, NULL, 'L'},
+		{"verbose", optional_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+#endif
+	int c;
+	unsigned v;
+
+	config_defaults(cfg);
+	opterr = 0;
+	optind = 1;
+	for (;;) {
+#ifdef HAVE_GETOPT_LONG
+		c = getopt_long(argc, argv, shortopts, longopts, NULL);
+#else
+		/* Fallback: short options only. */
+		c = getopt(argc, argv, shortopts);
+#endif
+		if (c == -1)
+			break;
+		switch (c) {
+		case 'a':
+		case OPT_HOST:
+			if (cfg->nlisten == CONFIG_MAX_LISTEN) {
+				snprintf(errbuf, errsz, "at most %d listen "
+					 "addresses", CONFIG_MAX_LISTEN);
+				return CONFIG_ERROR;
+			}
+			if (parse_address(optarg, cfg) != 0)
+				return bad(errbuf, errsz, "--address", optarg,
+					   "ADDR, ADDR:PORT or [IPV6]:PORT");
+			break;
+		case OPT_PORT:
+			if (parse_uint(optarg, 1, 65535, &cfg->port) != 0)
+				return bad(errbuf, errsz, "--port", optarg,
+					   "a port number 1..65535");
+			break;
+		case OPT_FILE_DIRECTORY:
+			cfg->root = optarg;
+			break;
+		case 'B':
+			if (parse_uint(optarg, 8, TFTP_BLKSIZE_MAX,
+				       &cfg->max_block_size) != 0)
+				return bad(errbuf, errsz, "--max-block-size",
+					   optarg, "bytes, 8..65464");
+			break;
+		case OPT_TIMEOUT:
+			if (parse_uint(optarg, 1, 255, &cfg->timeout) != 0)
+				return bad(errbuf, errsz, "--timeout", optarg,
+					   "seconds, 1..255");
+			break;
+		case OPT_RETRIES:
+			if (parse_uint(optarg, 1, 100, &cfg->retries) != 0)
+				return bad(errbuf, errsz, "--retries", optarg,
+					   "a count, 1..100");
+			break;
+		case OPT_MAX_CLIENTS:
+			if (parse_uint(optarg, 1, 65535, &cfg->max_clients) != 0)
+				return bad(errbuf, errsz, "--max-clients",
+					   optarg, "a count, 1..65535");
+			break;
+		case 'p':
+			cfg->permissive = 1;
+			break;
+		case 'L':
+			cfg->foreground = 1;
+			break;
+		case 'v':
+			if (!optarg) {
+				if (cfg->verbosity < LOG_V_PACKETS)
+					cfg->verbosity++;
+			} else if (parse_uint(optarg, 0, 3, &v) == 0) {
+				cfg->verbosity = (int)v;
+			} else {
+				return bad(errbuf, errsz, "--verbose", optarg,
+					   "a level, 0..3");
+			}
+			break;
+		case 'h':
+			return CONFIG_HELP;
+		case 'V':
+			return CONFIG_VERSION;
+		case ':':
+			snprintf(errbuf, errsz, "option %s needs a value",
+				 argv[optind - 1]);
+			return CONFIG_ERROR;
+		default:
+			snprintf(errbuf, errsz, "unknown option '%s'",
+				 argv[optind - 1]);
+			return CONFIG_ERROR;
+		}
+	}
+	if (optind < argc)
+		cfg->root = argv[optind++];
+	if (optind < argc) {
+		snprintf(errbuf, errsz, "unexpected argument '%s'",
+			 argv[optind]);
+		return CONFIG_ERROR;
+	}
+	return CONFIG_RUN;
+}

@@ -1,0 +1,50 @@
+/* The daemon's settings: defaults, command-line parsing and validation.
+ * Built once at start-up and read-only after.  Pure: prints nothing. */
+#ifndef CTFTPD_CONFIG_H
+#define CTFTPD_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_MAX_LISTEN 8
+
+/* One --address or --host: a numeric address, and a port or 0 for --port. */
+struct config_listen {
+	const char *host;
+	unsigned port;
+};
+
+struct config {
+	struct config_listen listen[CONFIG_MAX_LISTEN];
+	unsigned nlisten;      /* 0 = all IPv4 and IPv6 addresses */
+	unsigned port;         /* UDP port to listen on (default 69) */
+	const char *root;      /* --file-directory as given */
+	char *root_real;       /* canonical root, set by main (realpath) */
+	unsigned max_block_size; /* bytes; 0 = no cap beyond RFC 2348's */
+	unsigned timeout;      /* seconds to wait for a client before resending */
+	unsigned retries;      /* resends of one packet before giving up */
+	unsigned max_clients;  /* concurrent transfers (children) */
+	int verbosity;         /* enum log_verbosity */
+	int foreground;
+	int permissive;        /* serve files without the world-read bit */
+};
+
+enum config_status {
+	CONFIG_RUN,     /* parsed: run the daemon */
+	CONFIG_HELP,    /* --help was given */
+	CONFIG_VERSION, /* --version was given */
+	CONFIG_ERROR,   /* bad command line: message in errbuf */
+};
+
+/* Fill cfg with the defaults. */
+void config_defaults(struct config *cfg);
+
+/* Parse argv into cfg (defaults first).  On CONFIG_ERROR, errbuf (errsz
+ * bytes) says what is wrong, naming the option.  Uses getopt: not reentrant,
+ * call once per process. */
+enum config_status config_parse(int argc, char **argv, struct config *cfg,
+				char *errbuf, size_t errsz);
+
+/* The --help text. */
+const char *config_usage(void);
+
+#endif

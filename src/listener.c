@@ -1,0 +1,371 @@
+/* The listener loop: poll the sockets and the signal pipe, parse each request,
+ * apply the checks that need no disk, and fork one child per transfer.  This
+ * is the hot path for small files: no allocation, no stdio, no disk. */
+#include "autoconfig.h"
+
+#include "listener.h"
+
+#include "log.h"
+#include "packet.h"
+#include "path.h"
+#include "transfer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct child {
+	pid_t pid;
+	union sockaddr_any client;
+};
+
+/* The only state a signal handler touches. */
+static int signal_fd = -1;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)sig;
+
+	(void)!write(signal_fd, &b, 1);
+	errno = saved;
+}
+
+static int set_nonblock_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static int bind_one(struct listener *l, const union sockaddr_any *addr,
+		    int quiet_if_unavailable)
+{
+	char where[NET_ADDRSTRLEN];
+	int fd, on = 1;
+
+	net_format(addr, where);
+	fd = socket(addr->sa.sa_family, SOCK_DGRAM, 0);
+	if (fd < 0)
+		goto fail;
+	if (addr->sa.sa_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0)
+		goto fail;
+	if (bind(fd, &addr->sa, net_len(addr)) != 0)
+		goto fail;
+	if (net_is_any(addr) &&
+	    net_want_local_address(fd, addr->sa.sa_family) != 0)
+		log_msg(LOG_WARNING, "%s: cannot learn the local address of "
+			"requests (%s); replies come from the route's address",
+			where, strerror(errno));
+	if (set_nonblock_cloexec(fd) != 0)
+		goto fail;
+	l->fds[l->nfds] = fd;
+	l->bound[l->nfds] = *addr;
+	l->nfds++;
+	return 0;
+fail:
+	if (quiet_if_unavailable &&
+	    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL ||
+	     errno == EPROTONOSUPPORT))
+		log_msg(LOG_NOTICE, "IPv6 unavailable (%s); serving IPv4 only",
+			strerror(errno));
+	else
+		log_msg(LOG_ERR, "cannot listen on %s: %s", where,
+			strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+int listener_bind(struct listener *l, const struct config *cfg)
+{
+	union sockaddr_any addr;
+	const char *why;
+
+	memset(l, 0, sizeof(*l));
+	l->cfg = cfg;
+	l->sigpipe[0] = l->sigpipe[1] = -1;
+	for (unsigned i = 0; i < cfg->nlisten; i++) {
+		const struct config_listen *cl = &cfg->listen[i];
+		if (net_parse(cl->host, cl->port ? cl->port : cfg->port, &addr,
+			      &why) != 0) {
+			log_msg(LOG_ERR, "bad listen address '%s': %s",
+				cl->host, why);
+			return -1;
+		}
+		if (bind_one(l, &addr, 0) != 0)
+			return -1;
+	}
+	if (cfg->nlisten > 0)
+		return 0;
+	if (net_parse("::", cfg->port, &addr, &why) == 0)
+		(void)bind_one(l, &addr, 1);
+	if (net_parse("0.0.0.0", cfg->port, &addr, &why) != 0 ||
+	    bind_one(l, &addr, 0) != 0) {
+		return -1;
+	}
+	return 0;
+}
+
+/* Send an ERROR from a listening socket: refusals decided before a fork. */
+static void refuse(int fd, const union sockaddr_any *to, uint16_t code,
+		   const char *msg)
+{
+	uint8_t buf[256];
+	size_t len = packet_build_error(buf, sizeof(buf), code, msg);
+
+	(void)sendto(fd, buf, len, 0, &to->sa, net_len(to));
+}
+
+static struct child *find_child(struct listener *l,
+				const union sockaddr_any *client)
+{
+	for (unsigned i = 0; i < l->nchildren; i++)
+		if (net_same(&l->children[i].client, client))
+			return &l->children[i];
+	return NULL;
+}
+
+static void reap(struct listener *l)
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (unsigned i = 0; i < l->nchildren; i++) {
+			if (l->children[i].pid != pid)
+				continue;
+			l->children[i] = l->children[--l->nchildren];
+			break;
+		}
+		if (WIFSIGNALED(status))
+			log_msg(LOG_WARNING, "transfer process %ld killed by "
+				"signal %d", (long)pid, WTERMSIG(status));
+	}
+}
+
+/* In the child: drop what belongs to the parent, then run the transfer. */
+static void run_child(struct listener *l, const struct tftp_request *req,
+		      const char *rel, const union sockaddr_any *client,
+		      const union sockaddr_any *local)
+{
+	struct sigaction sa;
+
+	for (int i = 0; i < l->nfds; i++)
+		close(l->fds[i]);
+	close(l->sigpipe[0]);
+	close(l->sigpipe[1]);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* A terminal's ^C or a HUP for the parent lets transfers finish. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	_exit(transfer_run(l->cfg, req, rel, client, local));
+}
+
+static void handle_request(struct listener *l, int idx)
+{
+	/* Requests are small (RFC 2347 allows 512 bytes; we take more for
+	 * clients that overrun it); the buffer is static to keep the parent's
+	 * stack and page footprint flat. */
+	static uint8_t buf[4096];
+	static char rel[PATH_MAX];
+	union sockaddr_any from, local = l->bound[idx];
+	char who[NET_ADDRSTRLEN], name[128];
+	struct tftp_request req;
+	enum path_result pr;
+	const char *why;
+	int fd = l->fds[idx], trunc;
+	ssize_t n;
+	pid_t pid;
+
+	n = net_recv(fd, buf, sizeof(buf), &from, &local, &trunc);
+	if (n < 0)
+		return;
+	if (trunc) {
+		log_msg(LOG_NOTICE, "request from %s longer than %zu bytes",
+			net_format(&from, who), sizeof(buf));
+		refuse(fd, &from, TFTP_EBADOP, "request too long");
+		return;
+	}
+	if (packet_parse_request(buf, (size_t)n, &req, &why) != 0) {
+		log_msg(LOG_NOTICE, "bad request from %s: %s",
+			net_format(&from, who), why);
+		/* Never answer an ERROR: two servers would bounce forever. */
+		if (n < 2 || buf[0] != 0 || buf[1] != TFTP_ERROR)
+			refuse(fd, &from, TFTP_EBADOP, NULL);
+		return;
+	}
+	if (req.mode != TFTP_MODE_OCTET && req.mode != TFTP_MODE_NETASCII) {
+		log_sanitize(req.mode_name, strlen(req.mode_name), name,
+			     sizeof(name));
+		log_msg(LOG_NOTICE, "%s from %s: unsupported mode \"%s\"",
+			packet_opcode_name(req.opcode), net_format(&from, who),
+			name);
+		refuse(fd, &from, TFTP_EBADOP, "unsupported mode");
+		return;
+	}
+	if (req.opcode == TFTP_WRQ) {
+		log_msg(LOG_NOTICE, "WRQ from %s refused: writes are disabled",
+			net_format(&from, who));
+		refuse(fd, &from, TFTP_EACCESS, "writes are disabled");
+		return;
+	}
+	pr = path_normalize(l->cfg->root_real, req.filename, req.filename_len,
+			    rel, sizeof(rel));
+	if (pr != PATH_OK) {
+		log_sanitize(req.filename, req.filename_len, name,
+			     sizeof(name));
+		log_msg(LOG_NOTICE, "RRQ from %s file \"%s\" refused: %s",
+			net_format(&from, who), name, path_result_message(pr));
+		refuse(fd, &from,
+		       pr == PATH_TOO_LONG ? TFTP_ENOTFOUND : TFTP_EACCESS,
+		       path_result_message(pr));
+		return;
+	}
+	if (find_child(l, &from)) {
+		/* The client resent its request before our first DATA came
+		 * back: the transfer it asked for is already running. */
+		if (log_enabled(LOG_DEBUG))
+			log_msg(LOG_DEBUG, "duplicate request from %s ignored",
+				net_format(&from, who));
+		return;
+	}
+	if (l->nchildren >= l->cfg->max_clients) {
+		log_msg(LOG_WARNING, "RRQ from %s refused: server busy "
+			"(%u transfers, --max-clients)", net_format(&from, who),
+			l->nchildren);
+		refuse(fd, &from, TFTP_EUNDEF, "server busy");
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_msg(LOG_ERR, "fork: %s", strerror(errno));
+		refuse(fd, &from, TFTP_EUNDEF, "server busy");
+		return;
+	}
+	if (pid == 0)
+		run_child(l, &req, rel, &from, &local);
+	l->children[l->nchildren].pid = pid;
+	l->children[l->nchildren].client = from;
+	l->nchildren++;
+}
+
+static int install_signals(struct listener *l)
+{
+	static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+	struct sigaction sa;
+
+	if (pipe(l->sigpipe) != 0 || set_nonblock_cloexec(l->sigpipe[0]) ||
+	    set_nonblock_cloexec(l->sigpipe[1]))
+		return -1;
+	signal_fd = l->sigpipe[1];
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) != 0)
+			return -1;
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = 0;
+	sigaction(SIGPIPE, &sa, NULL);
+	return 0;
+}
+
+/* Read pending signal numbers.  Returns 1 when asked to stop. */
+static int drain_signals(struct listener *l)
+{
+	unsigned char sigs[64];
+	ssize_t n;
+	int stop = 0;
+
+	while ((n = read(l->sigpipe[0], sigs, sizeof(sigs))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (sigs[i] == SIGCHLD)
+				reap(l);
+			else if (sigs[i] == SIGHUP)
+				log_reopen();
+			else
+				stop = 1;
+		}
+	}
+	return stop;
+}
+
+/* Wait for the children to finish, at most LISTENER_GRACE_SECONDS, then
+ * end the rest. */
+static void drain_children(struct listener *l)
+{
+	time_t deadline = time(NULL) + LISTENER_GRACE_SECONDS;
+
+	reap(l);
+	if (l->nchildren)
+		log_msg(LOG_NOTICE, "waiting up to %d s for %u transfers",
+			LISTENER_GRACE_SECONDS, l->nchildren);
+	while (l->nchildren > 0 && time(NULL) < deadline) {
+		struct pollfd pfd = {.fd = l->sigpipe[0], .events = POLLIN};
+		(void)poll(&pfd, 1, 1000);
+		(void)drain_signals(l);
+	}
+	for (unsigned i = 0; i < l->nchildren; i++)
+		kill(l->children[i].pid, SIGTERM);
+	while (l->nchildren > 0 && waitpid(-1, NULL, 0) > 0)
+		reap(l);
+}
+
+int listener_run(struct listener *l)
+{
+	struct pollfd pfds[LISTENER_MAX_SOCKETS + 1];
+	char where[NET_ADDRSTRLEN];
+
+	l->children = calloc(l->cfg->max_clients, sizeof(*l->children));
+	if (!l->children || install_signals(l) != 0) {
+		log_msg(LOG_ERR, "start-up: %s", strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < l->nfds; i++) {
+		pfds[i].fd = l->fds[i];
+		pfds[i].events = POLLIN;
+		log_msg(LOG_NOTICE, "listening on %s, serving %s",
+			net_format(&l->bound[i], where), l->cfg->root_real);
+	}
+	pfds[l->nfds].fd = l->sigpipe[0];
+	pfds[l->nfds].events = POLLIN;
+
+	for (;;) {
+		int n = poll(pfds, (nfds_t)l->nfds + 1, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_msg(LOG_ERR, "poll: %s", strerror(errno));
+			return 1;
+		}
+		if (pfds[l->nfds].revents && drain_signals(l))
+			break;
+		for (int i = 0; i < l->nfds; i++)
+			if (pfds[i].revents & POLLIN)
+				handle_request(l, i);
+	}
+	log_msg(LOG_NOTICE, "stopping: no new requests");
+	for (int i = 0; i < l->nfds; i++)
+		close(l->fds[i]);
+	drain_children(l);
+	log_msg(LOG_NOTICE, "stopped");
+	return 0;
+}

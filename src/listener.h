@@ -1,0 +1,38 @@
+/* The parent: listening sockets, signals, the table of children, limits and
+ * the fork for each valid request.  It never opens a served file and never
+ * waits on a client. */
+#ifndef CTFTPD_LISTENER_H
+#define CTFTPD_LISTENER_H
+
+#include <sys/types.h>
+
+#include "config.h"
+#include "net.h"
+
+#define LISTENER_MAX_SOCKETS 8
+
+struct child;
+
+struct listener {
+	const struct config *cfg;
+	int fds[LISTENER_MAX_SOCKETS];
+	union sockaddr_any bound[LISTENER_MAX_SOCKETS];
+	int nfds;
+	int sigpipe[2];       /* signal handlers write the signal number here */
+	struct child *children; /* dense: the first nchildren are live */
+	unsigned nchildren;
+};
+
+/* Bind the UDP sockets cfg asks for (cfg->address, or all IPv4 and IPv6
+ * addresses; a host without IPv6 starts on IPv4 with a log line).  Returns 0,
+ * or -1 after logging why nothing could be bound. */
+int listener_bind(struct listener *l, const struct config *cfg);
+
+/* Serve requests until SIGTERM or SIGINT, then let running transfers finish
+ * for up to LISTENER_GRACE_SECONDS before ending them.  Returns the process
+ * exit status (0 after a clean stop, 1 on a fatal error). */
+int listener_run(struct listener *l);
+
+#define LISTENER_GRACE_SECONDS 30
+
+#endif

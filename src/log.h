@@ -1,0 +1,42 @@
+/* Logging: syslog for a daemon, stderr in the foreground.  One place decides
+ * where a line goes and whether the verbosity lets it through. */
+#ifndef CTFTPD_LOG_H
+#define CTFTPD_LOG_H
+
+#include <stddef.h>
+#include <syslog.h>
+
+/* Verbosity levels (--verbose): each admits the syslog priorities above it. */
+enum log_verbosity {
+	LOG_V_QUIET = 0,    /* errors and warnings only */
+	LOG_V_TRANSFERS = 1, /* + one summary line per transfer (default) */
+	LOG_V_REQUESTS = 2, /* + each request and refusal as it is decided */
+	LOG_V_PACKETS = 3,  /* + per-packet debugging */
+};
+
+/* Start logging.  to_stderr: write to standard error instead of syslog.
+ * Safe to call again (SIGHUP) to re-open the syslog connection. */
+void log_open(const char *ident, int to_stderr, int verbosity);
+
+/* Re-open the syslog connection (SIGHUP), for a restarted syslog daemon. */
+void log_reopen(void);
+
+/* Log one line at a syslog priority (LOG_ERR .. LOG_DEBUG).  The message is
+ * dropped when the verbosity does not admit the priority. */
+void log_msg(int priority, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Nonzero when a message of this priority would be written: lets callers skip
+ * formatting work on the hot path. */
+int log_enabled(int priority);
+
+/* The current verbosity (enum log_verbosity). */
+int log_level(void);
+
+/* Copy an untrusted string (a file name from a packet) into out (outsz bytes,
+ * outsz >= 4) so it is safe to print: bytes outside printable ASCII, quotes
+ * and backslashes become \xHH or \", and a string too long is cut with "...".
+ * Always NUL-terminates.  Returns out. */
+char *log_sanitize(const char *in, size_t inlen, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,175 @@
+/* Socket address helpers and the recvmsg that learns a request's local
+ * address, so a multi-homed host answers from the address it was asked on. */
+/* glibc declares RFC 3542's struct in6_pktinfo only with _GNU_SOURCE. */
+#define _GNU_SOURCE 1
+#include "autoconfig.h"
+
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+
+char *net_format(const union sockaddr_any *a, char *buf)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (a->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->sin6.sin6_addr, host, sizeof(host));
+		snprintf(buf, NET_ADDRSTRLEN, "[%s]:%u", host,
+			 ntohs(a->sin6.sin6_port));
+	} else if (a->sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &a->sin.sin_addr, host, sizeof(host));
+		snprintf(buf, NET_ADDRSTRLEN, "%s:%u", host,
+			 ntohs(a->sin.sin_port));
+	} else {
+		snprintf(buf, NET_ADDRSTRLEN, "(family %d)", a->sa.sa_family);
+	}
+	return buf;
+}
+
+socklen_t net_len(const union sockaddr_any *a)
+{
+	return a->sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					   : sizeof(struct sockaddr_in);
+}
+
+int net_same(const union sockaddr_any *a, const union sockaddr_any *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return 0;
+	if (a->sa.sa_family == AF_INET)
+		return a->sin.sin_port == b->sin.sin_port &&
+		       a->sin.sin_addr.s_addr == b->sin.sin_addr.s_addr;
+	if (a->sa.sa_family == AF_INET6)
+		return a->sin6.sin6_port == b->sin6.sin6_port &&
+		       memcmp(&a->sin6.sin6_addr, &b->sin6.sin6_addr,
+			      sizeof(a->sin6.sin6_addr)) == 0 &&
+		       a->sin6.sin6_scope_id == b->sin6.sin6_scope_id;
+	return 0;
+}
+
+int net_is_any(const union sockaddr_any *a)
+{
+	if (a->sa.sa_family == AF_INET)
+		return a->sin.sin_addr.s_addr == htonl(INADDR_ANY);
+	if (a->sa.sa_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&a->sin6.sin6_addr);
+	return 0;
+}
+
+int net_parse(const char *host, unsigned port, union sockaddr_any *out,
+	      const char **why)
+{
+	struct addrinfo hints, *res;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	/* Numeric only: no DNS at start-up.  No AI_ADDRCONFIG: it finds no
+	 * address at all in a loopback-only network namespace. */
+	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0) {
+		*why = gai_strerror(rc);
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (out->sa.sa_family == AF_INET6)
+		out->sin6.sin6_port = htons((uint16_t)port);
+	else
+		out->sin.sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+int net_want_local_address(int fd, int family)
+{
+	int on = 1;
+
+	if (family == AF_INET6) {
+#ifdef HAVE_IPV6_RECVPKTINFO
+		return setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on,
+				  sizeof(on));
+#endif
+	} else {
+#if HAVE_DECL_IP_PKTINFO
+		return setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+#elif HAVE_DECL_IP_RECVDSTADDR
+		return setsockopt(fd, IPPROTO_IP, IP_RECVDSTADDR, &on,
+				  sizeof(on));
+#endif
+	}
+	(void)on;
+	errno = ENOPROTOOPT;
+	return -1;
+}
+
+static void local_from_control(struct msghdr *msg, union sockaddr_any *local)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
+	     c = CMSG_NXTHDR(msg, c)) {
+#if HAVE_DECL_IP_PKTINFO
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			memset(local, 0, sizeof(*local));
+			local->sin.sin_family = AF_INET;
+			/* ipi_spec_dst is the local address to answer from;
+			 * ipi_addr may be a broadcast address. */
+			local->sin.sin_addr = pi.ipi_spec_dst;
+		}
+#elif HAVE_DECL_IP_RECVDSTADDR
+		if (c->cmsg_level == IPPROTO_IP &&
+		    c->cmsg_type == IP_RECVDSTADDR) {
+			memset(local, 0, sizeof(*local));
+			local->sin.sin_family = AF_INET;
+			memcpy(&local->sin.sin_addr, CMSG_DATA(c),
+			       sizeof(struct in_addr));
+		}
+#endif
+#ifdef HAVE_IPV6_RECVPKTINFO
+		if (c->cmsg_level == IPPROTO_IPV6 &&
+		    c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			memset(local, 0, sizeof(*local));
+			local->sin6.sin6_family = AF_INET6;
+			local->sin6.sin6_addr = pi.ipi6_addr;
+			if (IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
+				local->sin6.sin6_scope_id = pi.ipi6_ifindex;
+		}
+#endif
+	}
+}
+
+ssize_t net_recv(int fd, void *buf, size_t cap, union sockaddr_any *from,
+		 union sockaddr_any *local, int *truncated)
+{
+	union {
+		struct cmsghdr align;
+		char buf[256];
+	} control;
+	struct iovec iov = {.iov_base = buf, .iov_len = cap};
+	struct msghdr msg;
+	ssize_t n;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_name = from;
+	msg.msg_namelen = sizeof(*from);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = control.buf;
+	msg.msg_controllen = sizeof(control.buf);
+	n = recvmsg(fd, &msg, 0);
+	if (n < 0)
+		return -1;
+	*truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+	if (msg.msg_controllen > 0)
+		local_from_control(&msg, local);
+	return n;
+}

@@ -1,0 +1,52 @@
+/* Socket addresses and the few socket calls the listener and the transfers
+ * share: formatting, comparing, learning the local address of a request. */
+#ifndef CTFTPD_NET_H
+#define CTFTPD_NET_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+union sockaddr_any {
+	struct sockaddr sa;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	struct sockaddr_storage ss;
+};
+
+/* Room for "[ffff:...:255.255.255.255%ifname]:65535". */
+#define NET_ADDRSTRLEN 80
+
+/* Format an address as "192.0.2.1:69" or "[2001:db8::1]:69" into buf
+ * (NET_ADDRSTRLEN bytes).  Returns buf. */
+char *net_format(const union sockaddr_any *a, char *buf);
+
+/* Length of the sockaddr for a's family, for bind/sendto. */
+socklen_t net_len(const union sockaddr_any *a);
+
+/* Nonzero when a and b are the same address and port. */
+int net_same(const union sockaddr_any *a, const union sockaddr_any *b);
+
+/* Parse a numeric address (AI_NUMERICHOST, no AI_ADDRCONFIG) and a port
+ * (decimal, 0..65535) into *out.  Returns 0, or -1 with *why set. */
+int net_parse(const char *host, unsigned port, union sockaddr_any *out,
+	      const char **why);
+
+/* Ask the kernel to report each datagram's destination address (IP_PKTINFO,
+ * IP_RECVDSTADDR or IPV6_RECVPKTINFO, whichever the platform has).  Returns 0,
+ * or -1 when the platform has none (replies then come from the bound
+ * address). */
+int net_want_local_address(int fd, int family);
+
+/* recvmsg(2) one datagram of at most cap bytes.  Fills *from and, when the
+ * kernel told us, *local with the address the datagram was sent to (port
+ * left 0); otherwise leaves *local alone.  *truncated is set when the
+ * datagram was longer than cap.  Returns the byte count or -1 (errno). */
+ssize_t net_recv(int fd, void *buf, size_t cap, union sockaddr_any *from,
+		 union sockaddr_any *local, int *truncated);
+
+/* Nonzero when the address is a wildcard (0.0.0.0 or ::). */
+int net_is_any(const union sockaddr_any *a);
+
+#endif

@@ -1,0 +1,148 @@
+/* Confinement of requested names under the root.  Normalisation is pure;
+ * opening checks the resolved path and the opened file against each other,
+ * so a symlink swapped in between cannot lead outside the root. */
+#include "autoconfig.h"
+
+#include "path.h"
+#include "packet.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Nonzero when s (slen bytes) begins with directory dir followed by '/'. */
+static int starts_with_dir(const char *s, size_t slen, const char *dir)
+{
+	size_t dlen = strlen(dir);
+
+	while (dlen > 0 && dir[dlen - 1] == '/')
+		dlen--;
+	return dlen > 0 && slen > dlen && memcmp(s, dir, dlen) == 0 &&
+	       s[dlen] == '/';
+}
+
+enum path_result path_normalize(const char *root, const char *name,
+				size_t namelen, char *out, size_t outsz)
+{
+	size_t i = 0, o = 0;
+
+	if (outsz == 0)
+		return PATH_TOO_LONG;
+	if (memchr(name, '\0', namelen))
+		return PATH_BAD_BYTE;
+	if (root && starts_with_dir(name, namelen, root)) {
+		size_t dlen = strlen(root);
+		while (dlen > 0 && root[dlen - 1] == '/')
+			dlen--;
+		i = dlen;
+	}
+	while (i < namelen) {
+		size_t start, len;
+
+		while (i < namelen && name[i] == '/')
+			i++;
+		start = i;
+		while (i < namelen && name[i] != '/')
+			i++;
+		len = i - start;
+		if (len == 0 || (len == 1 && name[start] == '.'))
+			continue;
+		if (len == 2 && name[start] == '.' && name[start + 1] == '.')
+			return PATH_TRAVERSAL;
+		if (o + (o > 0) + len + 1 > outsz)
+			return PATH_TOO_LONG;
+		if (o > 0)
+			out[o++] = '/';
+		memcpy(out + o, name + start, len);
+		o += len;
+	}
+	out[o] = '\0';
+	return o == 0 ? PATH_EMPTY : PATH_OK;
+}
+
+const char *path_result_message(enum path_result r)
+{
+	switch (r) {
+	case PATH_OK:
+		return "ok";
+	case PATH_EMPTY:
+		return "empty file name";
+	case PATH_TRAVERSAL:
+		return "\"..\" is not allowed in file names";
+	case PATH_TOO_LONG:
+		return "file name too long";
+	default:
+		return "invalid file name";
+	}
+}
+
+/* Nonzero when the canonical path real lies inside the canonical root. */
+static int inside_root(const char *root, const char *real)
+{
+	size_t rlen = strlen(root);
+
+	if (rlen == 1 && root[0] == '/')
+		return real[0] == '/' && real[1] != '\0';
+	return strncmp(real, root, rlen) == 0 && real[rlen] == '/';
+}
+
+static int refuse(int code, const char *reason, int *tftp_error,
+		  const char **why)
+{
+	*tftp_error = code;
+	*why = reason;
+	return -1;
+}
+
+int path_open_read(const char *root, const char *rel, int permissive,
+		   struct stat *st, int *tftp_error, const char **why)
+{
+	char full[PATH_MAX], real[PATH_MAX];
+	struct stat lst;
+	int n, fd;
+
+	n = snprintf(full, sizeof(full), "%s/%s",
+		     strcmp(root, "/") == 0 ? "" : root, rel);
+	if (n < 0 || (size_t)n >= sizeof(full))
+		return refuse(TFTP_ENOTFOUND, "file name too long", tftp_error,
+			      why);
+	if (!realpath(full, real)) {
+		if (errno == EACCES)
+			return refuse(TFTP_EACCESS, "permission denied",
+				      tftp_error, why);
+		return refuse(TFTP_ENOTFOUND, "no such file", tftp_error, why);
+	}
+	if (!inside_root(root, real))
+		return refuse(TFTP_EACCESS, "resolves outside the root",
+			      tftp_error, why);
+	if (stat(real, &lst) != 0)
+		return refuse(TFTP_ENOTFOUND, "no such file", tftp_error, why);
+	if (!S_ISREG(lst.st_mode))
+		return refuse(TFTP_EACCESS,
+			      S_ISDIR(lst.st_mode) ? "is a directory"
+						   : "not a regular file",
+			      tftp_error, why);
+	if (!permissive && !(lst.st_mode & S_IROTH))
+		return refuse(TFTP_EACCESS, "not world-readable", tftp_error,
+			      why);
+	/* O_NONBLOCK: should a FIFO be swapped in after the stat, open must
+	 * not wait for a writer; the fstat below then refuses it. */
+	fd = open(real, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0)
+		return refuse(errno == ENOENT ? TFTP_ENOTFOUND : TFTP_EACCESS,
+			      errno == ENOENT ? "no such file" : strerror(errno),
+			      tftp_error, why);
+	if (fstat(fd, st) != 0 || st->st_dev != lst.st_dev ||
+	    st->st_ino != lst.st_ino || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return refuse(TFTP_EACCESS, "file changed while opening",
+			      tftp_error, why);
+	}
+	/* Reads are plain blocking reads from here on. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}

@@ -1,0 +1,42 @@
+/* File name policy: turn a requested name into a path under the root, and
+ * open it only if it really is a readable regular file inside the root. */
+#ifndef CTFTPD_PATH_H
+#define CTFTPD_PATH_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+enum path_result {
+	PATH_OK = 0,
+	PATH_EMPTY,     /* empty name, or a name that is only slashes and dots */
+	PATH_TRAVERSAL, /* a ".." component */
+	PATH_TOO_LONG,  /* does not fit the output buffer */
+	PATH_BAD_BYTE,  /* a NUL inside the name (cannot happen from packets) */
+};
+
+/* Normalise a requested file name (namelen bytes) into a path relative to
+ * the root, written to out (outsz bytes, NUL-terminated).  Pure.
+ *  - a leading "/" is relative to the root ("/boot/x" is ROOT/boot/x);
+ *  - a name that starts with the root's own absolute path (root, without a
+ *    trailing slash) followed by "/" has it removed, so PXE configs written
+ *    for other servers work;
+ *  - empty and "." components are dropped, ".." is refused (never resolved);
+ *  - backslashes are ordinary bytes.
+ * Returns PATH_OK or the reason for refusal. */
+enum path_result path_normalize(const char *root, const char *name,
+				size_t namelen, char *out, size_t outsz);
+
+/* Human-readable reason for a path_result, for logs and ERROR packets. */
+const char *path_result_message(enum path_result r);
+
+/* Open ROOT/rel for reading (rel from path_normalize; root absolute and
+ * canonical, as realpath(3) returns it).  Refuses, without opening it, a
+ * path whose symlinks resolve outside the root, anything but a regular file
+ * (no hang on a FIFO, no device opened), and a file without the
+ * world-readable bit unless permissive.  Returns an open descriptor and fills
+ * *st, or -1 with *tftp_error set to the TFTP error code (1 or 2) and *why
+ * to a static reason. */
+int path_open_read(const char *root, const char *rel, int permissive,
+		   struct stat *st, int *tftp_error, const char **why);
+
+#endif

@@ -1,0 +1,390 @@
+/* The child's side of a read request: open the file, then send DATA blocks,
+ * wait for each ACK, resend on silence, give up after --retries.  Blocks are
+ * counted with 64-bit sequence numbers; the 16-bit block number on the wire
+ * is the low half, so a file of more than 65535 blocks rolls over to 0. */
+#include "autoconfig.h"
+
+#include "transfer.h"
+
+#include "log.h"
+#include "netascii.h"
+#include "path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Room for a request's file name in log lines. */
+#define LOG_NAME_MAX 256
+
+/* Reads the file and produces DATA payloads, converting for netascii. */
+struct block_reader {
+	int fd;
+	enum tftp_mode mode;
+	struct netascii_encoder enc;
+	int eof;
+	size_t stage_pos, stage_len;
+	uint8_t stage[8192];
+};
+
+struct transfer {
+	const struct config *cfg;
+	int sock;
+	union sockaddr_any client;
+	char client_str[NET_ADDRSTRLEN];
+	char name[LOG_NAME_MAX];
+	const char *mode_name;
+	unsigned blksize;    /* bytes of payload in a full DATA block */
+	unsigned windowsize; /* blocks sent before waiting for an ACK */
+	unsigned timeout_ms; /* wait for a reply before resending */
+	/* window ring: slot i holds 4 + blksize bytes */
+	uint8_t *ring;
+	size_t *ring_len;
+	/* statistics for the summary line */
+	uint64_t bytes;       /* payload bytes sent, first transmissions */
+	uint64_t blocks;      /* DATA blocks, first transmissions */
+	uint64_t retransmits; /* DATA blocks sent again */
+	struct timespec start;
+	uint8_t rxbuf[TFTP_BLKSIZE_MAX + TFTP_DATA_HEADER];
+};
+
+static double elapsed(const struct transfer *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->start.tv_sec) +
+	       (double)(now.tv_nsec - t->start.tv_nsec) / 1e9;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void send_error_to(struct transfer *t, const union sockaddr_any *to,
+			  uint16_t code, const char *msg)
+{
+	uint8_t buf[512];
+	size_t len = packet_build_error(buf, sizeof(buf), code, msg);
+
+	(void)sendto(t->sock, buf, len, 0, &to->sa, net_len(to));
+}
+
+/* The per-transfer summary line (one per transfer, at info level). */
+static void summary(struct transfer *t, int priority, const char *outcome)
+{
+	log_msg(priority,
+		"RRQ from %s file \"%s\" mode %s: %s; %llu bytes, %llu blocks, "
+		"%llu retransmits, %.3f s",
+		t->client_str, t->name, t->mode_name, outcome,
+		(unsigned long long)t->bytes, (unsigned long long)t->blocks,
+		(unsigned long long)t->retransmits, elapsed(t));
+}
+
+static ssize_t read_full(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* Produce the next block's payload (at most len bytes) into out.  A result
+ * shorter than len marks the last block.  Returns bytes, or -1 (errno). */
+static ssize_t reader_next(struct block_reader *r, uint8_t *out, size_t len)
+{
+	size_t o = 0;
+
+	if (r->mode != TFTP_MODE_NETASCII)
+		return read_full(r->fd, out, len);
+	while (o < len) {
+		size_t used;
+		if (r->stage_pos == r->stage_len && !r->eof) {
+			ssize_t n = read_full(r->fd, r->stage, sizeof(r->stage));
+			if (n < 0)
+				return -1;
+			r->stage_pos = 0;
+			r->stage_len = (size_t)n;
+			r->eof = n == 0;
+		}
+		if (r->stage_pos == r->stage_len &&
+		    !netascii_encoder_pending(&r->enc))
+			break;
+		o += netascii_encode(&r->enc, r->stage + r->stage_pos,
+				     r->stage_len - r->stage_pos, &used, out + o,
+				     len - o);
+		r->stage_pos += used;
+	}
+	return (ssize_t)o;
+}
+
+enum wait_result {
+	WAIT_ACK,     /* an ACK that advances the window */
+	WAIT_TIMEOUT, /* silence until the deadline */
+	WAIT_END,     /* the client sent ERROR, or something illegal: stop */
+	WAIT_FAIL,    /* local error */
+};
+
+/* Wait up to timeout_ms for an ACK of a block in (acked, sent].  Duplicate
+ * and stale ACKs are ignored without resending (RFC 1123 4.2.3.1: no
+ * Sorcerer's Apprentice).  A datagram from another address or port gets
+ * ERROR 5 and the wait goes on.  On WAIT_ACK, *seq is the acknowledged
+ * sequence number. */
+static enum wait_result wait_ack(struct transfer *t, uint64_t acked,
+				 uint64_t sent, uint64_t *seq,
+				 const char **outcome)
+{
+	int64_t deadline = now_ms() + t->timeout_ms;
+
+	for (;;) {
+		union sockaddr_any from, local;
+		struct tftp_packet pkt;
+		struct pollfd pfd = {.fd = t->sock, .events = POLLIN};
+		int64_t left = deadline - now_ms();
+		const char *why;
+		int trunc;
+		ssize_t n;
+
+		if (left <= 0)
+			return WAIT_TIMEOUT;
+		n = poll(&pfd, 1, (int)left);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			*outcome = "failed: poll error";
+			return WAIT_FAIL;
+		}
+		if (n == 0)
+			return WAIT_TIMEOUT;
+		n = net_recv(t->sock, t->rxbuf, sizeof(t->rxbuf), &from, &local,
+			     &trunc);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			*outcome = "failed: receive error";
+			return WAIT_FAIL;
+		}
+		if (!net_same(&from, &t->client)) {
+			/* RFC 1350 section 4: a stray TID gets ERROR 5 and
+			 * does not disturb the transfer. */
+			char who[NET_ADDRSTRLEN];
+			log_msg(LOG_NOTICE, "packet from unknown TID %s during "
+				"transfer to %s", net_format(&from, who),
+				t->client_str);
+			send_error_to(t, &from, TFTP_EBADID, NULL);
+			continue;
+		}
+		if (packet_parse_reply(t->rxbuf, (size_t)n, &pkt, &why) != 0) {
+			log_msg(LOG_DEBUG, "ignoring bad datagram from %s: %s",
+				t->client_str, why);
+			continue;
+		}
+		if (pkt.opcode == TFTP_ERROR) {
+			char msg[128];
+			log_sanitize(pkt.error_msg, strlen(pkt.error_msg), msg,
+				     sizeof(msg));
+			static char buf[192];
+			snprintf(buf, sizeof(buf),
+				 "ended by client: ERROR %u \"%s\"",
+				 pkt.error_code, msg);
+			*outcome = buf;
+			return WAIT_END;
+		}
+		if (pkt.opcode != TFTP_ACK) {
+			send_error_to(t, &t->client, TFTP_EBADOP,
+				      "expected an ACK");
+			*outcome = "failed: client sent DATA during a read";
+			return WAIT_END;
+		}
+		/* Map the 16-bit block number into the window. */
+		uint16_t delta = (uint16_t)(pkt.block - (uint16_t)acked);
+		if (delta >= 1 && delta <= sent - acked) {
+			*seq = acked + delta;
+			return WAIT_ACK;
+		}
+		if (log_level() >= LOG_V_PACKETS)
+			log_msg(LOG_DEBUG, "%s: ignoring ACK %u (acked %llu)",
+				t->client_str, pkt.block,
+				(unsigned long long)acked);
+	}
+}
+
+static uint8_t *slot(struct transfer *t, uint64_t seq)
+{
+	return t->ring + (size_t)(seq % t->windowsize) *
+				 (TFTP_DATA_HEADER + t->blksize);
+}
+
+/* Send file blocks until the last one is acknowledged.  Returns 0 when the
+ * transfer completed, 1 otherwise; *outcome describes the end. */
+static int send_file(struct transfer *t, struct block_reader *r,
+		     const char **outcome)
+{
+	uint64_t acked = 0;    /* highest block the client acknowledged */
+	uint64_t produced = 0; /* highest block read from the file */
+	uint64_t sent = 0;     /* highest block sent so far */
+	uint64_t last = 0;     /* the final (short) block, 0 until read */
+	unsigned silences = 0;
+
+	for (;;) {
+		uint64_t end = acked + t->windowsize;
+		if (last && end > last)
+			end = last;
+		for (uint64_t seq = acked + 1; seq <= end; seq++) {
+			uint8_t *b = slot(t, seq);
+			size_t si = (size_t)(seq % t->windowsize);
+			if (seq > produced) {
+				ssize_t n = reader_next(r, b + TFTP_DATA_HEADER,
+							t->blksize);
+				if (n < 0) {
+					send_error_to(t, &t->client,
+						      TFTP_EUNDEF,
+						      "read error");
+					*outcome = "failed: read error";
+					return 1;
+				}
+				packet_build_data_header(b, (uint16_t)seq);
+				t->ring_len[si] = TFTP_DATA_HEADER + (size_t)n;
+				produced = seq;
+				if ((size_t)n < t->blksize)
+					last = end = seq;
+			}
+			if (seq > sent) {
+				sent = seq;
+				t->blocks++;
+				t->bytes += t->ring_len[si] - TFTP_DATA_HEADER;
+			} else {
+				t->retransmits++;
+			}
+			if (sendto(t->sock, b, t->ring_len[si], 0,
+				   &t->client.sa, net_len(&t->client)) < 0)
+				log_msg(LOG_DEBUG, "send to %s: %s",
+					t->client_str, strerror(errno));
+		}
+		uint64_t seq;
+		switch (wait_ack(t, acked, sent, &seq, outcome)) {
+		case WAIT_ACK:
+			acked = seq;
+			silences = 0;
+			if (last && acked == last) {
+				*outcome = "complete";
+				return 0;
+			}
+			break;
+		case WAIT_TIMEOUT:
+			if (++silences > t->cfg->retries) {
+				*outcome = "failed: client silent, gave up";
+				return 1;
+			}
+			break;
+		case WAIT_END:
+			return strncmp(*outcome, "ended", 5) == 0 ? 0 : 1;
+		case WAIT_FAIL:
+			return 1;
+		}
+	}
+}
+
+/* Make the transfer's socket: a new port (the server's TID, RFC 1350
+ * section 4) on the address the request was sent to. */
+static int open_tid_socket(const union sockaddr_any *local)
+{
+	union sockaddr_any addr = *local;
+	int fd = socket(addr.sa.sa_family, SOCK_DGRAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (addr.sa.sa_family == AF_INET6) {
+		int on = 1;
+		addr.sin6.sin6_port = 0;
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	} else {
+		addr.sin.sin_port = 0;
+	}
+	if (bind(fd, &addr.sa, net_len(&addr)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int transfer_run(const struct config *cfg, const struct tftp_request *req,
+		 const char *rel, const union sockaddr_any *client,
+		 const union sockaddr_any *local)
+{
+	static struct transfer t; /* large receive buffer: not on the stack */
+	static struct block_reader r;
+	const char *outcome = "failed";
+	const char *why;
+	struct stat st;
+	int code, rc;
+
+	memset(&t, 0, sizeof(t));
+	clock_gettime(CLOCK_MONOTONIC, &t.start);
+	t.cfg = cfg;
+	t.client = *client;
+	net_format(client, t.client_str);
+	log_sanitize(req->filename, req->filename_len, t.name, sizeof(t.name));
+	t.mode_name = packet_mode_name(req->mode);
+	t.blksize = TFTP_BLKSIZE_DEFAULT;
+	t.windowsize = 1;
+	t.timeout_ms = cfg->timeout * 1000;
+
+	t.sock = open_tid_socket(local);
+	if (t.sock < 0) {
+		char where[NET_ADDRSTRLEN];
+		log_msg(LOG_ERR, "RRQ from %s file \"%s\": cannot bind a "
+			"socket on %s: %s", t.client_str, t.name,
+			net_format(local, where), strerror(errno));
+		return 1;
+	}
+
+	r.fd = path_open_read(cfg->root_real, rel, cfg->permissive, &st, &code,
+			      &why);
+	if (r.fd < 0) {
+		send_error_to(&t, &t.client, (uint16_t)code,
+			      code == TFTP_ENOTFOUND ? "File not found"
+						     : "Access violation");
+		log_msg(LOG_NOTICE, "RRQ from %s file \"%s\" refused: %s "
+			"(ERROR %d)", t.client_str, t.name, why, code);
+		return 1;
+	}
+	r.mode = req->mode;
+	netascii_encoder_init(&r.enc);
+
+	t.ring = malloc((size_t)t.windowsize * (TFTP_DATA_HEADER + t.blksize));
+	t.ring_len = calloc(t.windowsize, sizeof(*t.ring_len));
+	if (!t.ring || !t.ring_len) {
+		send_error_to(&t, &t.client, TFTP_EUNDEF, "out of memory");
+		summary(&t, LOG_ERR, "failed: out of memory");
+		return 1;
+	}
+	rc = send_file(&t, &r, &outcome);
+	summary(&t, rc == 0 ? LOG_INFO : LOG_WARNING, outcome);
+	free(t.ring);
+	free(t.ring_len);
+	close(r.fd);
+	close(t.sock);
+	return rc;
+}

@@ -1,0 +1,20 @@
+/* One transfer, run by a child process: a fresh socket (the server's TID),
+ * then the synchronous send / wait / resend loop of RFC 1350. */
+#ifndef CTFTPD_TRANSFER_H
+#define CTFTPD_TRANSFER_H
+
+#include "config.h"
+#include "net.h"
+#include "packet.h"
+
+/* Serve one request that the listener has already checked (mode known, path
+ * normalised to rel, relative to cfg->root_real).  client is the requester;
+ * local is the address the request was sent to (port ignored), which the new
+ * socket binds so the reply comes from the address the client asked.
+ * Logs one summary line.  Returns the exit status for the child: 0 when the
+ * transfer completed or the client ended it, 1 on failure. */
+int transfer_run(const struct config *cfg, const struct tftp_request *req,
+		 const char *rel, const union sockaddr_any *client,
+		 const union sockaddr_any *local);
+
+#endif
