@@ -239,9 +239,11 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 			cfg->foreground = 1;
 			break;
 		case 'v':
-			if (!optarg) {
-				if (cfg->verbosity < LOG_V_PACKETS)
-					cfg->verbosity++;
+			if (!optarg || strspn(optarg, "v") == strlen(optarg)) {
+				/* -v, and -vv..., each v one level up */
+				cfg->verbosity += 1 + (optarg ? (int)strlen(optarg) : 0);
+				if (cfg->verbosity > LOG_V_PACKETS)
+					cfg->verbosity = LOG_V_PACKETS;
 			} else if (parse_uint(optarg, 0, 3, &v) == 0) {
 				cfg->verbosity = (int)v;
 			} else {

@@ -48,8 +48,11 @@ static int set_nonblock_cloexec(int fd)
 	return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* Bind one listening socket.  Returns 0; 1 when optional is set and the
+ * address family is not available on this host (logged as a notice); -1
+ * after logging an error. */
 static int bind_one(struct listener *l, const union sockaddr_any *addr,
-		    int quiet_if_unavailable)
+		    int optional)
 {
 	char where[NET_ADDRSTRLEN];
 	int fd, on = 1;
@@ -75,16 +78,19 @@ static int bind_one(struct listener *l, const union sockaddr_any *addr,
 	l->nfds++;
 	return 0;
 fail:
-	if (quiet_if_unavailable &&
+	if (fd >= 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	if (optional &&
 	    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL ||
-	     errno == EPROTONOSUPPORT))
+	     errno == EPROTONOSUPPORT)) {
 		log_msg(LOG_NOTICE, "IPv6 unavailable (%s); serving IPv4 only",
 			strerror(errno));
-	else
-		log_msg(LOG_ERR, "cannot listen on %s: %s", where,
-			strerror(errno));
-	if (fd >= 0)
-		close(fd);
+		return 1;
+	}
+	log_msg(LOG_ERR, "cannot listen on %s: %s", where, strerror(errno));
 	return -1;
 }
 
@@ -109,12 +115,13 @@ int listener_bind(struct listener *l, const struct config *cfg)
 	}
 	if (cfg->nlisten > 0)
 		return 0;
-	if (net_parse("::", cfg->port, &addr, &why) == 0)
-		(void)bind_one(l, &addr, 1);
-	if (net_parse("0.0.0.0", cfg->port, &addr, &why) != 0 ||
-	    bind_one(l, &addr, 0) != 0) {
+	/* IPv6 first, with IPV6_V6ONLY, so each family has its own socket. */
+	if (net_parse("::", cfg->port, &addr, &why) != 0 ||
+	    bind_one(l, &addr, 1) < 0)
 		return -1;
-	}
+	if (net_parse("0.0.0.0", cfg->port, &addr, &why) != 0 ||
+	    bind_one(l, &addr, 0) != 0)
+		return -1;
 	return 0;
 }
 
@@ -137,12 +144,15 @@ static struct child *find_child(struct listener *l,
 	return NULL;
 }
 
-static void reap(struct listener *l)
+/* Collect ended children and drop them from the table; with block, wait
+ * for one child at least. */
+static void reap(struct listener *l, int block)
 {
 	pid_t pid;
 	int status;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	while ((pid = waitpid(-1, &status, block ? 0 : WNOHANG)) > 0) {
+		block = 0;
 		for (unsigned i = 0; i < l->nchildren; i++) {
 			if (l->children[i].pid != pid)
 				continue;
@@ -198,30 +208,39 @@ static void handle_request(struct listener *l, int idx)
 	if (n < 0)
 		return;
 	if (trunc) {
-		log_msg(LOG_NOTICE, "request from %s longer than %zu bytes",
+		log_msg(LOG_INFO, "request from %s longer than %zu bytes",
 			net_format(&from, who), sizeof(buf));
 		refuse(fd, &from, TFTP_EBADOP, "request too long");
 		return;
 	}
+	if (n >= 2 && buf[0] == 0 && buf[1] >= TFTP_DATA &&
+	    buf[1] <= TFTP_OACK) {
+		/* A stray packet of a transfer (often a client's ACK of our
+		 * ERROR).  No reply: answering an ERROR with an ERROR would
+		 * let two servers bounce packets forever. */
+		if (log_enabled(LOG_DEBUG))
+			log_msg(LOG_DEBUG, "ignoring %s from %s on the listening "
+				"port", packet_opcode_name(buf[1]),
+				net_format(&from, who));
+		return;
+	}
 	if (packet_parse_request(buf, (size_t)n, &req, &why) != 0) {
-		log_msg(LOG_NOTICE, "bad request from %s: %s",
+		log_msg(LOG_INFO, "bad request from %s: %s",
 			net_format(&from, who), why);
-		/* Never answer an ERROR: two servers would bounce forever. */
-		if (n < 2 || buf[0] != 0 || buf[1] != TFTP_ERROR)
-			refuse(fd, &from, TFTP_EBADOP, NULL);
+		refuse(fd, &from, TFTP_EBADOP, NULL);
 		return;
 	}
 	if (req.mode != TFTP_MODE_OCTET && req.mode != TFTP_MODE_NETASCII) {
 		log_sanitize(req.mode_name, strlen(req.mode_name), name,
 			     sizeof(name));
-		log_msg(LOG_NOTICE, "%s from %s: unsupported mode \"%s\"",
+		log_msg(LOG_INFO, "%s from %s: unsupported mode \"%s\"",
 			packet_opcode_name(req.opcode), net_format(&from, who),
 			name);
 		refuse(fd, &from, TFTP_EBADOP, "unsupported mode");
 		return;
 	}
 	if (req.opcode == TFTP_WRQ) {
-		log_msg(LOG_NOTICE, "WRQ from %s refused: writes are disabled",
+		log_msg(LOG_INFO, "WRQ from %s refused: writes are disabled",
 			net_format(&from, who));
 		refuse(fd, &from, TFTP_EACCESS, "writes are disabled");
 		return;
@@ -231,7 +250,7 @@ static void handle_request(struct listener *l, int idx)
 	if (pr != PATH_OK) {
 		log_sanitize(req.filename, req.filename_len, name,
 			     sizeof(name));
-		log_msg(LOG_NOTICE, "RRQ from %s file \"%s\" refused: %s",
+		log_msg(LOG_INFO, "RRQ from %s file \"%s\" refused: %s",
 			net_format(&from, who), name, path_result_message(pr));
 		refuse(fd, &from,
 		       pr == PATH_TOO_LONG ? TFTP_ENOTFOUND : TFTP_EACCESS,
@@ -298,7 +317,7 @@ static int drain_signals(struct listener *l)
 	while ((n = read(l->sigpipe[0], sigs, sizeof(sigs))) > 0) {
 		for (ssize_t i = 0; i < n; i++) {
 			if (sigs[i] == SIGCHLD)
-				reap(l);
+				reap(l, 0);
 			else if (sigs[i] == SIGHUP)
 				log_reopen();
 			else
@@ -313,8 +332,9 @@ static int drain_signals(struct listener *l)
 static void drain_children(struct listener *l)
 {
 	time_t deadline = time(NULL) + LISTENER_GRACE_SECONDS;
+	char where[NET_ADDRSTRLEN];
 
-	reap(l);
+	reap(l, 0);
 	if (l->nchildren)
 		log_msg(LOG_NOTICE, "waiting up to %d s for %u transfers",
 			LISTENER_GRACE_SECONDS, l->nchildren);
@@ -323,10 +343,18 @@ static void drain_children(struct listener *l)
 		(void)poll(&pfd, 1, 1000);
 		(void)drain_signals(l);
 	}
-	for (unsigned i = 0; i < l->nchildren; i++)
+	for (unsigned i = 0; i < l->nchildren; i++) {
+		log_msg(LOG_WARNING, "ending transfer process %ld for %s",
+			(long)l->children[i].pid,
+			net_format(&l->children[i].client, where));
 		kill(l->children[i].pid, SIGTERM);
-	while (l->nchildren > 0 && waitpid(-1, NULL, 0) > 0)
-		reap(l);
+	}
+	while (l->nchildren > 0) {
+		unsigned before = l->nchildren;
+		reap(l, 1);
+		if (l->nchildren == before)
+			break; /* ECHILD: nothing left to wait for */
+	}
 }
 
 int listener_run(struct listener *l)

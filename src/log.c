@@ -43,8 +43,8 @@ int log_enabled(int priority)
 	case LOG_CRIT:
 	case LOG_ERR:
 	case LOG_WARNING:
-		return 1;
 	case LOG_NOTICE:
+		return 1;
 	case LOG_INFO:
 		return log_verbosity >= LOG_V_TRANSFERS;
 	default:

@@ -98,40 +98,67 @@ static int refuse(int code, const char *reason, int *tftp_error,
 	return -1;
 }
 
-int path_open_read(const char *root, const char *rel, int permissive,
-		   struct stat *st, int *tftp_error, const char **why)
+/* Open the regular file at real (canonical, inside root) one component at a
+ * time from the root, refusing symlinks on the way: realpath() has already
+ * resolved them all, so a symlink found now was swapped in since, and could
+ * lead anywhere.  Holding each directory open pins the path. */
+static int open_beneath(const char *root, const char *real, int permissive,
+			struct stat *st, int *tftp_error, const char **why)
 {
-	char full[PATH_MAX], real[PATH_MAX];
+	const char *p = real + (strcmp(root, "/") == 0 ? 1 : strlen(root) + 1);
+	char comp[NAME_MAX + 1];
 	struct stat lst;
-	int n, fd;
+	int dirfd, fd;
 
-	n = snprintf(full, sizeof(full), "%s/%s",
-		     strcmp(root, "/") == 0 ? "" : root, rel);
-	if (n < 0 || (size_t)n >= sizeof(full))
-		return refuse(TFTP_ENOTFOUND, "file name too long", tftp_error,
+	dirfd = open(root, O_RDONLY | O_DIRECTORY);
+	if (dirfd < 0)
+		return refuse(TFTP_EACCESS, "cannot open the root", tftp_error,
 			      why);
-	if (!realpath(full, real)) {
-		if (errno == EACCES)
-			return refuse(TFTP_EACCESS, "permission denied",
+	for (;;) {
+		size_t len = strcspn(p, "/");
+		if (len == 0 || len > NAME_MAX) {
+			close(dirfd);
+			return refuse(TFTP_ENOTFOUND, "no such file", tftp_error,
+				      why);
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		p += len;
+		if (*p == '\0')
+			break;
+		p++;
+		fd = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+		close(dirfd);
+		if (fd < 0)
+			return refuse(errno == ENOENT ? TFTP_ENOTFOUND
+						      : TFTP_EACCESS,
+				      errno == ENOENT ? "no such file"
+						      : "path changed while opening",
 				      tftp_error, why);
+		dirfd = fd;
+	}
+	/* Check the type before opening: a device is never opened. */
+	if (fstatat(dirfd, comp, &lst, AT_SYMLINK_NOFOLLOW) != 0) {
+		close(dirfd);
 		return refuse(TFTP_ENOTFOUND, "no such file", tftp_error, why);
 	}
-	if (!inside_root(root, real))
-		return refuse(TFTP_EACCESS, "resolves outside the root",
-			      tftp_error, why);
-	if (stat(real, &lst) != 0)
-		return refuse(TFTP_ENOTFOUND, "no such file", tftp_error, why);
-	if (!S_ISREG(lst.st_mode))
+	if (!S_ISREG(lst.st_mode)) {
+		close(dirfd);
 		return refuse(TFTP_EACCESS,
-			      S_ISDIR(lst.st_mode) ? "is a directory"
-						   : "not a regular file",
+			      S_ISDIR(lst.st_mode)   ? "is a directory"
+			      : S_ISLNK(lst.st_mode) ? "path changed while opening"
+						     : "not a regular file",
 			      tftp_error, why);
-	if (!permissive && !(lst.st_mode & S_IROTH))
+	}
+	if (!permissive && !(lst.st_mode & S_IROTH)) {
+		close(dirfd);
 		return refuse(TFTP_EACCESS, "not world-readable", tftp_error,
 			      why);
-	/* O_NONBLOCK: should a FIFO be swapped in after the stat, open must
+	}
+	/* O_NONBLOCK: should a FIFO be swapped in after the fstatat, open must
 	 * not wait for a writer; the fstat below then refuses it. */
-	fd = open(real, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
+	fd = openat(dirfd, comp, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
+	close(dirfd);
 	if (fd < 0)
 		return refuse(errno == ENOENT ? TFTP_ENOTFOUND : TFTP_EACCESS,
 			      errno == ENOENT ? "no such file" : strerror(errno),
@@ -145,4 +172,29 @@ int path_open_read(const char *root, const char *rel, int permissive,
 	/* Reads are plain blocking reads from here on. */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
+}
+
+int path_open_read(const char *root, const char *rel, int permissive,
+		   struct stat *st, int *tftp_error, const char **why)
+{
+	char full[PATH_MAX], real[PATH_MAX];
+	int n;
+
+	n = snprintf(full, sizeof(full), "%s/%s",
+		     strcmp(root, "/") == 0 ? "" : root, rel);
+	if (n < 0 || (size_t)n >= sizeof(full))
+		return refuse(TFTP_ENOTFOUND, "file name too long", tftp_error,
+			      why);
+	/* Resolve symlinks first, so one that stays inside the root works and
+	 * one that leaves it is refused by where it leads. */
+	if (!realpath(full, real)) {
+		if (errno == EACCES)
+			return refuse(TFTP_EACCESS, "permission denied",
+				      tftp_error, why);
+		return refuse(TFTP_ENOTFOUND, "no such file", tftp_error, why);
+	}
+	if (!inside_root(root, real))
+		return refuse(TFTP_EACCESS, "resolves outside the root",
+			      tftp_error, why);
+	return open_beneath(root, real, permissive, st, tftp_error, why);
 }

@@ -189,7 +189,7 @@ static enum wait_result wait_ack(struct transfer *t, uint64_t acked,
 			/* RFC 1350 section 4: a stray TID gets ERROR 5 and
 			 * does not disturb the transfer. */
 			char who[NET_ADDRSTRLEN];
-			log_msg(LOG_NOTICE, "packet from unknown TID %s during "
+			log_msg(LOG_INFO, "packet from unknown TID %s during "
 				"transfer to %s", net_format(&from, who),
 				t->client_str);
 			send_error_to(t, &from, TFTP_EBADID, NULL);
@@ -366,7 +366,7 @@ int transfer_run(const struct config *cfg, const struct tftp_request *req,
 		send_error_to(&t, &t.client, (uint16_t)code,
 			      code == TFTP_ENOTFOUND ? "File not found"
 						     : "Access violation");
-		log_msg(LOG_NOTICE, "RRQ from %s file \"%s\" refused: %s "
+		log_msg(LOG_INFO, "RRQ from %s file \"%s\" refused: %s "
 			"(ERROR %d)", t.client_str, t.name, why, code);
 		return 1;
 	}

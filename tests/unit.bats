@@ -1,0 +1,30 @@
+#!/usr/bin/env bats
+# The C unit-test driver, one suite per pure module.
+
+load helpers
+
+@test "packet codec: requests, options, replies, encoders, truncations" {
+	run "$UNIT" packet
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"0 failed"* ]]
+}
+
+@test "netascii: LF and CR conversion, split pairs, random block sizes" {
+	run "$UNIT" netascii
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"0 failed"* ]]
+}
+
+@test "path policy: normalisation, traversal, root prefix, bounds" {
+	run "$UNIT" path
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"0 failed"* ]]
+}
+
+@test "unit driver rejects an unknown suite" {
+	run "$UNIT" nosuch
+	[ "$status" -eq 2 ]
+}

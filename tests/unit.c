@@ -1,1 +1,279 @@
-int main(void) { return 0; }
+/* Unit tests for the pure modules: packet codec, netascii, path policy.
+ * Usage: unit packet | netascii | path.  Prints each failed check and exits
+ * 1 if any failed, 0 otherwise.  Inputs are hostile on purpose. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netascii.h"
+#include "packet.h"
+#include "path.h"
+
+static int failures, checks;
+
+#define CHECK(cond)                                                          \
+	do {                                                                 \
+		checks++;                                                    \
+		if (!(cond)) {                                               \
+			failures++;                                          \
+			fprintf(stderr, "%s:%d: check failed: %s\n",         \
+				__FILE__, __LINE__, #cond);                  \
+		}                                                            \
+	} while (0)
+
+/* Build a datagram from a opcode and a byte string with embedded NULs. */
+static size_t dgram(unsigned char *buf, unsigned opcode, const char *body,
+		    size_t bodylen)
+{
+	buf[0] = (unsigned char)(opcode >> 8);
+	buf[1] = (unsigned char)opcode;
+	memcpy(buf + 2, body, bodylen);
+	return 2 + bodylen;
+}
+
+static void test_packet(void)
+{
+	unsigned char b[1024];
+	struct tftp_request req;
+	struct tftp_packet pkt;
+	struct packet_option_iter it;
+	const char *why, *name, *value;
+	size_t n;
+
+	/* A well-formed RRQ, mode in mixed case. */
+	n = dgram(b, TFTP_RRQ, "boot/pxe.0\0OcTeT\0", 17);
+	CHECK(packet_parse_request(b, n, &req, &why) == 0);
+	CHECK(req.opcode == TFTP_RRQ);
+	CHECK(req.filename_len == 10 && strcmp(req.filename, "boot/pxe.0") == 0);
+	CHECK(req.mode == TFTP_MODE_OCTET);
+	CHECK(req.options_len == 0);
+	n = dgram(b, TFTP_WRQ, "x\0NETASCII\0", 11);
+	CHECK(packet_parse_request(b, n, &req, &why) == 0);
+	CHECK(req.opcode == TFTP_WRQ && req.mode == TFTP_MODE_NETASCII);
+	n = dgram(b, TFTP_RRQ, "x\0mail\0", 7);
+	CHECK(packet_parse_request(b, n, &req, &why) == 0 &&
+	      req.mode == TFTP_MODE_MAIL);
+	n = dgram(b, TFTP_RRQ, "x\0octet2\0", 9);
+	CHECK(packet_parse_request(b, n, &req, &why) == 0 &&
+	      req.mode == TFTP_MODE_UNKNOWN);
+
+	/* Truncations at every length: never accepted, never read past. */
+	n = dgram(b, TFTP_RRQ, "file\0octet\0", 11);
+	for (size_t len = 0; len < n; len++) {
+		unsigned char *copy = malloc(len ? len : 1);
+		memcpy(copy, b, len);
+		CHECK(packet_parse_request(copy, len, &req, &why) != 0);
+		free(copy);
+	}
+	/* Empty mode, missing NULs, wrong opcodes. */
+	n = dgram(b, TFTP_RRQ, "file\0\0", 6);
+	CHECK(packet_parse_request(b, n, &req, &why) != 0);
+	n = dgram(b, TFTP_RRQ, "fileoctet", 9);
+	CHECK(packet_parse_request(b, n, &req, &why) != 0);
+	for (unsigned op = 0; op < 300; op++) {
+		if (op == TFTP_RRQ || op == TFTP_WRQ)
+			continue;
+		n = dgram(b, op, "f\0octet\0", 8);
+		CHECK(packet_parse_request(b, n, &req, &why) != 0);
+	}
+	/* An empty name parses; the path policy refuses it. */
+	n = dgram(b, TFTP_RRQ, "\0octet\0", 7);
+	CHECK(packet_parse_request(b, n, &req, &why) == 0 &&
+	      req.filename_len == 0);
+
+	/* Options: pairs, a dangling name, an unterminated value. */
+	n = dgram(b, TFTP_RRQ, "f\0octet\0blksize\0" "1468\0tsize\0" "0\0", 29);
+	CHECK(packet_parse_request(b, n, &req, &why) == 0);
+	packet_options_begin(&it, &req);
+	CHECK(packet_options_next(&it, &name, &value) == 1 &&
+	      strcmp(name, "blksize") == 0 && strcmp(value, "1468") == 0);
+	CHECK(packet_options_next(&it, &name, &value) == 1 &&
+	      strcmp(name, "tsize") == 0 && strcmp(value, "0") == 0);
+	CHECK(packet_options_next(&it, &name, &value) == 0);
+	n = dgram(b, TFTP_RRQ, "f\0octet\0blksize\0", 16);
+	CHECK(packet_parse_request(b, n, &req, &why) == 0);
+	packet_options_begin(&it, &req);
+	CHECK(packet_options_next(&it, &name, &value) == -1);
+	CHECK(packet_options_next(&it, &name, &value) == 0);
+	n = dgram(b, TFTP_RRQ, "f\0octet\0blksize\0" "14", 18);
+	CHECK(packet_parse_request(b, n, &req, &why) == 0);
+	packet_options_begin(&it, &req);
+	CHECK(packet_options_next(&it, &name, &value) == -1);
+
+	/* Replies. */
+	CHECK(packet_parse_reply("\0\4\1\2", 4, &pkt, &why) == 0 &&
+	      pkt.opcode == TFTP_ACK && pkt.block == 0x0102);
+	CHECK(packet_parse_reply("\0\4\1", 3, &pkt, &why) != 0);
+	CHECK(packet_parse_reply("\0\3\0\1abc", 7, &pkt, &why) == 0 &&
+	      pkt.opcode == TFTP_DATA && pkt.data_len == 3);
+	CHECK(packet_parse_reply("\0\5\0\1oops", 8, &pkt, &why) == 0 &&
+	      pkt.opcode == TFTP_ERROR && pkt.error_code == 1 &&
+	      strcmp(pkt.error_msg, "") == 0);
+	CHECK(packet_parse_reply("\0\5\0\10no\0", 7, &pkt, &why) == 0 &&
+	      pkt.error_code == 8 && strcmp(pkt.error_msg, "no") == 0);
+	CHECK(packet_parse_reply("\0\1\0\0", 4, &pkt, &why) != 0);
+	CHECK(packet_parse_reply("\0\11\0\0", 4, &pkt, &why) != 0);
+
+	/* Encoders. */
+	CHECK(packet_build_error(b, 4, 1, "x") == 0);
+	n = packet_build_error(b, sizeof(b), TFTP_ENOTFOUND, NULL);
+	CHECK(n == 5 + strlen("File not found") && b[1] == 5 && b[3] == 1 &&
+	      b[n - 1] == '\0');
+	n = packet_build_error(b, 10, TFTP_EUNDEF, "a long message");
+	CHECK(n == 10 && b[9] == '\0' && memcmp(b + 4, "a lon", 5) == 0);
+	packet_build_data_header(b, 0xabcd);
+	CHECK(b[0] == 0 && b[1] == 3 && b[2] == 0xab && b[3] == 0xcd);
+	CHECK(packet_build_ack(b, 7) == 4 && b[1] == 4 && b[3] == 7);
+	CHECK(strcmp(packet_opcode_name(99), "unknown") == 0);
+}
+
+/* The netascii form of in, computed the obvious way. */
+static size_t reference_netascii(const uint8_t *in, size_t len, uint8_t *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] == '\n') {
+			out[o++] = '\r';
+			out[o++] = '\n';
+		} else if (in[i] == '\r') {
+			out[o++] = '\r';
+			out[o++] = '\0';
+		} else {
+			out[o++] = in[i];
+		}
+	}
+	return o;
+}
+
+static void test_netascii(void)
+{
+	static uint8_t in[20000], want[40000], got[40000];
+	struct netascii_encoder enc;
+	size_t used, n;
+
+	netascii_encoder_init(&enc);
+	n = netascii_encode(&enc, (const uint8_t *)"a\nb\rc", 5, &used, got,
+			    sizeof(got));
+	CHECK(used == 5 && n == 7 && memcmp(got, "a\r\nb\r\0c", 7) == 0);
+	CHECK(!netascii_encoder_pending(&enc));
+
+	/* A pair split across two one-byte-short buffers. */
+	netascii_encoder_init(&enc);
+	n = netascii_encode(&enc, (const uint8_t *)"\n", 1, &used, got, 1);
+	CHECK(n == 1 && used == 1 && got[0] == '\r' &&
+	      netascii_encoder_pending(&enc));
+	n = netascii_encode(&enc, NULL, 0, &used, got, 4);
+	CHECK(n == 1 && got[0] == '\n' && !netascii_encoder_pending(&enc));
+	n = netascii_encode(&enc, (const uint8_t *)"x", 1, &used, got, 0);
+	CHECK(n == 0 && used == 0);
+
+	/* Random inputs rich in CR and LF, cut into random block sizes
+	 * (including 1): the concatenated output equals the reference. */
+	srand(12345);
+	for (int round = 0; round < 300; round++) {
+		size_t len = (size_t)rand() % sizeof(in), wlen, glen = 0, pos = 0;
+		for (size_t i = 0; i < len; i++) {
+			int r = rand() % 8;
+			in[i] = r == 0 ? '\n' : r == 1 ? '\r' : (uint8_t)rand();
+		}
+		wlen = reference_netascii(in, len, want);
+		CHECK(netascii_encoded_size(in, len) == wlen);
+		netascii_encoder_init(&enc);
+		for (;;) {
+			size_t cap = 1 + (size_t)rand() % 700;
+			/* Feed input in random slices as well. */
+			size_t slice = (size_t)rand() % 900;
+			if (slice > len - pos)
+				slice = len - pos;
+			n = netascii_encode(&enc, in + pos, slice, &used,
+					    got + glen, cap);
+			pos += used;
+			glen += n;
+			if (pos == len && !netascii_encoder_pending(&enc))
+				break;
+			if (glen > sizeof(got) - 1000)
+				break;
+		}
+		CHECK(glen == wlen && memcmp(got, want, wlen) == 0);
+	}
+}
+
+static enum path_result norm(const char *root, const char *name, char *out,
+			     size_t outsz)
+{
+	return path_normalize(root, name, strlen(name), out, outsz);
+}
+
+static void test_path(void)
+{
+	char out[64];
+
+	CHECK(norm("/srv/tftp", "boot/pxe.0", out, sizeof(out)) == PATH_OK &&
+	      strcmp(out, "boot/pxe.0") == 0);
+	CHECK(norm("/srv/tftp", "/boot/pxe.0", out, sizeof(out)) == PATH_OK &&
+	      strcmp(out, "boot/pxe.0") == 0);
+	CHECK(norm("/srv/tftp", "/srv/tftp/boot/x", out, sizeof(out)) ==
+		      PATH_OK &&
+	      strcmp(out, "boot/x") == 0);
+	CHECK(norm("/srv/tftp/", "/srv/tftp/x", out, sizeof(out)) == PATH_OK &&
+	      strcmp(out, "x") == 0);
+	/* A sibling directory sharing the root's prefix is not the root. */
+	CHECK(norm("/srv/tftp", "/srv/tftpx/y", out, sizeof(out)) == PATH_OK &&
+	      strcmp(out, "srv/tftpx/y") == 0);
+	CHECK(norm("/srv/tftp", "a//b/./c/", out, sizeof(out)) == PATH_OK &&
+	      strcmp(out, "a/b/c") == 0);
+	CHECK(norm("/srv/tftp", "dir\\file", out, sizeof(out)) == PATH_OK &&
+	      strcmp(out, "dir\\file") == 0);
+	CHECK(norm("/srv/tftp", "..a/b..", out, sizeof(out)) == PATH_OK &&
+	      strcmp(out, "..a/b..") == 0);
+	CHECK(norm("/", "/etc/x", out, sizeof(out)) == PATH_OK &&
+	      strcmp(out, "etc/x") == 0);
+
+	static const char *const traversal[] = {
+		"..", "../etc/passwd", "a/../../x", "/../x", "a/..", "./..",
+		"/srv/tftp/../etc", "x/../y", "..//", "a/./../b",
+	};
+	for (size_t i = 0; i < sizeof(traversal) / sizeof(*traversal); i++)
+		CHECK(norm("/srv/tftp", traversal[i], out, sizeof(out)) ==
+		      PATH_TRAVERSAL);
+	static const char *const empty[] = {"", "/", "//", ".", "./", "/./.",
+					    "/srv/tftp/", "/srv/tftp/."};
+	for (size_t i = 0; i < sizeof(empty) / sizeof(*empty); i++)
+		CHECK(norm("/srv/tftp", empty[i], out, sizeof(out)) ==
+		      PATH_EMPTY);
+
+	/* Output buffer bounds: exactly fitting, one short, zero. */
+	CHECK(norm("/r", "abc/def", out, 8) == PATH_OK);
+	CHECK(norm("/r", "abc/def", out, 7) == PATH_TOO_LONG);
+	CHECK(norm("/r", "abc", out, 0) == PATH_TOO_LONG);
+	char big[700];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CHECK(norm("/r", big, out, sizeof(out)) == PATH_TOO_LONG);
+	CHECK(path_normalize("/r", "a\0b", 3, out, sizeof(out)) ==
+	      PATH_BAD_BYTE);
+	CHECK(path_result_message(PATH_TRAVERSAL)[0] != '\0');
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: unit packet|netascii|path\n");
+		return 2;
+	}
+	if (strcmp(argv[1], "packet") == 0)
+		test_packet();
+	else if (strcmp(argv[1], "netascii") == 0)
+		test_netascii();
+	else if (strcmp(argv[1], "path") == 0)
+		test_path();
+	else {
+		fprintf(stderr, "unit: unknown suite '%s'\n", argv[1]);
+		return 2;
+	}
+	printf("%s: %d checks, %d failed\n", argv[1], checks, failures);
+	return failures ? 1 : 0;
+}
