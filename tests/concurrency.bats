@@ -1,0 +1,228 @@
+#!/usr/bin/env bats
+# Concurrency: many transfers at once, the --max-clients limit, and a
+# SIGTERM that stops the listener while transfers finish.  Every wait is for
+# a condition; slow transfers are held open by stopping their client
+# (SIGSTOP), not by hoping a transfer is still running.
+
+load helpers
+
+# No client may hang the suite: a transfer that takes 5 s when it works gets
+# this many seconds before it counts as failed.
+: "${CLIENT_LIMIT:=120}"
+
+# Clients held open with SIGSTOP; teardown ends any a failed test left.
+HELD_PIDS=
+
+teardown() {
+	local pid
+	for pid in $HELD_PIDS; do
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	HELD_PIDS=
+	stop_server
+}
+
+# fetch CLIENT NAME LOCAL OUT: fetch NAME from 127.0.0.1 in octet mode with
+# CLIENT, the client's messages in OUT.
+fetch() {
+	local client=$1 name=$2 local=$3 out=$4
+	case $client in
+	tftp-hpa)
+		timeout "$CLIENT_LIMIT" tftp -m binary 127.0.0.1 "$PORT" \
+			-c get "$name" "$local" ;;
+	curl)
+		timeout "$CLIENT_LIMIT" curl -sS --fail -o "$local" \
+			"tftp://127.0.0.1:$PORT/$name" ;;
+	busybox)
+		timeout "$CLIENT_LIMIT" busybox tftp -g -r "$name" -l "$local" \
+			127.0.0.1 "$PORT" ;;
+	atftp)
+		timeout "$CLIENT_LIMIT" atftp -g -r "$name" -l "$local" \
+			127.0.0.1 "$PORT" ;;
+	*)
+		echo "unknown client $client" >&2
+		return 2 ;;
+	esac >"$out" 2>&1
+}
+
+log_count() {
+	grep -cF -- "$1" "$SERVER_LOG" || true
+}
+
+log_count_is() {
+	[ "$(log_count "$2")" -eq "$1" ]
+}
+
+log_has() {
+	grep -qF -- "$1" "$SERVER_LOG"
+}
+
+nchildren() {
+	children_of | wc -l
+}
+
+nchildren_is() {
+	[ "$(nchildren)" -eq "$1" ]
+}
+
+# is_nonempty FILE
+is_nonempty() {
+	[ -s "$1" ]
+}
+
+# hold_open LOCAL: start a curl download of big (40 MiB) into LOCAL in the
+# background, wait until data is flowing and the server has one more child,
+# then stop the client so the transfer stays open.  Sets HELD_PID.
+hold_open() {
+	local local=$1 before
+	before=$(nchildren)
+	curl -sS --fail --max-time "$CLIENT_LIMIT" -o "$local" \
+		"tftp://127.0.0.1:$PORT/big" \
+		>"$local.msg" 2>&1 3>&- &
+	HELD_PID=$!
+	HELD_PIDS="$HELD_PIDS $HELD_PID"
+	wait_for 10 nchildren_is $((before + 1))
+	wait_for 10 is_nonempty "$local"
+	kill -STOP "$HELD_PID"
+	# Still running on the server's side: the transfer is not over.
+	[ "$(nchildren)" -eq $((before + 1)) ]
+	[ "$(wc -c <"$local")" -lt 41943040 ]
+}
+
+@test "100 simultaneous downloads with four clients: all intact, no zombies, 100 summaries" {
+	local i client pid rc failed=0
+	local -a pids clients
+	start_server
+	make_file one-mib 1048576
+	for i in $(seq 0 99); do
+		case $((i % 4)) in
+		0) client=curl ;;
+		1) client=tftp-hpa ;;
+		2) client=busybox ;;
+		3) client=atftp ;;
+		esac
+		clients[i]=$client
+		fetch "$client" one-mib "$BATS_TEST_TMPDIR/got.$i" \
+			"$BATS_TEST_TMPDIR/msg.$i" 3>&- &
+		pids[i]=$!
+	done
+	for i in $(seq 0 99); do
+		rc=0
+		wait "${pids[i]}" || rc=$?
+		if [ "$rc" -ne 0 ]; then
+			echo "download $i (${clients[i]}) exited $rc:" >&2
+			cat "$BATS_TEST_TMPDIR/msg.$i" >&2
+			failed=$((failed + 1))
+		fi
+	done
+	for i in $(seq 0 99); do
+		if ! cmp "$BATS_TEST_TMPDIR/got.$i" "$ROOT/one-mib" >&2; then
+			echo "download $i (${clients[i]}) corrupt:" >&2
+			cat "$BATS_TEST_TMPDIR/msg.$i" >&2
+			failed=$((failed + 1))
+		fi
+	done
+	[ "$failed" -eq 0 ]
+	wait_for 20 no_children
+	[ "$(zombies_of)" -eq 0 ]
+	wait_for 10 log_count_is 100 'file "one-mib" mode octet: complete'
+	# One summary per transfer, none of them a failure, no refusals.
+	[ "$(log_count 'RRQ from')" -eq 100 ]
+	[ "$(log_count 'server busy')" -eq 0 ]
+	[ "$(log_count 'killed by signal')" -eq 0 ]
+}
+
+@test "--max-clients 2: requests beyond the limit get ERROR 0 server busy; running transfers finish" {
+	local rc a b
+	start_server --max-clients 2 --retries 10
+	make_file big 41943040
+	a="$BATS_TEST_TMPDIR/a.big"
+	b="$BATS_TEST_TMPDIR/b.big"
+
+	hold_open "$a"
+	local pid_a=$HELD_PID
+	hold_open "$b"
+	local pid_b=$HELD_PID
+	nchildren_is 2
+
+	# Third and fourth requests while both slots are taken.
+	fetch tftp-hpa hello.txt "$BATS_TEST_TMPDIR/c.txt" \
+		"$BATS_TEST_TMPDIR/c.msg" || true
+	grep -q 'Error code 0: server busy' "$BATS_TEST_TMPDIR/c.msg"
+	[ ! -s "$BATS_TEST_TMPDIR/c.txt" ]
+	rc=0
+	fetch curl hello.txt "$BATS_TEST_TMPDIR/d.txt" \
+		"$BATS_TEST_TMPDIR/d.msg" || rc=$?
+	[ "$rc" -ne 0 ]
+	[ ! -s "$BATS_TEST_TMPDIR/d.txt" ]
+	wait_for 10 log_count_is 2 'server busy'
+	# The refusals forked nothing.
+	nchildren_is 2
+
+	kill -CONT "$pid_a" "$pid_b"
+	rc=0
+	wait "$pid_a" || rc=$?
+	[ "$rc" -eq 0 ] || { cat "$a.msg" >&2; false; }
+	wait "$pid_b" || rc=$?
+	[ "$rc" -eq 0 ] || { cat "$b.msg" >&2; false; }
+	cmp "$a" "$ROOT/big"
+	cmp "$b" "$ROOT/big"
+	wait_for 10 log_count_is 2 'file "big" mode octet: complete'
+
+	# The slots are free again.
+	wait_for 20 no_children
+	fetch curl hello.txt "$BATS_TEST_TMPDIR/e.txt" "$BATS_TEST_TMPDIR/e.msg"
+	cmp "$BATS_TEST_TMPDIR/e.txt" "$ROOT/hello.txt"
+	[ "$(log_count 'server busy')" -eq 2 ]
+}
+
+@test "SIGTERM: the listener stops, the running transfer completes intact, exit status 0" {
+	local rc a status
+	start_server --retries 20
+	make_file big 41943040
+	a="$BATS_TEST_TMPDIR/a.big"
+
+	hold_open "$a"
+	local pid_a=$HELD_PID
+
+	kill -TERM "$SERVER_PID"
+	wait_for 10 log_has 'stopping: no new requests'
+	# The parent waits for its transfer: alive, with the child still there.
+	kill -0 "$SERVER_PID"
+	nchildren_is 1
+
+	# New requests fail: nothing listens on the port any more ...
+	if command -v ss >/dev/null 2>&1; then
+		[ -z "$(ss -Hunl "sport = :$PORT")" ]
+	fi
+	# ... and a client gets no answer, on IPv4 or IPv6.
+	rc=0
+	curl -sS --fail --connect-timeout 1 -o "$BATS_TEST_TMPDIR/new.txt" \
+		"tftp://127.0.0.1:$PORT/hello.txt" 2>/dev/null || rc=$?
+	[ "$rc" -ne 0 ]
+	[ ! -s "$BATS_TEST_TMPDIR/new.txt" ]
+	rc=0
+	curl -sS --fail --connect-timeout 1 -o "$BATS_TEST_TMPDIR/new6.txt" \
+		"tftp://[::1]:$PORT/hello.txt" 2>/dev/null || rc=$?
+	[ "$rc" -ne 0 ]
+	[ ! -s "$BATS_TEST_TMPDIR/new6.txt" ]
+	[ "$(log_count 'file "hello.txt"')" -eq 0 ]
+	# The transfer is still open through all that.
+	kill -0 "$SERVER_PID"
+	nchildren_is 1
+
+	kill -CONT "$pid_a"
+	rc=0
+	wait "$pid_a" || rc=$?
+	[ "$rc" -eq 0 ] || { cat "$a.msg" >&2; false; }
+	cmp "$a" "$ROOT/big"
+
+	status=0
+	wait "$SERVER_PID" || status=$?
+	SERVER_PID=
+	[ "$status" -eq 0 ]
+	log_has 'file "big" mode octet: complete; 41943040 bytes'
+	log_has 'stopped'
+	[ "$(log_count 'killed by signal')" -eq 0 ]
+}

@@ -9,13 +9,12 @@ UNIT="$top_builddir/tests/unit"
 PROBE="$top_builddir/tests/probe"
 
 # wait_for SECONDS COMMAND...: run COMMAND every 20 ms until it succeeds.
-# Returns 1 when it never did within SECONDS.
+# Returns 1 when it never did within SECONDS of wall-clock time.
 wait_for() {
-	local limit=$(($1 * 50)) i=0
+	local end=$((SECONDS + $1 + 1))
 	shift
-	while ! "$@" 2>/dev/null; do
-		i=$((i + 1))
-		[ "$i" -ge "$limit" ] && return 1
+	until "$@" 2>/dev/null; do
+		[ "$SECONDS" -ge "$end" ] && return 1
 		sleep 0.02
 	done
 	return 0
@@ -80,33 +79,14 @@ stop_server() {
 	SERVER_PID=
 }
 
-# proc_field PID: "STATE PPID" of a process, from /proc/PID/stat (the
-# command name in parentheses may hold spaces, so cut after the last ")").
-proc_state_ppid() {
-	local rest
-	rest=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-	set -- $rest
-	echo "$1 $2"
-}
-
 # children_of: the pids of the server's child processes, zombies included.
 children_of() {
-	local p sp
-	for p in /proc/[0-9]*; do
-		sp=$(proc_state_ppid "${p#/proc/}") || continue
-		[ "${sp#* }" = "$SERVER_PID" ] && echo "${p#/proc/}"
-	done
-	return 0
+	pgrep -P "$SERVER_PID" || true
 }
 
 # zombies_of: the number of zombie children of the server.
 zombies_of() {
-	local p sp n=0
-	for p in /proc/[0-9]*; do
-		sp=$(proc_state_ppid "${p#/proc/}") || continue
-		[ "$sp" = "Z $SERVER_PID" ] && n=$((n + 1))
-	done
-	echo "$n"
+	ps -o stat= --ppid "$SERVER_PID" | grep -c '^Z' || true
 }
 
 # no_children: true once the server has no child processes left.
