@@ -192,7 +192,11 @@ static enum wait_result wait_ack(struct transfer *t, uint64_t acked,
 			log_msg(LOG_INFO, "packet from unknown TID %s during "
 				"transfer to %s", net_format(&from, who),
 				t->client_str);
-			send_error_to(t, &from, TFTP_EBADID, NULL);
+			/* Never answer an ERROR: a spoofed one could set two
+			 * servers bouncing ERROR 5 at each other. */
+			if (n < 2 || t->rxbuf[0] != 0 ||
+			    t->rxbuf[1] != TFTP_ERROR)
+				send_error_to(t, &from, TFTP_EBADID, NULL);
 			continue;
 		}
 		if (packet_parse_reply(t->rxbuf, (size_t)n, &pkt, &why) != 0) {
