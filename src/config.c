@@ -16,7 +16,9 @@
 #endif
 
 #include "log.h"
+#include "options.h"
 #include "packet.h"
+#include "rto.h"
 
 void config_defaults(struct config *cfg)
 {
@@ -24,11 +26,16 @@ void config_defaults(struct config *cfg)
 	cfg->port = 69;
 	cfg->root = CTFTPD_DEFAULT_ROOT;
 	cfg->max_block_size = 0;
+	cfg->max_window = CONFIG_DEFAULT_MAX_WINDOW;
 	cfg->timeout = 1;
+	cfg->min_timeout_ms = RTO_FLOOR_MS;
 	cfg->retries = 5;
 	cfg->max_clients = 256;
 	cfg->verbosity = LOG_V_TRANSFERS;
 }
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
 
 const char *config_usage(void)
 {
@@ -42,7 +49,16 @@ const char *config_usage(void)
 	       "      --port PORT            UDP port to listen on (default 69)\n"
 	       "      --file-directory DIR   serve files from DIR\n"
 	       "  -B, --max-block-size N     largest blksize granted, 8..65464 bytes\n"
-	       "      --timeout SECONDS      wait for a client before resending, 1..255 (default 1)\n"
+	       "                             (default: the interface MTU less headers)\n"
+	       "      --max-window N         largest windowsize granted, 1..65535 blocks\n"
+	       "                             (default " STR(CONFIG_DEFAULT_MAX_WINDOW) ")\n"
+	       "  -r, --refuse OPTION        ignore a client's OPTION (blksize, timeout,\n"
+	       "                             tsize, windowsize); repeatable\n"
+	       "      --timeout SECONDS      longest wait for a client before resending,\n"
+	       "                             1..255 (default 1); the wait adapts to the\n"
+	       "                             measured round trip below it\n"
+	       "      --min-timeout MS       shortest adaptive wait, 1..255000 ms (default 20);\n"
+	       "                             set to --timeout's value to turn adaptation off\n"
 	       "      --retries N            resends before giving up, 1..100 (default 5)\n"
 	       "      --max-clients N        concurrent transfers, 1..65535 (default 256)\n"
 	       "  -p, --permissive           serve files that are not world-readable\n"
@@ -152,12 +168,14 @@ enum {
 	OPT_TIMEOUT,
 	OPT_RETRIES,
 	OPT_MAX_CLIENTS,
+	OPT_MAX_WINDOW,
+	OPT_MIN_TIMEOUT,
 };
 
 enum config_status config_parse(int argc, char **argv, struct config *cfg,
 				char *errbuf, size_t errsz)
 {
-	static const char shortopts[] = ":a:B:pLv::hV";
+	static const char shortopts[] = ":a:B:r:pLv::hV";
 #ifdef HAVE_GETOPT_LONG
 	static const struct option longopts[] = {
 		{"address", required_argument, NULL, 'a'},
@@ -168,6 +186,9 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"retries", required_argument, NULL, OPT_RETRIES},
 		{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+		{"max-window", required_argument, NULL, OPT_MAX_WINDOW},
+		{"min-timeout", required_argument, NULL, OPT_MIN_TIMEOUT},
+		{"refuse", required_argument, NULL, 'r'},
 		{"permissive", no_argument, NULL, 'p'},
 		{"foreground", no_argument, NULL, 'L'},
 		{"verbose", optional_argument, NULL, 'v'},
@@ -222,6 +243,11 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 				return bad(errbuf, errsz, "--timeout", optarg,
 					   "seconds, 1..255");
 			break;
+		case OPT_MIN_TIMEOUT:
+			if (parse_uint(optarg, 1, 255000, &cfg->min_timeout_ms) != 0)
+				return bad(errbuf, errsz, "--min-timeout", optarg,
+					   "milliseconds, 1..255000");
+			break;
 		case OPT_RETRIES:
 			if (parse_uint(optarg, 1, 100, &cfg->retries) != 0)
 				return bad(errbuf, errsz, "--retries", optarg,
@@ -231,6 +257,20 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 			if (parse_uint(optarg, 1, 65535, &cfg->max_clients) != 0)
 				return bad(errbuf, errsz, "--max-clients",
 					   optarg, "a count, 1..65535");
+			break;
+		case OPT_MAX_WINDOW:
+			if (parse_uint(optarg, 1, OPTIONS_WINDOWSIZE_MAX,
+				       &cfg->max_window) != 0)
+				return bad(errbuf, errsz, "--max-window", optarg,
+					   "blocks, 1..65535");
+			break;
+		case 'r':
+			v = options_bit(optarg);
+			if (!v)
+				return bad(errbuf, errsz, "--refuse", optarg,
+					   "blksize, timeout, tsize or "
+					   "windowsize");
+			cfg->refused |= v;
 			break;
 		case 'p':
 			cfg->permissive = 1;

@@ -7,6 +7,9 @@
 
 #define CONFIG_MAX_LISTEN 8
 
+/* Largest windowsize granted unless --max-window says otherwise (blocks). */
+#define CONFIG_DEFAULT_MAX_WINDOW 16
+
 /* One --address or --host: a numeric address, and a port or 0 for --port. */
 struct config_listen {
 	const char *host;
@@ -19,8 +22,11 @@ struct config {
 	unsigned port;         /* UDP port to listen on (default 69) */
 	const char *root;      /* --file-directory as given */
 	char *root_real;       /* canonical root, set by main (realpath) */
-	unsigned max_block_size; /* bytes; 0 = no cap beyond RFC 2348's */
+	unsigned max_block_size; /* bytes; 0 = the MTU of the interface */
+	unsigned max_window;   /* blocks: largest windowsize granted */
+	unsigned refused;      /* OPTION_* bits of options to ignore (--refuse) */
 	unsigned timeout;      /* seconds to wait for a client before resending */
+	unsigned min_timeout_ms; /* floor of the adaptive timeout (ms) */
 	unsigned retries;      /* resends of one packet before giving up */
 	unsigned max_clients;  /* concurrent transfers (children) */
 	int verbosity;         /* enum log_verbosity */

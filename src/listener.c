@@ -168,7 +168,7 @@ static void reap(struct listener *l, int block)
 /* In the child: drop what belongs to the parent, then run the transfer. */
 static void run_child(struct listener *l, const struct tftp_request *req,
 		      const char *rel, const union sockaddr_any *client,
-		      const union sockaddr_any *local)
+		      const struct net_recv_info *info)
 {
 	struct sigaction sa;
 
@@ -185,7 +185,7 @@ static void run_child(struct listener *l, const struct tftp_request *req,
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	_exit(transfer_run(l->cfg, req, rel, client, local));
+	_exit(transfer_run(l->cfg, req, rel, client, info));
 }
 
 static void handle_request(struct listener *l, int idx)
@@ -195,19 +195,20 @@ static void handle_request(struct listener *l, int idx)
 	 * stack and page footprint flat. */
 	static uint8_t buf[4096];
 	static char rel[PATH_MAX];
-	union sockaddr_any from, local = l->bound[idx];
+	union sockaddr_any from;
+	struct net_recv_info info = {.local = l->bound[idx]};
 	char who[NET_ADDRSTRLEN], name[128];
 	struct tftp_request req;
 	enum path_result pr;
 	const char *why;
-	int fd = l->fds[idx], trunc;
+	int fd = l->fds[idx];
 	ssize_t n;
 	pid_t pid;
 
-	n = net_recv(fd, buf, sizeof(buf), &from, &local, &trunc);
+	n = net_recv(fd, buf, sizeof(buf), &from, &info);
 	if (n < 0)
 		return;
-	if (trunc) {
+	if (info.truncated) {
 		log_msg(LOG_INFO, "request from %s longer than %zu bytes",
 			net_format(&from, who), sizeof(buf));
 		refuse(fd, &from, TFTP_EBADOP, "request too long");
@@ -279,7 +280,7 @@ static void handle_request(struct listener *l, int idx)
 		return;
 	}
 	if (pid == 0)
-		run_child(l, &req, rel, &from, &local);
+		run_child(l, &req, rel, &from, &info);
 	l->children[l->nchildren].pid = pid;
 	l->children[l->nchildren].client = from;
 	l->nchildren++;

@@ -9,8 +9,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef HAVE_SIOCGIFMTU
+#include <sys/ioctl.h>
+#endif
 
 char *net_format(const union sockaddr_any *a, char *buf)
 {
@@ -48,6 +53,15 @@ int net_same(const union sockaddr_any *a, const union sockaddr_any *b)
 		       memcmp(&a->sin6.sin6_addr, &b->sin6.sin6_addr,
 			      sizeof(a->sin6.sin6_addr)) == 0 &&
 		       a->sin6.sin6_scope_id == b->sin6.sin6_scope_id;
+	return 0;
+}
+
+int net_is_loopback(const union sockaddr_any *a)
+{
+	if (a->sa.sa_family == AF_INET)
+		return (ntohl(a->sin.sin_addr.s_addr) >> 24) == 127;
+	if (a->sa.sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&a->sin6.sin6_addr);
 	return 0;
 }
 
@@ -109,7 +123,7 @@ int net_want_local_address(int fd, int family)
 	return -1;
 }
 
-static void local_from_control(struct msghdr *msg, union sockaddr_any *local)
+static void local_from_control(struct msghdr *msg, struct net_recv_info *info)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
 	     c = CMSG_NXTHDR(msg, c)) {
@@ -117,18 +131,19 @@ static void local_from_control(struct msghdr *msg, union sockaddr_any *local)
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-			memset(local, 0, sizeof(*local));
-			local->sin.sin_family = AF_INET;
+			memset(&info->local, 0, sizeof(info->local));
+			info->local.sin.sin_family = AF_INET;
 			/* ipi_spec_dst is the local address to answer from;
 			 * ipi_addr may be a broadcast address. */
-			local->sin.sin_addr = pi.ipi_spec_dst;
+			info->local.sin.sin_addr = pi.ipi_spec_dst;
+			info->ifindex = (unsigned)pi.ipi_ifindex;
 		}
 #elif HAVE_DECL_IP_RECVDSTADDR
 		if (c->cmsg_level == IPPROTO_IP &&
 		    c->cmsg_type == IP_RECVDSTADDR) {
-			memset(local, 0, sizeof(*local));
-			local->sin.sin_family = AF_INET;
-			memcpy(&local->sin.sin_addr, CMSG_DATA(c),
+			memset(&info->local, 0, sizeof(info->local));
+			info->local.sin.sin_family = AF_INET;
+			memcpy(&info->local.sin.sin_addr, CMSG_DATA(c),
 			       sizeof(struct in_addr));
 		}
 #endif
@@ -137,18 +152,19 @@ static void local_from_control(struct msghdr *msg, union sockaddr_any *local)
 		    c->cmsg_type == IPV6_PKTINFO) {
 			struct in6_pktinfo pi;
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-			memset(local, 0, sizeof(*local));
-			local->sin6.sin6_family = AF_INET6;
-			local->sin6.sin6_addr = pi.ipi6_addr;
+			memset(&info->local, 0, sizeof(info->local));
+			info->local.sin6.sin6_family = AF_INET6;
+			info->local.sin6.sin6_addr = pi.ipi6_addr;
 			if (IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
-				local->sin6.sin6_scope_id = pi.ipi6_ifindex;
+				info->local.sin6.sin6_scope_id = pi.ipi6_ifindex;
+			info->ifindex = pi.ipi6_ifindex;
 		}
 #endif
 	}
 }
 
 ssize_t net_recv(int fd, void *buf, size_t cap, union sockaddr_any *from,
-		 union sockaddr_any *local, int *truncated)
+		 struct net_recv_info *info)
 {
 	union {
 		struct cmsghdr align;
@@ -168,8 +184,29 @@ ssize_t net_recv(int fd, void *buf, size_t cap, union sockaddr_any *from,
 	n = recvmsg(fd, &msg, 0);
 	if (n < 0)
 		return -1;
-	*truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+	info->truncated = (msg.msg_flags & MSG_TRUNC) != 0;
 	if (msg.msg_controllen > 0)
-		local_from_control(&msg, local);
+		local_from_control(&msg, info);
 	return n;
+}
+
+unsigned net_mtu(unsigned ifindex)
+{
+#ifdef HAVE_SIOCGIFMTU
+	struct ifreq ifr;
+	int fd, rc;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ifindex == 0 || !if_indextoname(ifindex, ifr.ifr_name))
+		return 0;
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return 0;
+	rc = ioctl(fd, SIOCGIFMTU, &ifr);
+	close(fd);
+	return rc == 0 && ifr.ifr_mtu > 0 ? (unsigned)ifr.ifr_mtu : 0;
+#else
+	(void)ifindex;
+	return 0;
+#endif
 }

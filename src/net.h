@@ -39,12 +39,25 @@ int net_parse(const char *host, unsigned port, union sockaddr_any *out,
  * address). */
 int net_want_local_address(int fd, int family);
 
-/* recvmsg(2) one datagram of at most cap bytes.  Fills *from and, when the
- * kernel told us, *local with the address the datagram was sent to (port
- * left 0); otherwise leaves *local alone.  *truncated is set when the
- * datagram was longer than cap.  Returns the byte count or -1 (errno). */
+/* What recvmsg(2) learned about a datagram beyond its bytes. */
+struct net_recv_info {
+	union sockaddr_any local; /* address it was sent to, when known */
+	unsigned ifindex;         /* interface it arrived on, or 0 */
+	int truncated;            /* longer than the buffer */
+};
+
+/* recvmsg(2) one datagram of at most cap bytes.  Fills *from; fills
+ * info->local (port 0) and info->ifindex when the kernel told us, and
+ * leaves them alone otherwise.  Returns the byte count or -1 (errno). */
 ssize_t net_recv(int fd, void *buf, size_t cap, union sockaddr_any *from,
-		 union sockaddr_any *local, int *truncated);
+		 struct net_recv_info *info);
+
+/* The MTU in bytes of the interface with index ifindex, or 0 when unknown
+ * (no index, or no SIOCGIFMTU on this platform). */
+unsigned net_mtu(unsigned ifindex);
+
+/* Nonzero when the address is a loopback one (127/8 or ::1). */
+int net_is_loopback(const union sockaddr_any *a);
 
 /* Nonzero when the address is a wildcard (0.0.0.0 or ::). */
 int net_is_any(const union sockaddr_any *a);

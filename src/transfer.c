@@ -8,7 +8,9 @@
 
 #include "log.h"
 #include "netascii.h"
+#include "options.h"
 #include "path.h"
+#include "rto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +36,13 @@ struct block_reader {
 	uint8_t stage[8192];
 };
 
+/* What the ring knows of each block it holds. */
+struct slot_meta {
+	size_t len;      /* datagram bytes, header included */
+	int64_t sent_us; /* first transmission */
+	int resent;      /* sent more than once: no RTT sample (Karn) */
+};
+
 struct transfer {
 	const struct config *cfg;
 	int sock;
@@ -43,10 +52,12 @@ struct transfer {
 	const char *mode_name;
 	unsigned blksize;    /* bytes of payload in a full DATA block */
 	unsigned windowsize; /* blocks sent before waiting for an ACK */
-	unsigned timeout_ms; /* wait for a reply before resending */
+	struct rto rto;      /* how long to wait for a reply before resending */
+	int64_t silence_limit_us; /* give up after this long without progress */
+	int64_t heard_us;    /* when the client last made progress */
 	/* window ring: slot i holds 4 + blksize bytes */
 	uint8_t *ring;
-	size_t *ring_len;
+	struct slot_meta *meta;
 	/* statistics for the summary line */
 	uint64_t bytes;       /* payload bytes sent, first transmissions */
 	uint64_t blocks;      /* DATA blocks, first transmissions */
@@ -64,12 +75,12 @@ static double elapsed(const struct transfer *t)
 	       (double)(now.tv_nsec - t->start.tv_nsec) / 1e9;
 }
 
-static int64_t now_ms(void)
+static int64_t now_us(void)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
 }
 
 static void send_error_to(struct transfer *t, const union sockaddr_any *to,
@@ -86,10 +97,11 @@ static void summary(struct transfer *t, int priority, const char *outcome)
 {
 	log_msg(priority,
 		"RRQ from %s file \"%s\" mode %s: %s; %llu bytes, %llu blocks, "
-		"%llu retransmits, %.3f s",
+		"%llu retransmits, %.3f s; blksize %u, windowsize %u",
 		t->client_str, t->name, t->mode_name, outcome,
 		(unsigned long long)t->bytes, (unsigned long long)t->blocks,
-		(unsigned long long)t->retransmits, elapsed(t));
+		(unsigned long long)t->retransmits, elapsed(t), t->blksize,
+		t->windowsize);
 }
 
 static ssize_t read_full(int fd, uint8_t *buf, size_t len)
@@ -146,7 +158,7 @@ enum wait_result {
 	WAIT_FAIL,    /* local error */
 };
 
-/* Wait up to timeout_ms for an ACK of a block in (acked, sent].  Duplicate
+/* Wait up to the current timeout for an ACK of a block in (acked, sent].  Duplicate
  * and stale ACKs are ignored without resending (RFC 1123 4.2.3.1: no
  * Sorcerer's Apprentice).  A datagram from another address or port gets
  * ERROR 5 and the wait goes on.  On WAIT_ACK, *seq is the acknowledged
@@ -155,20 +167,20 @@ static enum wait_result wait_ack(struct transfer *t, uint64_t acked,
 				 uint64_t sent, uint64_t *seq,
 				 const char **outcome)
 {
-	int64_t deadline = now_ms() + t->timeout_ms;
+	int64_t deadline = now_us() + (int64_t)rto_timeout_ms(&t->rto) * 1000;
 
 	for (;;) {
-		union sockaddr_any from, local;
+		union sockaddr_any from;
+		struct net_recv_info info;
 		struct tftp_packet pkt;
 		struct pollfd pfd = {.fd = t->sock, .events = POLLIN};
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - now_us();
 		const char *why;
-		int trunc;
 		ssize_t n;
 
 		if (left <= 0)
 			return WAIT_TIMEOUT;
-		n = poll(&pfd, 1, (int)left);
+		n = poll(&pfd, 1, (int)((left + 999) / 1000));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -177,8 +189,7 @@ static enum wait_result wait_ack(struct transfer *t, uint64_t acked,
 		}
 		if (n == 0)
 			return WAIT_TIMEOUT;
-		n = net_recv(t->sock, t->rxbuf, sizeof(t->rxbuf), &from, &local,
-			     &trunc);
+		n = net_recv(t->sock, t->rxbuf, sizeof(t->rxbuf), &from, &info);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -240,7 +251,32 @@ static uint8_t *slot(struct transfer *t, uint64_t seq)
 				 (TFTP_DATA_HEADER + t->blksize);
 }
 
-/* Send file blocks until the last one is acknowledged.  Returns 0 when the
+/* After a silence: give up once the client has made no progress for as
+ * long as the fixed policy would have waited (the timeout, once and then
+ * once per retry), however many resends the shorter adaptive timeout made.
+ * Otherwise back the timer off.  Returns 1 to give up. */
+static int silence(struct transfer *t)
+{
+	if (now_us() - t->heard_us >= t->silence_limit_us)
+		return 1;
+	rto_backoff(&t->rto);
+	return 0;
+}
+
+/* Progress from the client: an RTT sample unless the packet acknowledged
+ * was sent more than once (Karn's rule), in which case only the backoff is
+ * undone. */
+static void progress(struct transfer *t, const struct slot_meta *m)
+{
+	t->heard_us = now_us();
+	if (!m->resent)
+		rto_sample(&t->rto, (uint64_t)(t->heard_us - m->sent_us));
+	else
+		rto_progress(&t->rto);
+}
+
+/* Send file blocks until the last one is acknowledged: a window at a time
+ * (RFC 7440; a window of 1 is RFC 1350's lockstep).  Returns 0 when the
  * transfer completed, 1 otherwise; *outcome describes the end. */
 static int send_file(struct transfer *t, struct block_reader *r,
 		     const char **outcome)
@@ -249,7 +285,6 @@ static int send_file(struct transfer *t, struct block_reader *r,
 	uint64_t produced = 0; /* highest block read from the file */
 	uint64_t sent = 0;     /* highest block sent so far */
 	uint64_t last = 0;     /* the final (short) block, 0 until read */
-	unsigned silences = 0;
 
 	for (;;) {
 		uint64_t end = acked + t->windowsize;
@@ -257,7 +292,7 @@ static int send_file(struct transfer *t, struct block_reader *r,
 			end = last;
 		for (uint64_t seq = acked + 1; seq <= end; seq++) {
 			uint8_t *b = slot(t, seq);
-			size_t si = (size_t)(seq % t->windowsize);
+			struct slot_meta *m = &t->meta[seq % t->windowsize];
 			if (seq > produced) {
 				ssize_t n = reader_next(r, b + TFTP_DATA_HEADER,
 							t->blksize);
@@ -269,7 +304,7 @@ static int send_file(struct transfer *t, struct block_reader *r,
 					return 1;
 				}
 				packet_build_data_header(b, (uint16_t)seq);
-				t->ring_len[si] = TFTP_DATA_HEADER + (size_t)n;
+				m->len = TFTP_DATA_HEADER + (size_t)n;
 				produced = seq;
 				if ((size_t)n < t->blksize)
 					last = end = seq;
@@ -277,30 +312,46 @@ static int send_file(struct transfer *t, struct block_reader *r,
 			if (seq > sent) {
 				sent = seq;
 				t->blocks++;
-				t->bytes += t->ring_len[si] - TFTP_DATA_HEADER;
+				t->bytes += m->len - TFTP_DATA_HEADER;
+				m->sent_us = now_us();
+				m->resent = 0;
 			} else {
 				t->retransmits++;
+				m->resent = 1;
 			}
-			if (sendto(t->sock, b, t->ring_len[si], 0,
-				   &t->client.sa, net_len(&t->client)) < 0)
+			if (sendto(t->sock, b, m->len, 0, &t->client.sa,
+				   net_len(&t->client)) < 0)
 				log_msg(LOG_DEBUG, "send to %s: %s",
 					t->client_str, strerror(errno));
 		}
 		uint64_t seq;
 		switch (wait_ack(t, acked, sent, &seq, outcome)) {
 		case WAIT_ACK:
+			if (seq < sent && log_level() >= LOG_V_PACKETS)
+				log_msg(LOG_DEBUG, "%s: ACK %llu inside the "
+					"window (sent %llu): resending from %llu",
+					t->client_str, (unsigned long long)seq,
+					(unsigned long long)sent,
+					(unsigned long long)seq + 1);
 			acked = seq;
-			silences = 0;
+			progress(t, &t->meta[seq % t->windowsize]);
 			if (last && acked == last) {
 				*outcome = "complete";
 				return 0;
 			}
 			break;
 		case WAIT_TIMEOUT:
-			if (++silences > t->cfg->retries) {
+			if (silence(t)) {
 				*outcome = "failed: client silent, gave up";
 				return 1;
 			}
+			if (log_level() >= LOG_V_PACKETS)
+				log_msg(LOG_DEBUG, "%s: no ACK after block %llu "
+					"(acked %llu), resending; timeout now "
+					"%u ms", t->client_str,
+					(unsigned long long)sent,
+					(unsigned long long)acked,
+					rto_timeout_ms(&t->rto));
 			break;
 		case WAIT_END:
 			return strncmp(*outcome, "ended", 5) == 0 ? 0 : 1;
@@ -308,6 +359,82 @@ static int send_file(struct transfer *t, struct block_reader *r,
 			return 1;
 		}
 	}
+}
+
+/* Before anything is acknowledged: one before block 0, modulo 2^64, so
+ * that wait_ack() maps an ACK of block 0 (the OACK's, RFC 2347) to seq 0. */
+#define ACKED_NOTHING UINT64_MAX
+
+/* Send the OACK and wait for its ACK (block 0), resending on silence.
+ * Returns 0 when acknowledged, 1 when the transfer is over (*outcome says
+ * why: the client's ERROR 8 is a normal end, RFC 2347). */
+static int send_oack(struct transfer *t, const uint8_t *oack, size_t len,
+		     const char **outcome)
+{
+	struct slot_meta m = {.len = len, .sent_us = now_us(), .resent = 0};
+	uint64_t seq;
+
+	for (;;) {
+		if (sendto(t->sock, oack, len, 0, &t->client.sa,
+			   net_len(&t->client)) < 0)
+			log_msg(LOG_DEBUG, "send to %s: %s", t->client_str,
+				strerror(errno));
+		switch (wait_ack(t, ACKED_NOTHING, 0, &seq, outcome)) {
+		case WAIT_ACK:
+			progress(t, &m);
+			return 0;
+		case WAIT_TIMEOUT:
+			if (silence(t)) {
+				*outcome = "failed: no ACK for the OACK, gave up";
+				return 1;
+			}
+			t->retransmits++;
+			m.resent = 1;
+			break;
+		case WAIT_END:
+		case WAIT_FAIL:
+			return 1;
+		}
+	}
+}
+
+/* The largest blksize to grant (bytes): --max-block-size, or else what fits
+ * the interface's MTU after the IP, UDP and TFTP headers, so no DATA is
+ * fragmented (a client asking 65464 on Ethernet gets 1468).  Without an MTU
+ * reading, loopback gets the maximum and anything else Ethernet's. */
+static unsigned blksize_cap(const struct config *cfg,
+			    const struct net_recv_info *origin)
+{
+	int v6 = origin->local.sa.sa_family == AF_INET6;
+	unsigned mtu, cap;
+
+	if (cfg->max_block_size)
+		return cfg->max_block_size;
+	mtu = net_mtu(origin->ifindex);
+	if (mtu == 0)
+		mtu = net_is_loopback(&origin->local) ? 65536 : 1500;
+	cap = mtu - (v6 ? 40 : 20) - 8 - TFTP_DATA_HEADER;
+	/* Never below RFC 1350's own block: asking for more must not get
+	 * less than asking for nothing. */
+	if (mtu < 576 || cap < TFTP_BLKSIZE_DEFAULT)
+		cap = TFTP_BLKSIZE_DEFAULT;
+	return cap > TFTP_BLKSIZE_MAX ? TFTP_BLKSIZE_MAX : cap;
+}
+
+/* The size of the file in netascii (RFC 2349 tsize for a netascii read):
+ * the file is read once through the converter's arithmetic, then rewound.
+ * Returns 0, or -1 on a read error. */
+static int netascii_file_size(struct block_reader *r, uint64_t *size)
+{
+	uint64_t total = 0;
+	ssize_t n;
+
+	while ((n = read_full(r->fd, r->stage, sizeof(r->stage))) > 0)
+		total += netascii_encoded_size(r->stage, (size_t)n);
+	if (n < 0 || lseek(r->fd, 0, SEEK_SET) != 0)
+		return -1;
+	*size = total;
+	return 0;
 }
 
 /* Make the transfer's socket: a new port (the server's TID, RFC 1350
@@ -335,14 +462,18 @@ static int open_tid_socket(const union sockaddr_any *local)
 
 int transfer_run(const struct config *cfg, const struct tftp_request *req,
 		 const char *rel, const union sockaddr_any *client,
-		 const union sockaddr_any *local)
+		 const struct net_recv_info *origin)
 {
 	static struct transfer t; /* large receive buffer: not on the stack */
 	static struct block_reader r;
+	const union sockaddr_any *local = &origin->local;
+	struct options_limits lim;
+	struct options_accepted acc;
 	const char *outcome = "failed";
 	const char *why;
 	struct stat st;
-	int code, rc;
+	uint64_t tsize = 0;
+	int code, rc = 0;
 
 	memset(&t, 0, sizeof(t));
 	clock_gettime(CLOCK_MONOTONIC, &t.start);
@@ -353,7 +484,6 @@ int transfer_run(const struct config *cfg, const struct tftp_request *req,
 	t.mode_name = packet_mode_name(req->mode);
 	t.blksize = TFTP_BLKSIZE_DEFAULT;
 	t.windowsize = 1;
-	t.timeout_ms = cfg->timeout * 1000;
 
 	t.sock = open_tid_socket(local);
 	if (t.sock < 0) {
@@ -377,17 +507,57 @@ int transfer_run(const struct config *cfg, const struct tftp_request *req,
 	r.mode = req->mode;
 	netascii_encoder_init(&r.enc);
 
+	lim.max_blksize = blksize_cap(cfg, origin);
+	lim.max_windowsize = cfg->max_window;
+	lim.refused = cfg->refused;
+	options_negotiate(req, &lim, &acc);
+	t.blksize = acc.blksize;
+	t.windowsize = acc.windowsize;
+	if (acc.present & OPTION_TIMEOUT) /* RFC 2349: the client's, fixed */
+		rto_init(&t.rto, acc.timeout * 1000, acc.timeout * 1000);
+	else
+		rto_init(&t.rto, cfg->timeout * 1000, cfg->min_timeout_ms);
+	t.silence_limit_us = (int64_t)rto_timeout_ms(&t.rto) * 1000 *
+			     (cfg->retries + 1);
+	t.heard_us = now_us();
+	if (acc.present & OPTION_TSIZE) {
+		tsize = (uint64_t)st.st_size;
+		/* netascii grows the file: send the converted size, or
+		 * nothing rather than a wrong one. */
+		if (r.mode == TFTP_MODE_NETASCII &&
+		    netascii_file_size(&r, &tsize) != 0)
+			acc.present &= ~(unsigned)OPTION_TSIZE;
+		/* curl (7.88 at least) rejects "tsize 0" in an OACK and
+		 * aborts; leaving tsize out (RFC 2347 lets the server decline
+		 * any option) lets every client fetch an empty file. */
+		if (tsize == 0)
+			acc.present &= ~(unsigned)OPTION_TSIZE;
+	}
+
 	t.ring = malloc((size_t)t.windowsize * (TFTP_DATA_HEADER + t.blksize));
-	t.ring_len = calloc(t.windowsize, sizeof(*t.ring_len));
-	if (!t.ring || !t.ring_len) {
+	t.meta = calloc(t.windowsize, sizeof(*t.meta));
+	if (!t.ring || !t.meta) {
 		send_error_to(&t, &t.client, TFTP_EUNDEF, "out of memory");
 		summary(&t, LOG_ERR, "failed: out of memory");
 		return 1;
 	}
-	rc = send_file(&t, &r, &outcome);
+	if (acc.present) {
+		/* Its own buffer: with a small blksize the OACK can be
+		 * longer than a DATA packet. */
+		static uint8_t oack[512];
+		size_t len = options_build_oack(oack, sizeof(oack), &acc, tsize);
+		if (len == 0 || send_oack(&t, oack, len, &outcome) != 0)
+			rc = strncmp(outcome, "ended", 5) == 0 ? 0 : 1;
+		else
+			outcome = NULL;
+	} else {
+		outcome = NULL;
+	}
+	if (!outcome)
+		rc = send_file(&t, &r, &outcome);
 	summary(&t, rc == 0 ? LOG_INFO : LOG_WARNING, outcome);
 	free(t.ring);
-	free(t.ring_len);
+	free(t.meta);
 	close(r.fd);
 	close(t.sock);
 	return rc;

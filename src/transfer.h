@@ -9,12 +9,14 @@
 
 /* Serve one request that the listener has already checked (mode known, path
  * normalised to rel, relative to cfg->root_real).  client is the requester;
- * local is the address the request was sent to (port ignored), which the new
- * socket binds so the reply comes from the address the client asked.
+ * origin->local is the address the request was sent to (port ignored),
+ * which the new socket binds so the reply comes from the address the client
+ * asked, and origin->ifindex the interface it came in on (its MTU caps the
+ * default blksize).  Negotiates options (RFC 2347), then sends the file.
  * Logs one summary line.  Returns the exit status for the child: 0 when the
  * transfer completed or the client ended it, 1 on failure. */
 int transfer_run(const struct config *cfg, const struct tftp_request *req,
 		 const char *rel, const union sockaddr_any *client,
-		 const union sockaddr_any *local);
+		 const struct net_recv_info *origin);
 
 #endif

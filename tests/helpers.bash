@@ -45,7 +45,8 @@ server_dead() {
 
 # start_server [ARGS...]: start ctftpd in the foreground on 127.0.0.1 and
 # ::1 on a free high port (sets PORT, SERVER_PID, SERVER_LOG), serving
-# $ROOT (make_root is called if needed).  Extra ARGS go to ctftpd.
+# $ROOT (make_root is called if needed).  Extra ARGS go to ctftpd, after
+# those in $CTFTPD_TEST_ARGS (a suite-wide default; later options win).
 start_server() {
 	[ -n "${ROOT:-}" ] || make_root
 	SERVER_LOG="$BATS_TEST_TMPDIR/server.log"
@@ -53,8 +54,9 @@ start_server() {
 	for try in 1 2 3 4 5 6 7 8 9 10; do
 		PORT=$((20000 + (RANDOM * 7 + try * 131) % 40000))
 		: >"$SERVER_LOG"
+		# shellcheck disable=SC2086 # CTFTPD_TEST_ARGS is a word list
 		"$CTFTPD" --foreground --host 127.0.0.1 --host ::1 --port "$PORT" \
-			"$@" "$ROOT" 2>"$SERVER_LOG" &
+			${CTFTPD_TEST_ARGS:-} "$@" "$ROOT" 2>"$SERVER_LOG" &
 		SERVER_PID=$!
 		if wait_for 10 server_ready; then
 			return 0

@@ -5,6 +5,12 @@
 
 load helpers
 
+# The probe counts every datagram, so its servers keep a fixed timer: the
+# adaptive one would resend after a few milliseconds of scheduling delay on
+# a loaded machine.  The adaptive timer has its own test, which overrides
+# this.
+CTFTPD_TEST_ARGS="--min-timeout 255000"
+
 HOSTS="127.0.0.1 ::1"
 
 # probe_pass HOST SCENARIO [ARGS...]: the probe must report PASS.
@@ -247,6 +253,27 @@ server_alive() {
 	log_has 'RRQ from \[::1\]:[0-9]+ file "big.bin" .*gave up'
 }
 
+@test "probe: the retransmission timer adapts to the round trip (RFC 1123 4.2.3.2)" {
+	make_root
+	make_file big.bin 100000
+	# A 3 s ceiling: a fixed timer would resend nothing within 1.5 s.
+	start_server --timeout 3 --retries 1 --min-timeout 20
+	probe_pass 127.0.0.1 adaptive big.bin 50 1500 4
+	# Silence is judged by time, not by resends: the client stays silent
+	# for the fixed policy's 3 s x (1 + 1 retry), then the server gives up.
+	wait_for 20 grep -q 'file "big.bin" mode octet: failed: client silent, gave up' "$SERVER_LOG"
+}
+
+@test "probe: --min-timeout equal to --timeout keeps the timer fixed" {
+	make_root
+	make_file big.bin 100000
+	start_server --timeout 3 --retries 1 --min-timeout 3000
+	run "$PROBE" 127.0.0.1 "$PORT" adaptive big.bin 50 1500 2
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"1 copies"* ]]
+}
+
 @test "probe: a repeated RRQ starts exactly one transfer" {
 	make_root
 	make_file twice4.bin 3000
@@ -299,4 +326,348 @@ server_alive() {
 	rm -f "$BATS_TEST_TMPDIR/out"
 	probe_pass 127.0.0.1 get big.bin "$BATS_TEST_TMPDIR/out"
 	cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+}
+
+# ---- option negotiation (RFC 2347, 2348, 2349, 7440) ----------------------
+
+
+# oack_ok HOST FILE MODE EXPECT [NAME VALUE]...: the OACK holds exactly
+# EXPECT ("none": no OACK at all), and the file then arrives intact with the
+# granted blksize and windowsize.  For netascii, NETASCII_REF names the
+# expected converted bytes.
+oack_ok() {
+	local host=$1 f=$2 mode=$3
+	shift 3
+	rm -f "$BATS_TEST_TMPDIR/out"
+	probe_pass "$host" oack "$f" "$BATS_TEST_TMPDIR/out" "$mode" "$@"
+	if [ "$mode" = netascii ]; then
+		cmp "$NETASCII_REF" "$BATS_TEST_TMPDIR/out"
+	else
+		cmp "$ROOT/$f" "$BATS_TEST_TMPDIR/out"
+	fi
+}
+
+@test "probe: the OACK grants blksize, tsize and windowsize, and the download uses them" {
+	make_root
+	make_file big.bin 100000
+	make_file k.bin 1000
+	make_file exact.bin 4096
+	start_server
+	local host
+	for host in $HOSTS; do
+		oack_ok "$host" big.bin octet blksize=1024,tsize=100000,windowsize=4 \
+			blksize 1024 tsize 0 windowsize 4
+		# Names come back in lower case, in any order the server likes.
+		oack_ok "$host" big.bin octet windowsize=3,blksize=1428 \
+			WindowSize 3 BLKSIZE 1428
+		# The RFC 2348 bounds: 8 is granted, on the loopback 65464 too,
+		# and anything above gets the cap.
+		oack_ok "$host" k.bin octet blksize=8 blksize 8
+		oack_ok "$host" big.bin octet blksize=65464 blksize 65464
+		oack_ok "$host" big.bin octet blksize=65464 blksize 65465
+		oack_ok "$host" big.bin octet blksize=65464 blksize 18446744073709551615
+		# A multiple of blksize ends with an empty block.
+		oack_ok "$host" exact.bin octet blksize=1024,windowsize=2 \
+			blksize 1024 windowsize 2
+		oack_ok "$host" exact.bin octet windowsize=4 windowsize 4
+		# windowsize above --max-window (default 16) gets the cap.
+		oack_ok "$host" big.bin octet windowsize=16 windowsize 65535
+		# timeout (RFC 2349) 1..255 s, echoed as asked.
+		oack_ok "$host" big.bin octet timeout=1 timeout 1
+		oack_ok "$host" big.bin octet timeout=255,tsize=100000 timeout 255 tsize 0
+		# tsize in an RRQ: whatever the client says, the file's size.
+		oack_ok "$host" big.bin octet tsize=100000 tsize 12345
+		oack_ok "$host" hello.txt octet tsize=13 tsize 0
+	done
+	log_has 'file "big.bin" mode octet: complete; .*; blksize 1024, windowsize 4$'
+	log_has 'file "big.bin" mode octet: complete; .*; blksize 65464, windowsize 1$'
+	log_lacks 'warning|error'
+}
+
+@test "probe: a small blksize with other options still gets its OACK" {
+	make_root
+	make_file k.bin 1000
+	start_server
+	# The OACK is longer than one 8-byte block: it must still go out.
+	oack_ok 127.0.0.1 k.bin octet blksize=8,tsize=1000 blksize 8 tsize 0
+	oack_ok 127.0.0.1 k.bin octet blksize=16,windowsize=4 blksize 16 windowsize 4
+	oack_ok ::1 k.bin octet blksize=8,timeout=3 blksize 8 timeout 3
+}
+
+@test "probe: duplicate, empty, junk and out-of-range option values are ignored" {
+	make_root
+	make_file big.bin 30000
+	start_server
+	local host v
+	for host in $HOSTS; do
+		# The first occurrence wins, whatever the case of the name.
+		oack_ok "$host" big.bin octet blksize=1024 blksize 1024 blksize 2048
+		oack_ok "$host" big.bin octet blksize=1024 BlkSize 1024 blksize 2048
+		oack_ok "$host" big.bin octet blksize=1024,windowsize=2 \
+			blksize 1024 windowsize 2 windowsize 8 BLKSIZE 4096
+		# An invalid first occurrence is still the first one.
+		oack_ok "$host" big.bin octet none blksize 7 blksize 1024
+		# Empty values, and only ignored options: no OACK at all, DATA 1
+		# comes at once with 512 bytes.
+		oack_ok "$host" big.bin octet none blksize ""
+		oack_ok "$host" big.bin octet windowsize=2 blksize "" windowsize 2
+		oack_ok "$host" big.bin octet none timeout "" tsize "" windowsize ""
+		# Not plain decimal.
+		for v in 12abc -5 99999999999999999999999 18446744073709551616 \
+			" 512" "512 " +512 0x400 1e3 "５１２"; do
+			oack_ok "$host" big.bin octet none blksize "$v"
+			oack_ok "$host" big.bin octet tsize=30000 blksize "$v" tsize 0
+		done
+		# Out of range.
+		oack_ok "$host" big.bin octet none blksize 7
+		oack_ok "$host" big.bin octet none blksize 0
+		oack_ok "$host" big.bin octet none windowsize 0
+		oack_ok "$host" big.bin octet none windowsize 65536
+		oack_ok "$host" big.bin octet none timeout 0
+		oack_ok "$host" big.bin octet none timeout 256
+		oack_ok "$host" big.bin octet none tsize abc
+		# Unknown options, a name with a trailing space, and a name
+		# without a value at the end (a malformed tail).
+		oack_ok "$host" big.bin octet none foo bar multicast "" "blksize " 1024
+		oack_ok "$host" big.bin octet blksize=1024 blksize 1024 windowsize
+		oack_ok "$host" big.bin octet none windowsize
+	done
+	server_alive
+	log_lacks 'warning|error'
+}
+
+@test "probe: an empty file's OACK leaves tsize out (curl rejects tsize 0)" {
+	make_root
+	: >"$ROOT/empty"
+	chmod 644 "$ROOT/empty"
+	start_server
+	local host
+	for host in $HOSTS; do
+		# tsize alone: nothing to acknowledge, so no OACK at all.
+		oack_ok "$host" empty octet none tsize 0
+		oack_ok "$host" empty octet blksize=1024 blksize 1024 tsize 0
+		NETASCII_REF="$ROOT/empty"
+		oack_ok "$host" empty netascii windowsize=2 tsize 0 windowsize 2
+	done
+}
+
+@test "probe: tsize of a netascii file is its converted size" {
+	make_root
+	# LF becomes CR LF, CR becomes CR NUL; pairs straddle block edges.
+	{
+		seq 1 3000
+		printf 'bare\rcr\r\nboth\n\r\n'
+		head -c 511 /dev/zero | tr '\0' a
+		printf '\n'
+	} >"$ROOT/text.txt"
+	{ head -c 511 /dev/zero | tr '\0' b; printf '\n'; } >"$ROOT/edge.txt"
+	{ head -c 510 /dev/zero | tr '\0' c; printf '\n'; } >"$ROOT/exact.txt"
+	{ head -c 511 /dev/zero | tr '\0' d; printf '\r'; } >"$ROOT/cr.txt"
+	chmod 644 "$ROOT"/*.txt
+	start_server
+	local f size lf cr want host
+	for f in text.txt edge.txt exact.txt cr.txt; do
+		size=$(wc -c <"$ROOT/$f")
+		lf=$(tr -cd '\n' <"$ROOT/$f" | wc -c)
+		cr=$(tr -cd '\r' <"$ROOT/$f" | wc -c)
+		want=$((size + lf + cr))
+		echo "$f: $size bytes, $lf LF, $cr CR: $want in netascii"
+		NETASCII_REF="$BATS_TEST_TMPDIR/$f.ref"
+		perl -0777 -pe 's/\r/\r\0/g; s/\n/\r\n/g' <"$ROOT/$f" >"$NETASCII_REF"
+		[ "$(wc -c <"$NETASCII_REF")" -eq "$want" ]
+		for host in $HOSTS; do
+			oack_ok "$host" "$f" netascii "tsize=$want" tsize 0
+			oack_ok "$host" "$f" netascii "tsize=$want,blksize=100,windowsize=3" \
+				tsize 0 blksize 100 windowsize 3
+			# octet is unconverted
+			oack_ok "$host" "$f" octet "tsize=$size" tsize 0
+		done
+	done
+}
+
+@test "probe: 255 options are handled; a request over 4096 bytes is ERROR 4" {
+	make_root
+	make_file big.bin 20000
+	start_server
+	local host
+	for host in $HOSTS; do
+		rm -f "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" many-options big.bin "$BATS_TEST_TMPDIR/out" 255 none
+		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+		rm -f "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" many-options big.bin "$BATS_TEST_TMPDIR/out" 255 \
+			blksize=1024,tsize=20000,windowsize=4 \
+			blksize 1024 tsize 0 windowsize 4
+		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+		# 500 options (about 3400 bytes), the known one last.
+		rm -f "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" many-options big.bin "$BATS_TEST_TMPDIR/out" 500 \
+			blksize=2048 blksize 2048
+		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+		# The listener's buffer is 4096 bytes: that much is a request,
+		# one byte more is refused, and so is a 65000-byte datagram.
+		probe_pass "$host" long-request 4096
+		probe_pass "$host" long-request 4097
+		probe_pass "$host" long-request 65000
+	done
+	server_alive
+	log_has 'request from 127\.0\.0\.1:[0-9]+ longer than 4096 bytes'
+	log_has 'request from \[::1\]:[0-9]+ longer than 4096 bytes'
+}
+
+@test "probe: ERROR 8 after the OACK ends the transfer quietly" {
+	make_root
+	make_file big.bin 5000
+	start_server --timeout 1 --retries 3
+	local host
+	for host in $HOSTS; do
+		probe_pass "$host" oack-error big.bin 2500
+		probe_pass "$host" oack-error big.bin 2500 tsize 0 blksize 1468 windowsize 8
+	done
+	log_has 'info: RRQ from 127\.0\.0\.1:[0-9]+ file "big.bin" mode octet: ended by client: ERROR 8 '
+	log_has 'info: RRQ from \[::1\]:[0-9]+ file "big.bin" mode octet: ended by client: ERROR 8 '
+	wait_for 10 no_children
+	[ "$(summaries_for big.bin)" -eq 4 ]
+	log_lacks '(warning|error): .*big\.bin'
+	log_lacks 'big\.bin.*gave up'
+}
+
+@test "probe: a silent client gets the OACK 1 + --retries times, then the server gives up" {
+	make_root
+	make_file big.bin 5000
+	start_server --timeout 1 --retries 2
+	local host
+	for host in $HOSTS; do
+		probe_pass "$host" oack-silence big.bin 3 2500
+	done
+	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "big.bin" mode octet: .*gave up'
+	log_has 'RRQ from \[::1\]:[0-9]+ file "big.bin" mode octet: .*gave up'
+	wait_for 10 no_children
+	[ "$(summaries_for big.bin)" -eq 2 ]
+}
+
+@test "probe: a negotiated timeout paces the OACK resends" {
+	make_root
+	make_file big.bin 5000
+	# At the server's own 5 s no second copy would come within 2.5 s.
+	start_server --timeout 5 --retries 2
+	probe_pass 127.0.0.1 oack-silence big.bin 3 2500 timeout 1
+	log_has 'file "big.bin" mode octet: .*gave up'
+}
+
+@test "probe: ACKs outside the window are ignored" {
+	make_root
+	make_file big.bin 30000
+	make_file w8.bin 70000
+	# The probe listens 0.5 s for a reaction: the server's timer must
+	# not fire meanwhile.
+	start_server --timeout 3
+	local host
+	for host in $HOSTS; do
+		rm -f "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" window-stray big.bin "$BATS_TEST_TMPDIR/out" 4
+		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+		rm -f "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" window-stray w8.bin "$BATS_TEST_TMPDIR/out" 8
+		cmp "$ROOT/w8.bin" "$BATS_TEST_TMPDIR/out"
+	done
+	wait_for 10 no_children
+	log_lacks 'file "(big|w8)\.bin".* [1-9][0-9]* retransmits'
+}
+
+@test "probe: an ACK inside the window restarts sending after it" {
+	make_root
+	make_file big.bin 30000
+	# The server's timer must not fire while the probe reads: a resend
+	# after a timeout would not prove the ACK was understood.
+	start_server --timeout 5
+	local host
+	for host in $HOSTS; do
+		rm -f "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" window-ack-inside big.bin "$BATS_TEST_TMPDIR/out"
+		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+	done
+	# Blocks 4..8 went twice: 5 retransmits, no more.
+	wait_for 10 no_children
+	log_has 'file "big.bin" mode octet: complete; .* 5 retransmits, .*; blksize 512, windowsize 8$'
+	log_lacks 'file "big.bin".* ([0-46-9]|[1-9][0-9]+) retransmits'
+}
+
+@test "probe: duplicate ACKs in window mode never repeat a window" {
+	make_root
+	make_file big.bin 50000
+	make_file exact.bin 16384
+	start_server
+	local host f w
+	for host in $HOSTS; do
+		for f in big.bin exact.bin; do
+			for w in 2 8 16; do
+				rm -f "$BATS_TEST_TMPDIR/out"
+				probe_pass "$host" window-dup-ack "$f" "$BATS_TEST_TMPDIR/out" "$w"
+				cmp "$ROOT/$f" "$BATS_TEST_TMPDIR/out"
+			done
+		done
+	done
+	wait_for 10 no_children
+	log_lacks 'file "(big|exact)\.bin".* [1-9][0-9]* retransmits'
+}
+
+@test "probe: block numbers roll over in window mode (32 MiB at blksize 512)" {
+	make_root
+	# 65536 full blocks and then some: block 65535 is followed by 0.
+	make_file huge.bin $((33554432 + 1000))
+	start_server
+	rm -f "$BATS_TEST_TMPDIR/out"
+	probe_pass 127.0.0.1 oack huge.bin "$BATS_TEST_TMPDIR/out" octet \
+		blksize=512,tsize=33555432,windowsize=16 blksize 512 tsize 0 windowsize 16
+	[[ "$output" == *"65538 blocks of 512"*"wrapped 1 times"* ]]
+	cmp "$ROOT/huge.bin" "$BATS_TEST_TMPDIR/out"
+	log_has 'file "huge.bin" mode octet: complete; 33555432 bytes, 65538 blocks'
+}
+
+@test "probe: the UEFI PXE sequence (tsize, ERROR 8, then the download)" {
+	make_root
+	make_file boot.efi 1000000
+	start_server
+	local host
+	for host in $HOSTS; do
+		rm -f "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" pxe boot.efi "$BATS_TEST_TMPDIR/out" 1000000
+		cmp "$ROOT/boot.efi" "$BATS_TEST_TMPDIR/out"
+		# Firmware that asks again from the same port.
+		rm -f "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" pxe boot.efi "$BATS_TEST_TMPDIR/out" 1000000 same-port
+		cmp "$ROOT/boot.efi" "$BATS_TEST_TMPDIR/out"
+	done
+	log_has 'info: RRQ from 127\.0\.0\.1:[0-9]+ file "boot.efi" mode octet: ended by client: ERROR 8 '
+	log_has 'file "boot.efi" mode octet: complete; 1000000 bytes, 682 blocks, .*; blksize 1468, windowsize 4$'
+	log_lacks '(warning|error): .*boot\.efi'
+}
+
+@test "probe: --refuse blksize leaves blksize out of the OACK" {
+	make_root
+	make_file big.bin 20000
+	start_server --refuse blksize
+	local host
+	for host in $HOSTS; do
+		# blksize alone: no OACK, DATA 1 at once, 512-byte blocks.
+		oack_ok "$host" big.bin octet none blksize 1024
+		oack_ok "$host" big.bin octet tsize=20000 blksize 1024 tsize 0
+		oack_ok "$host" big.bin octet windowsize=4 BLKSIZE 8192 windowsize 4
+	done
+	log_lacks 'blksize (1024|8192)'
+}
+
+@test "probe: --max-block-size and --max-window cap what is granted" {
+	make_root
+	make_file big.bin 20000
+	start_server --max-block-size 1024 --max-window 4
+	local host
+	for host in $HOSTS; do
+		oack_ok "$host" big.bin octet blksize=1024 blksize 8192
+		oack_ok "$host" big.bin octet blksize=1024 blksize 1025
+		oack_ok "$host" big.bin octet blksize=1024 blksize 1024
+		oack_ok "$host" big.bin octet blksize=600,windowsize=4 blksize 600 windowsize 16
+		oack_ok "$host" big.bin octet windowsize=3 windowsize 3
+	done
 }

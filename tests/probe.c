@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -324,6 +325,34 @@ static int download_ack(struct probe *p, struct download *d)
 	return 0;
 }
 
+/* Check that a reply is DATA from the transfer's port: the first one (block
+ * 1) fixes the port in *tid.  Returns 0, or -1 after fail(). */
+static int check_data_source(struct probe *p, const char *name,
+			     unsigned expected, const struct reply *r,
+			     union sockaddr_any *tid, int *have_tid)
+{
+	char desc[256];
+
+	describe(r, desc, sizeof(desc));
+	if (!from_server_host(p, r))
+		return fail(p, "%s: %s: not from the server's address", name,
+			    desc);
+	if (!r->decoded || r->pkt.opcode != TFTP_DATA)
+		return fail(p, "%s: expected DATA %u, got %s", name, expected,
+			    desc);
+	if (!*have_tid) {
+		if (r->pkt.block != 1)
+			return fail(p, "%s: first reply is %s, not block 1",
+				    name, desc);
+		*tid = r->from;
+		*have_tid = 1;
+	} else if (!net_same(&r->from, tid)) {
+		return fail(p, "%s: %s: a second transfer port answered", name,
+			    desc);
+	}
+	return 0;
+}
+
 /* Take one reply into the download.  Returns 1 for a new block (not yet
  * acknowledged), 0 for a repeat (answered as RFC 1350 asks: ACK it again,
  * since our ACK may have been lost), -1 on a failure. */
@@ -332,23 +361,10 @@ static int download_take(struct probe *p, struct download *d,
 {
 	char desc[256];
 
+	if (check_data_source(p, d->name, d->expected, r, &d->tid,
+			      &d->have_tid) != 0)
+		return -1;
 	describe(r, desc, sizeof(desc));
-	if (!from_server_host(p, r))
-		return fail(p, "%s: %s: not from the server's address", d->name,
-			    desc);
-	if (!r->decoded || r->pkt.opcode != TFTP_DATA)
-		return fail(p, "%s: expected DATA %u, got %s", d->name,
-			    d->expected, desc);
-	if (!d->have_tid) {
-		if (r->pkt.block != 1)
-			return fail(p, "%s: first reply is %s, not block 1",
-				    d->name, desc);
-		d->tid = r->from;
-		d->have_tid = 1;
-	} else if (!net_same(&r->from, &d->tid)) {
-		return fail(p, "%s: %s: a second transfer port answered",
-			    d->name, desc);
-	}
 	if (r->pkt.data_len > TFTP_BLKSIZE_DEFAULT)
 		return fail(p, "%s: %s: larger than the %d-byte block size",
 			    d->name, desc, TFTP_BLKSIZE_DEFAULT);
@@ -980,6 +996,79 @@ static int sc_silence(struct probe *p, int argc, char **argv)
 		    copies, quiet, other[0] ? "; then " : "", other);
 }
 
+/* adaptive FILE BLOCKS WINDOW_MS MIN_COPIES: RFC 1123 4.2.3.2.  ACK the
+ * first BLOCKS blocks at once (the server learns a loopback round trip),
+ * then fall silent and count the copies of the next block that arrive
+ * within WINDOW_MS.  A server started with a long --timeout resends none in
+ * that time if its timer is fixed; an adaptive one resends after tens of
+ * milliseconds, backing off.  Passes with at least MIN_COPIES copies. */
+static int sc_adaptive(struct probe *p, int argc, char **argv)
+{
+	static struct reply r;
+	struct download d;
+	char *end;
+	unsigned long blocks = strtoul(argv[1], &end, 10);
+	unsigned long window_ms, min_copies;
+	unsigned copies = 0;
+	uint16_t waiting;
+	int64_t stop;
+	int fd, rc;
+
+	(void)argc;
+	if (*end || blocks < 1 || blocks > 10000)
+		return fail(p, "BLOCKS must be 1..10000");
+	window_ms = strtoul(argv[2], &end, 10);
+	if (*end || window_ms < 100 || window_ms > 60000)
+		return fail(p, "WINDOW_MS must be 100..60000");
+	min_copies = strtoul(argv[3], &end, 10);
+	if (*end || min_copies < 1 || min_copies > 1000)
+		return fail(p, "MIN_COPIES must be 1..1000");
+	fd = client_socket(p);
+	if (fd < 0)
+		return fail(p, "client socket: %s", strerror(errno));
+	download_init(&d, fd, argv[0]);
+	rc = send_rrq(p, fd, argv[0], "octet");
+	if (rc == 0)
+		rc = download_next(p, &d);
+	while (rc == 0 && !d.done && d.blocks < blocks) {
+		rc = download_ack(p, &d);
+		if (rc == 0)
+			rc = download_next(p, &d);
+	}
+	if (rc == 0 && d.done)
+		rc = fail(p, "%s ended before block %lu: use a bigger file",
+			  argv[0], blocks + 1);
+	/* Block `blocks` has arrived and is not acknowledged: count it and
+	 * its resends. */
+	waiting = d.last_block;
+	copies = 1;
+	stop = now_ms() + (int64_t)window_ms;
+	while (rc == 0) {
+		int64_t left = stop - now_ms();
+		if (left <= 0)
+			break;
+		rc = recv_reply(p, fd, (int)left, &r);
+		if (rc == 0)
+			break;
+		if (rc > 0) {
+			rc = 0;
+			if (net_same(&r.from, &d.tid) && r.decoded &&
+			    r.pkt.opcode == TFTP_DATA &&
+			    r.pkt.block == waiting)
+				copies++;
+		}
+	}
+	close(fd);
+	if (rc != 0)
+		return -1;
+	if (copies < min_copies)
+		return fail(p, "%u copies of block %u within %lu ms of silence, "
+			    "expected at least %lu: the timer did not adapt",
+			    copies, waiting, window_ms, min_copies);
+	return pass(p, "%u copies of block %u within %lu ms of silence after "
+		    "%lu prompt ACKs", copies, waiting, window_ms, blocks);
+}
+
 /* retransmitted-rrq FILE [OUT]: the same RRQ twice from one port, back to
  * back, as a client whose first request seemed lost sends it.  Exactly one
  * transfer may answer (two would race over the same client port). */
@@ -1098,6 +1187,971 @@ static int sc_client_error(struct probe *p, int argc, char **argv)
 		    "more for %lu ms", argv[0], quiet);
 }
 
+/* ---- option negotiation (RFC 2347, 2348, 2349, 7440) -------------------- */
+
+/* Name/value pairs of an OACK, or what a test expects of one. */
+#define OPT_MAX 16
+#define OPT_NAME_MAX 64
+#define OPT_VALUE_MAX 32
+
+struct optset {
+	unsigned n;
+	char name[OPT_MAX][OPT_NAME_MAX];
+	char value[OPT_MAX][OPT_VALUE_MAX];
+};
+
+/* The server's bytes, printable and bounded, for a diagnosis. */
+static const char *printable(const char *in, size_t inlen, char *out,
+			     size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < inlen && o + 1 < cap; i++) {
+		unsigned char c = (unsigned char)in[i];
+		out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* "blksize=1024,tsize=5000", or "(none)". */
+static const char *optset_format(const struct optset *s, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (s->n == 0)
+		snprintf(out, cap, "(none)");
+	for (unsigned i = 0; i < s->n && o < cap; i++) {
+		int k = snprintf(out + o, cap - o, "%s%s=%s", i ? "," : "",
+				 s->name[i], s->value[i]);
+		if (k < 0)
+			break;
+		o += (size_t)k;
+	}
+	return out;
+}
+
+/* EXPECT: "none", or "name=value,name=value...". */
+static int optset_parse(struct probe *p, const char *spec, struct optset *s)
+{
+	const char *q = spec;
+
+	memset(s, 0, sizeof(*s));
+	if (strcmp(spec, "none") == 0)
+		return 0;
+	while (*q) {
+		const char *eq = strchr(q, '='), *comma;
+		size_t nl, vl;
+
+		if (!eq)
+			return fail(p, "EXPECT \"%s\": no '=' after \"%s\"", spec,
+				    q);
+		comma = strchr(eq, ',');
+		if (!comma)
+			comma = eq + strlen(eq);
+		nl = (size_t)(eq - q);
+		vl = (size_t)(comma - eq - 1);
+		if (s->n == OPT_MAX || nl == 0 || nl >= OPT_NAME_MAX ||
+		    vl >= OPT_VALUE_MAX)
+			return fail(p, "EXPECT \"%s\": bad or too many pairs",
+				    spec);
+		memcpy(s->name[s->n], q, nl);
+		memcpy(s->value[s->n], eq + 1, vl);
+		s->n++;
+		q = *comma ? comma + 1 : comma;
+	}
+	return 0;
+}
+
+static int is_oack(const struct reply *r)
+{
+	return r->len >= 2 && get16(r->buf) == TFTP_OACK;
+}
+
+/* Decode an OACK's name/value pairs: every string NUL-terminated inside the
+ * datagram, no name without its value. */
+static int oack_parse(struct probe *p, const struct reply *r, struct optset *s)
+{
+	const char *q = (const char *)r->buf + 2;
+	const char *end = (const char *)r->buf + r->len;
+	char shown[80];
+
+	memset(s, 0, sizeof(*s));
+	while (q < end) {
+		const char *nul = memchr(q, '\0', (size_t)(end - q));
+		const char *val;
+		size_t nl, vl;
+
+		if (!nul)
+			return fail(p, "OACK: \"%s\" lacks its NUL",
+				    printable(q, (size_t)(end - q), shown,
+					      sizeof(shown)));
+		nl = (size_t)(nul - q);
+		val = nul + 1;
+		nul = val < end ? memchr(val, '\0', (size_t)(end - val)) : NULL;
+		if (!nul)
+			return fail(p, "OACK: option \"%s\" has no value",
+				    printable(q, nl, shown, sizeof(shown)));
+		vl = (size_t)(nul - val);
+		if (s->n == OPT_MAX)
+			return fail(p, "OACK: more than %d options", OPT_MAX);
+		if (nl == 0 || nl >= OPT_NAME_MAX || vl >= OPT_VALUE_MAX)
+			return fail(p, "OACK: option \"%s\" = \"%s\": empty or "
+				    "too long", printable(q, nl, shown,
+							  sizeof(shown)),
+				    val);
+		memcpy(s->name[s->n], q, nl + 1);
+		memcpy(s->value[s->n], val, vl + 1);
+		s->n++;
+		q = nul + 1;
+	}
+	return 0;
+}
+
+/* got must hold exactly the pairs of want, in any order, each once; names
+ * compare exactly (the server sends them in lower case). */
+static int optset_match(struct probe *p, const struct optset *got,
+			const struct optset *want)
+{
+	char g[512], w[512];
+	unsigned i, j;
+
+	optset_format(got, g, sizeof(g));
+	optset_format(want, w, sizeof(w));
+	for (i = 0; i < got->n; i++) {
+		for (j = 0; j < i; j++)
+			if (strcasecmp(got->name[i], got->name[j]) == 0)
+				return fail(p, "OACK {%s} names %s twice", g,
+					    got->name[i]);
+		for (j = 0; j < want->n; j++)
+			if (strcmp(got->name[i], want->name[j]) == 0)
+				break;
+		if (j == want->n)
+			return fail(p, "OACK {%s} has %s, expected {%s}", g,
+				    got->name[i], w);
+		if (strcmp(got->value[i], want->value[j]) != 0)
+			return fail(p, "OACK {%s}: %s is %s, expected {%s}", g,
+				    got->name[i], got->value[i], w);
+	}
+	if (got->n != want->n)
+		return fail(p, "OACK {%s} lacks options of {%s}", g, w);
+	return 0;
+}
+
+/* The value of name in s, or NULL. */
+static const char *optset_get(const struct optset *s, const char *name)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (strcmp(s->name[i], name) == 0)
+			return s->value[i];
+	return NULL;
+}
+
+/* An RRQ with options: pad unknown options "x0" "1", "x1" "1"... first, then
+ * the strings of opts (NAME VALUE...; an odd count leaves the last name
+ * without a value, a malformed tail).  Returns the length, or 0 when it does
+ * not fit. */
+static size_t build_rrq_options(uint8_t *buf, size_t cap, const char *name,
+				const char *mode, unsigned pad,
+				char *const *opts, int nopts)
+{
+	size_t len = build_request(buf, cap, TFTP_RRQ, name, mode);
+
+	if (len == 0)
+		return 0;
+	for (unsigned i = 0; i < pad; i++) {
+		char nm[16];
+		int k = snprintf(nm, sizeof(nm), "x%u", i);
+		if (k < 0 || len + (size_t)k + 1 + 2 > cap)
+			return 0;
+		memcpy(buf + len, nm, (size_t)k + 1);
+		len += (size_t)k + 1;
+		memcpy(buf + len, "1", 2);
+		len += 2;
+	}
+	for (int i = 0; i < nopts; i++) {
+		size_t l = strlen(opts[i]);
+		if (len + l + 1 > cap)
+			return 0;
+		memcpy(buf + len, opts[i], l + 1);
+		len += l + 1;
+	}
+	return len;
+}
+
+/* A download with RFC 2347 options and RFC 7440 windows: ACK 0 after the
+ * OACK, then an ACK at the end of every window and for the last block.
+ * Every DATA but the last must carry exactly blksize bytes. */
+struct wdl {
+	int fd;
+	const char *name;
+	union sockaddr_any tid;
+	int have_tid;
+	unsigned blksize, windowsize;
+	uint16_t expected;   /* next block number wanted (wraps like the wire) */
+	uint16_t last_block; /* the newest block received in order */
+	unsigned in_window;  /* new blocks since our last ACK */
+	int ack_due;         /* a window is complete, or the last block came */
+	int done;            /* the short last block arrived */
+	int strict;          /* a block out of order or twice is a failure */
+	unsigned acks;       /* copies of each ACK: 2 tests duplicate ACKs */
+	uint64_t blocks, bytes, datagrams, repeats, wraps;
+	unsigned requests;   /* copies of the RRQ sent (wdl_start) */
+	FILE *out;
+};
+
+static void wdl_init(struct wdl *w, int fd, const char *name)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->name = name;
+	w->blksize = TFTP_BLKSIZE_DEFAULT;
+	w->windowsize = 1;
+	w->expected = 1;
+	w->acks = 1;
+}
+
+static int wdl_ack(struct probe *p, struct wdl *w)
+{
+	for (unsigned i = 0; i < w->acks; i++)
+		if (send_ack(p, w->fd, &w->tid, w->last_block) != 0)
+			return -1;
+	w->in_window = 0;
+	w->ack_due = 0;
+	return 0;
+}
+
+/* Take one reply.  Returns 2 for a new block that completes a window (or
+ * the file: ACK due), 1 for another new block, 0 for a repeat or a block
+ * out of order (answered, when not strict, with an ACK of the last block in
+ * order, as RFC 7440 section 4 has the receiver do), -1 on a failure. */
+static int wdl_take(struct probe *p, struct wdl *w, const struct reply *r)
+{
+	char desc[256];
+
+	if (check_data_source(p, w->name, w->expected, r, &w->tid,
+			      &w->have_tid) != 0)
+		return -1;
+	describe(r, desc, sizeof(desc));
+	w->datagrams++;
+	if (r->pkt.data_len > w->blksize)
+		return fail(p, "%s: %s: larger than the negotiated blksize %u",
+			    w->name, desc, w->blksize);
+	if (w->done || r->pkt.block != w->expected) {
+		w->repeats++;
+		if (w->strict)
+			return fail(p, "%s: %s, expected block %u%s (%llu DATA "
+				    "for %llu blocks so far)", w->name, desc,
+				    w->expected, w->done ? " (after the last)"
+							 : "",
+				    (unsigned long long)w->datagrams,
+				    (unsigned long long)w->blocks);
+		if (send_ack(p, w->fd, &w->tid, w->last_block) != 0)
+			return -1;
+		w->in_window = 0;
+		w->ack_due = 0;
+		return 0;
+	}
+	if (w->out && r->pkt.data_len > 0 &&
+	    fwrite(r->pkt.data, 1, r->pkt.data_len, w->out) != r->pkt.data_len)
+		return fail(p, "%s: write: %s", w->name, strerror(errno));
+	if (r->pkt.block == 0)
+		w->wraps++;
+	w->last_block = r->pkt.block;
+	w->expected++;
+	w->blocks++;
+	w->bytes += r->pkt.data_len;
+	w->in_window++;
+	w->done = r->pkt.data_len < w->blksize;
+	w->ack_due = w->done || w->in_window >= w->windowsize;
+	return w->ack_due ? 2 : 1;
+}
+
+/* Receive until an ACK is due (a window complete, or the last block). */
+static int wdl_window(struct probe *p, struct wdl *w)
+{
+	static struct reply r;
+
+	while (!w->ack_due) {
+		int rc = recv_reply(p, w->fd, REPLY_MS, &r);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			return fail(p, "%s: no DATA %u within %d ms (%llu "
+				    "blocks, %llu bytes so far; blksize %u, "
+				    "windowsize %u)", w->name, w->expected,
+				    REPLY_MS, (unsigned long long)w->blocks,
+				    (unsigned long long)w->bytes, w->blksize,
+				    w->windowsize);
+		if (wdl_take(p, w, &r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Windows and ACKs until the last block is acknowledged. */
+static int wdl_finish(struct probe *p, struct wdl *w)
+{
+	for (;;) {
+		if (wdl_window(p, w) != 0 || wdl_ack(p, w) != 0)
+			return -1;
+		if (w->done)
+			return 0;
+	}
+}
+
+/* Parse a granted number from the OACK into *v when present: it must be
+ * plain decimal within lo..hi. */
+static int oack_number(struct probe *p, const struct optset *got,
+		       const char *name, unsigned long lo, unsigned long hi,
+		       unsigned *v)
+{
+	const char *s = optset_get(got, name);
+	char *end;
+	unsigned long n;
+
+	if (!s)
+		return 0;
+	n = strtoul(s, &end, 10);
+	if (!*s || *end || s[0] < '0' || s[0] > '9' || n < lo || n > hi)
+		return fail(p, "OACK grants %s \"%s\", not in %lu..%lu", name,
+			    s, lo, hi);
+	*v = (unsigned)n;
+	return 0;
+}
+
+/* Send req (len bytes) from w->fd, take the first reply: an OACK (checked
+ * against want when want is not NULL; then ACK 0 goes back and the window
+ * takes the granted blksize and windowsize) or DATA 1 (then want must be
+ * empty).  tries > 1 resends the request after every second of silence, as
+ * firmware does.  *got receives the OACK's options (none for DATA 1). */
+static int wdl_start(struct probe *p, struct wdl *w, const uint8_t *req,
+		     size_t len, const struct optset *want, struct optset *got,
+		     int tries)
+{
+	static struct reply r;
+	char desc[256], ws[512];
+	int rc = 0;
+
+	memset(got, 0, sizeof(*got));
+	for (int i = 0; i < tries && rc == 0; i++) {
+		if (send_to(p, w->fd, &p->server, req, len) != 0)
+			return -1;
+		w->requests++;
+		rc = recv_reply(p, w->fd, i + 1 < tries ? 1000 : REPLY_MS, &r);
+	}
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return fail(p, "%s: no reply to the RRQ within %d ms", w->name,
+			    REPLY_MS);
+	if (!is_oack(&r)) {
+		if (want && want->n)
+			return fail(p, "%s: expected OACK {%s}, got %s", w->name,
+				    optset_format(want, ws, sizeof(ws)),
+				    describe(&r, desc, sizeof(desc)));
+		return wdl_take(p, w, &r) < 0 ? -1 : 0;
+	}
+	if (!from_server_host(p, &r) || net_same(&r.from, &p->server))
+		return fail(p, "%s: OACK from %s, not from a transfer port of "
+			    "the server", w->name,
+			    net_format(&r.from, desc));
+	if (oack_parse(p, &r, got) != 0)
+		return -1;
+	if (want && optset_match(p, got, want) != 0)
+		return -1;
+	if (oack_number(p, got, "blksize", 8, TFTP_BLKSIZE_MAX,
+			&w->blksize) != 0 ||
+	    oack_number(p, got, "windowsize", 1, 65535, &w->windowsize) != 0)
+		return -1;
+	w->tid = r.from;
+	w->have_tid = 1;
+	return send_ack(p, w->fd, &w->tid, 0);
+}
+
+/* The common part of oack and many-options. */
+static int run_oack(struct probe *p, const char *file, const char *outpath,
+		    const char *mode, unsigned pad, const char *expect,
+		    char *const *opts, int nopts)
+{
+	static uint8_t req[8192];
+	struct optset want, got;
+	struct wdl w;
+	char gs[512];
+	size_t len;
+	FILE *out;
+	int fd, rc;
+
+	if (optset_parse(p, expect, &want) != 0)
+		return -1;
+	len = build_rrq_options(req, sizeof(req), file, mode, pad, opts,
+				nopts);
+	if (len == 0)
+		return fail(p, "request too long for the probe");
+	out = fopen(outpath, "wb");
+	if (!out)
+		return fail(p, "%s: %s", outpath, strerror(errno));
+	fd = client_socket(p);
+	if (fd < 0)
+		return close_out(p, out, "", fail(p, "client socket: %s",
+						   strerror(errno)));
+	wdl_init(&w, fd, file);
+	w.out = out;
+	rc = wdl_start(p, &w, req, len, &want, &got, 1);
+	if (rc == 0)
+		rc = wdl_finish(p, &w);
+	close(fd);
+	rc = close_out(p, out, outpath, rc);
+	if (rc != 0)
+		return -1;
+	return pass(p, "%zu-byte RRQ for %s (%s): OACK {%s}; %llu bytes in "
+		    "%llu blocks of %u, windowsize %u; %llu repeats; block "
+		    "numbers wrapped %llu times", len, file, mode,
+		    optset_format(&got, gs, sizeof(gs)),
+		    (unsigned long long)w.bytes, (unsigned long long)w.blocks,
+		    w.blksize, w.windowsize, (unsigned long long)w.repeats,
+		    (unsigned long long)w.wraps);
+}
+
+/* oack FILE OUT MODE EXPECT [NAME VALUE]...: an RRQ with these options (an
+ * odd count leaves the last name without a value); the OACK must hold
+ * exactly EXPECT ("none": no OACK, DATA 1 comes at once); then the file comes
+ * with the granted blksize and windowsize, into OUT. */
+static int sc_oack(struct probe *p, int argc, char **argv)
+{
+	return run_oack(p, argv[0], argv[1], argv[2], 0, argv[3], argv + 4,
+			argc - 4);
+}
+
+/* many-options FILE OUT COUNT EXPECT [NAME VALUE]...: the same after COUNT
+ * unknown options "x0" "1", "x1" "1"... */
+static int sc_many_options(struct probe *p, int argc, char **argv)
+{
+	char *end;
+	unsigned long pad = strtoul(argv[2], &end, 10);
+
+	if (*end || pad > 1000)
+		return fail(p, "COUNT must be 0..1000");
+	return run_oack(p, argv[0], argv[1], "octet", (unsigned)pad, argv[3],
+			argv + 4, argc - 4);
+}
+
+/* long-request LEN: an RRQ for ALIVE_FILE of exactly LEN bytes, padded with
+ * one unknown option.  Up to the server's 4096-byte request buffer it is
+ * served (no OACK: nothing known was asked); longer, the listening port
+ * answers ERROR 4 and the server still serves. */
+static int sc_long_request(struct probe *p, int argc, char **argv)
+{
+	static uint8_t req[65536];
+	static const char head[] = "\0\1" ALIVE_FILE "\0octet\0pad";
+	char *end;
+	unsigned long n = strtoul(argv[0], &end, 10);
+	size_t hl = sizeof(head); /* with the name's NUL */
+	struct optset none, got;
+	struct wdl w;
+	int fd, rc;
+
+	(void)argc;
+	if (*end || n < hl + 2 || n > 65000)
+		return fail(p, "LEN must be %zu..65000", hl + 2);
+	memcpy(req, head, hl);
+	memset(req + hl, 'v', n - hl - 1);
+	req[n - 1] = '\0';
+	if (n > 4096) {
+		if (expect_error(p, req, n, 1u << TFTP_EBADOP, 1,
+				 "long request") < 0)
+			return -1;
+		if (still_serves(p, "a long request") != 0)
+			return -1;
+		return pass(p, "a %lu-byte request got ERROR 4 from %s; server "
+			    "still serves " ALIVE_FILE, n, p->server_str);
+	}
+	fd = client_socket(p);
+	if (fd < 0)
+		return fail(p, "client socket: %s", strerror(errno));
+	memset(&none, 0, sizeof(none));
+	wdl_init(&w, fd, ALIVE_FILE);
+	rc = wdl_start(p, &w, req, n, &none, &got, 1);
+	if (rc == 0)
+		rc = wdl_finish(p, &w);
+	close(fd);
+	if (rc != 0)
+		return -1;
+	return pass(p, "a %lu-byte request was served: %llu bytes", n,
+		    (unsigned long long)w.bytes);
+}
+
+/* Send an RRQ with opts (blksize 1024 when none are given) from a fresh
+ * socket and require an OACK.  Returns the socket (the OACK in *r, its
+ * options in *got), or -1. */
+static int rrq_expect_oack(struct probe *p, const char *file, char *const *opts,
+			   int nopts, struct reply *r, struct optset *got)
+{
+	static char *const dflt[] = {"blksize", "1024"};
+	uint8_t req[2048];
+	char desc[256];
+	size_t len;
+	int fd, rc;
+
+	if (nopts == 0) {
+		opts = dflt;
+		nopts = 2;
+	}
+	len = build_rrq_options(req, sizeof(req), file, "octet", 0, opts, nopts);
+	if (len == 0)
+		return fail(p, "request too long for the probe");
+	fd = client_socket(p);
+	if (fd < 0)
+		return fail(p, "client socket: %s", strerror(errno));
+	rc = send_to(p, fd, &p->server, req, len);
+	if (rc == 0) {
+		rc = recv_reply(p, fd, REPLY_MS, r);
+		if (rc == 0)
+			rc = fail(p, "%s: no OACK within %d ms", file, REPLY_MS);
+		else if (rc > 0 && !is_oack(r))
+			rc = fail(p, "%s: expected an OACK, got %s", file,
+				  describe(r, desc, sizeof(desc)));
+		else if (rc > 0 && (!from_server_host(p, r) ||
+				    net_same(&r->from, &p->server)))
+			rc = fail(p, "%s: OACK from %s, not a transfer port",
+				  file, net_format(&r->from, desc));
+		else if (rc > 0)
+			rc = oack_parse(p, r, got);
+	}
+	if (rc == 0 && got->n == 0)
+		rc = fail(p, "%s: an empty OACK", file);
+	if (rc != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* oack-error FILE QUIET_MS [NAME VALUE]...: take the OACK, answer ERROR 8
+ * (RFC 2347: the client refuses the options).  The transfer must end: no
+ * DATA, no OACK resent, nothing for QUIET_MS. */
+static int sc_oack_error(struct probe *p, int argc, char **argv)
+{
+	static const uint8_t refuse_msg[] = "\0\5\0\10probe refuses the options";
+	static struct reply r;
+	struct optset got;
+	char *end, desc[256], gs[512];
+	unsigned long quiet = strtoul(argv[1], &end, 10);
+	union sockaddr_any tid;
+	int fd, rc;
+
+	if (*end || quiet < 100 || quiet > 60000)
+		return fail(p, "QUIET_MS must be 100..60000");
+	fd = rrq_expect_oack(p, argv[0], argv + 2, argc - 2, &r, &got);
+	if (fd < 0)
+		return -1;
+	tid = r.from;
+	rc = send_to(p, fd, &tid, refuse_msg, sizeof(refuse_msg));
+	if (rc == 0) {
+		rc = recv_reply(p, fd, (int)quiet, &r);
+		if (rc > 0)
+			rc = fail(p, "after our ERROR 8 the server sent %s",
+				  is_oack(&r) ? "the OACK again"
+					      : describe(&r, desc, sizeof(desc)));
+	}
+	close(fd);
+	if (rc != 0)
+		return -1;
+	return pass(p, "OACK {%s} answered with ERROR 8: nothing more from %s "
+		    "for %lu ms", optset_format(&got, gs, sizeof(gs)),
+		    net_format(&tid, desc), quiet);
+}
+
+/* oack-silence FILE COPIES QUIET_MS [NAME VALUE]...: take the OACK and never
+ * answer.  The same OACK must come COPIES times in all (1 + --retries), from
+ * the same port, then nothing (an ERROR farewell is allowed) for QUIET_MS. */
+static int sc_oack_silence(struct probe *p, int argc, char **argv)
+{
+	static struct reply first, r;
+	struct optset got;
+	char *end, desc[256], gs[512], other[256] = "";
+	unsigned long want = strtoul(argv[1], &end, 10), quiet;
+	unsigned copies = 1;
+	int64_t cap_end;
+	int fd, rc = 0;
+
+	if (*end || want < 1 || want > 200)
+		return fail(p, "COPIES must be 1..200");
+	quiet = strtoul(argv[2], &end, 10);
+	if (*end || quiet < 100 || quiet > 60000)
+		return fail(p, "QUIET_MS must be 100..60000");
+	fd = rrq_expect_oack(p, argv[0], argv + 3, argc - 3, &first, &got);
+	if (fd < 0)
+		return -1;
+	cap_end = now_ms() + (int64_t)(want + 2) * (int64_t)quiet;
+	for (;;) {
+		int64_t left = cap_end - now_ms();
+		if (left <= 0) {
+			rc = fail(p, "still sending after %lld ms (%u OACKs)",
+				  (long long)((want + 2) * quiet), copies);
+			break;
+		}
+		rc = recv_reply(p, fd, (int)(left < (int64_t)quiet ? left
+							   : (int64_t)quiet),
+				&r);
+		if (rc <= 0)
+			break;
+		rc = 0;
+		if (!net_same(&r.from, &first.from)) {
+			rc = fail(p, "while silent, got a datagram from %s",
+				  net_format(&r.from, desc));
+			break;
+		}
+		if (is_oack(&r) && r.len == first.len &&
+		    memcmp(r.buf, first.buf, r.len) == 0 && !other[0]) {
+			copies++;
+			continue;
+		}
+		if (r.decoded && r.pkt.opcode == TFTP_ERROR && !other[0]) {
+			describe(&r, other, sizeof(other));
+			continue;
+		}
+		rc = fail(p, "while silent, got %s (after %u OACKs)",
+			  is_oack(&r) ? "a different OACK"
+				      : describe(&r, desc, sizeof(desc)),
+			  copies);
+		break;
+	}
+	close(fd);
+	if (rc != 0)
+		return -1;
+	if (copies != want)
+		return fail(p, "%u copies of the OACK while silent, expected %lu "
+			    "(the first and %lu resends)", copies, want,
+			    want - 1);
+	return pass(p, "%u copies of OACK {%s}, then nothing for %lu ms%s%s",
+		    copies, optset_format(&got, gs, sizeof(gs)), quiet,
+		    other[0] ? "; then " : "", other);
+}
+
+/* A windowed download of file with blksize 512 and windowsize W, strict:
+ * any block out of order or twice fails.  Fills *w (on fd) after the OACK's
+ * ACK 0. */
+static int wdl_open_window(struct probe *p, struct wdl *w, int fd,
+			   const char *file, unsigned window, FILE *out)
+{
+	uint8_t req[1024];
+	char ws[16], spec[64];
+	char *opts[4] = {"blksize", "512", "windowsize", ws};
+	struct optset want, got;
+	size_t len;
+
+	snprintf(ws, sizeof(ws), "%u", window);
+	snprintf(spec, sizeof(spec), "blksize=512,windowsize=%u", window);
+	if (optset_parse(p, spec, &want) != 0)
+		return -1;
+	len = build_rrq_options(req, sizeof(req), file, "octet", 0, opts, 4);
+	if (len == 0)
+		return fail(p, "request too long for the probe");
+	wdl_init(w, fd, file);
+	w->out = out;
+	w->strict = 1;
+	return wdl_start(p, w, req, len, &want, &got, 1);
+}
+
+/* Open OUT and a client socket for a windowed scenario. */
+static int open_window_scenario(struct probe *p, const char *outpath,
+				FILE **out, int *fd)
+{
+	*out = fopen(outpath, "wb");
+	if (!*out)
+		return fail(p, "%s: %s", outpath, strerror(errno));
+	*fd = client_socket(p);
+	if (*fd < 0) {
+		fclose(*out);
+		return fail(p, "client socket: %s", strerror(errno));
+	}
+	return 0;
+}
+
+static int parse_window(struct probe *p, const char *s, unsigned *window)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*end || v < 2 || v > 64)
+		return fail(p, "WINDOW must be 2..64");
+	*window = (unsigned)v;
+	return 0;
+}
+
+/* window-stray FILE OUT WINDOW: after each of the first two windows, before
+ * the right ACK, send ACKs the server must ignore: the block it last had
+ * acknowledged (a duplicate), the one before (stale), blocks not sent yet
+ * (end + 1, end + 2, end + 100) and one half the number space away.  Nothing
+ * may come back for them (the server's --timeout must exceed 0.5 s); after
+ * the right ACK the next window follows in order, and the file is intact. */
+static int sc_window_stray(struct probe *p, int argc, char **argv)
+{
+	static struct reply r;
+	struct wdl w;
+	char desc[256];
+	unsigned window = 0;
+	FILE *out;
+	int fd, rc;
+
+	(void)argc;
+	if (parse_window(p, argv[2], &window) != 0 ||
+	    open_window_scenario(p, argv[1], &out, &fd) != 0)
+		return -1;
+	rc = wdl_open_window(p, &w, fd, argv[0], window, out);
+	for (int round = 0; rc == 0 && round < 2; round++) {
+		uint16_t a = (uint16_t)(round * window); /* acknowledged */
+		uint16_t e = (uint16_t)(a + window);     /* window's end */
+		uint16_t strays[] = {a, (uint16_t)(a - 1), (uint16_t)(e + 1),
+				     (uint16_t)(e + 2), (uint16_t)(e + 100),
+				     (uint16_t)(a + 32768)};
+		rc = wdl_window(p, &w);
+		if (rc == 0 && (w.done || w.last_block != e))
+			rc = fail(p, "%s: too small for two windows of %u",
+				  argv[0], window);
+		for (size_t i = 0; rc == 0 && i < sizeof(strays) / sizeof(strays[0]); i++)
+			rc = send_ack(p, fd, &w.tid, strays[i]);
+		if (rc == 0) {
+			rc = recv_reply(p, fd, 500, &r);
+			if (rc > 0)
+				rc = fail(p, "ACKs %u, %u, %u, %u, %u, %u out "
+					  "of window %u..%u got an answer: %s",
+					  strays[0], strays[1], strays[2],
+					  strays[3], strays[4], strays[5],
+					  a + 1, e,
+					  describe(&r, desc, sizeof(desc)));
+		}
+		if (rc == 0)
+			rc = wdl_ack(p, &w);
+	}
+	if (rc == 0)
+		rc = wdl_finish(p, &w);
+	close(fd);
+	rc = close_out(p, out, argv[1], rc);
+	if (rc != 0)
+		return -1;
+	return pass(p, "ACKs outside windows 1 and 2 of %u were ignored; %s: "
+		    "%llu bytes in %llu blocks, %llu DATA", window, argv[0],
+		    (unsigned long long)w.bytes, (unsigned long long)w.blocks,
+		    (unsigned long long)w.datagrams);
+}
+
+/* window-ack-inside FILE OUT: windowsize 8.  After blocks 1..3 of the first
+ * window, ACK 3.  The server sends a whole window before it reads an ACK, so
+ * blocks 4..8 of the first window are on their way; then it must start
+ * again at 4 and send 4..11 (a window after block 3).  Robustly: after the
+ * ACK come k >= 1 blocks 4, 5... (the rest of the first window), then 4..11;
+ * the two copies must match.  Then the download goes on and ends intact. */
+static int sc_window_ack_inside(struct probe *p, int argc, char **argv)
+{
+	enum { W = 8, BS = 512, K = 3 };
+	static struct reply r;
+	static uint8_t old[W][BS];
+	unsigned nold = 0;
+	int restarted = 0;
+	struct wdl w;
+	char desc[256];
+	FILE *out;
+	int fd, rc;
+
+	(void)argc;
+	if (open_window_scenario(p, argv[1], &out, &fd) != 0)
+		return -1;
+	rc = wdl_open_window(p, &w, fd, argv[0], W, out);
+	for (int i = 0; rc == 0 && i < K; i++) {
+		rc = recv_reply(p, fd, REPLY_MS, &r);
+		if (rc == 0)
+			rc = fail(p, "no DATA %d within %d ms", i + 1, REPLY_MS);
+		else if (rc > 0)
+			rc = wdl_take(p, &w, &r) == 1 ? 0 : -1;
+	}
+	if (rc == 0 && w.last_block != K)
+		rc = fail(p, "%s: too small", argv[0]);
+	if (rc == 0)
+		rc = wdl_ack(p, &w); /* ACK 3, inside window 1..8 */
+	while (rc == 0 && !w.ack_due) {
+		uint16_t b;
+		rc = recv_reply(p, fd, REPLY_MS, &r);
+		if (rc == 0) {
+			rc = fail(p, "after ACK %d: no DATA within %d ms (%u "
+				  "blocks of the first window, %s)", K, REPLY_MS,
+				  nold, restarted ? "then a resend from 4"
+						  : "no resend from 4");
+			break;
+		}
+		if (rc < 0)
+			break;
+		rc = 0;
+		describe(&r, desc, sizeof(desc));
+		if (!r.decoded || r.pkt.opcode != TFTP_DATA ||
+		    !net_same(&r.from, &w.tid) || r.pkt.data_len != BS) {
+			rc = fail(p, "after ACK %d: got %s", K, desc);
+			break;
+		}
+		b = r.pkt.block;
+		if (!restarted && b == K + 1 + nold && nold < W - K &&
+		    !(nold > 0 && b == K + 1)) {
+			/* the rest of the first window, sent before our ACK */
+			memcpy(old[nold++], r.pkt.data, BS);
+			continue;
+		}
+		if (!restarted && b == K + 1 && nold > 0) {
+			restarted = 1;
+		} else if (!restarted) {
+			rc = fail(p, "after ACK %d and blocks %d..%u of the "
+				  "first window, got %s: expected block %d "
+				  "again (the server must resend from the block "
+				  "after the ACK)", K, K + 1, K + nold, desc,
+				  K + 1);
+			break;
+		}
+		if (b >= K + 1 && b < K + 1 + nold &&
+		    memcmp(old[b - K - 1], r.pkt.data, BS) != 0) {
+			rc = fail(p, "block %u resent with other bytes", b);
+			break;
+		}
+		rc = wdl_take(p, &w, &r) < 0 ? -1 : 0;
+	}
+	if (rc == 0 && w.last_block != K + W)
+		rc = fail(p, "the window after ACK %d ended at block %u, not %d",
+			  K, w.last_block, K + W);
+	if (rc == 0)
+		rc = wdl_finish(p, &w);
+	close(fd);
+	rc = close_out(p, out, argv[1], rc);
+	if (rc != 0)
+		return -1;
+	return pass(p, "ACK %d inside window 1..%d: %u blocks of the first "
+		    "window arrived, then %d..%d; %s: %llu bytes in %llu "
+		    "blocks", K, W, nold, K + 1, K + W, argv[0],
+		    (unsigned long long)w.bytes, (unsigned long long)w.blocks);
+}
+
+/* window-dup-ack FILE OUT WINDOW: every ACK sent twice.  A server that sent
+ * a window per ACK would send every window twice; strict: a block seen twice
+ * fails, until COLLECT_MS after the end. */
+static int sc_window_dup_ack(struct probe *p, int argc, char **argv)
+{
+	static struct reply r;
+	struct wdl w;
+	unsigned window = 0;
+	int64_t end;
+	FILE *out;
+	int fd, rc;
+
+	(void)argc;
+	if (parse_window(p, argv[2], &window) != 0 ||
+	    open_window_scenario(p, argv[1], &out, &fd) != 0)
+		return -1;
+	rc = wdl_open_window(p, &w, fd, argv[0], window, out);
+	w.acks = 2;
+	/* The OACK's ACK 0 went once: send it again. */
+	if (rc == 0)
+		rc = send_ack(p, fd, &w.tid, 0);
+	if (rc == 0)
+		rc = wdl_finish(p, &w);
+	end = now_ms() + COLLECT_MS;
+	while (rc == 0 && now_ms() < end) {
+		int got = recv_reply(p, fd, (int)(end - now_ms()), &r);
+		if (got <= 0) {
+			rc = got;
+			break;
+		}
+		rc = wdl_take(p, &w, &r) < 0 ? -1 : 0;
+	}
+	close(fd);
+	rc = close_out(p, out, argv[1], rc);
+	if (rc != 0)
+		return -1;
+	if (w.blocks <= window)
+		return fail(p, "%s fits in one window of %u: use a bigger file",
+			    argv[0], window);
+	return pass(p, "%s: every ACK sent twice, window %u; %llu DATA for "
+		    "%llu blocks, %llu bytes", argv[0], window,
+		    (unsigned long long)w.datagrams,
+		    (unsigned long long)w.blocks, (unsigned long long)w.bytes);
+}
+
+/* pxe FILE OUT SIZE [same-port]: what UEFI PXE firmware does.  An RRQ with
+ * tsize 0 and blksize 1468 gets an OACK with the size; the firmware answers
+ * ERROR 8 (it only wanted the size), then asks again from a new port (or,
+ * with same-port, from the same one, resending its RRQ every second as
+ * firmware would) with blksize 1468 and windowsize 4, and downloads. */
+static int sc_pxe(struct probe *p, int argc, char **argv)
+{
+	static const uint8_t abort_msg[] = "\0\5\0\10tsize query only";
+	static char *const ask_size[] = {"tsize", "0", "blksize", "1468"};
+	static char *const ask_file[] = {"blksize", "1468", "windowsize", "4"};
+	static struct reply r;
+	uint8_t req[1024];
+	struct optset want, got;
+	char spec[96], desc[256];
+	int same = argc > 3 && strcmp(argv[3], "same-port") == 0;
+	union sockaddr_any tid1;
+	struct wdl w;
+	size_t len;
+	FILE *out;
+	int fd1, fd2 = -1, rc;
+
+	if (argc > 3 && !same)
+		return fail(p, "the fourth argument can only be same-port");
+	snprintf(spec, sizeof(spec), "tsize=%s,blksize=1468", argv[2]);
+	if (optset_parse(p, spec, &want) != 0)
+		return -1;
+	fd1 = rrq_expect_oack(p, argv[0], ask_size, 4, &r, &got);
+	if (fd1 < 0)
+		return -1;
+	tid1 = r.from;
+	rc = optset_match(p, &got, &want);
+	if (rc == 0)
+		rc = send_to(p, fd1, &tid1, abort_msg, sizeof(abort_msg));
+	out = rc == 0 ? fopen(argv[1], "wb") : NULL;
+	if (rc == 0 && !out)
+		rc = fail(p, "%s: %s", argv[1], strerror(errno));
+	if (rc == 0) {
+		fd2 = same ? fd1 : client_socket(p);
+		if (fd2 < 0)
+			rc = fail(p, "client socket: %s", strerror(errno));
+	}
+	if (rc == 0)
+		rc = optset_parse(p, "blksize=1468,windowsize=4", &want);
+	len = build_rrq_options(req, sizeof(req), argv[0], "octet", 0,
+				ask_file, 4);
+	if (rc == 0) {
+		wdl_init(&w, fd2, argv[0]);
+		w.out = out;
+		rc = wdl_start(p, &w, req, len, &want, &got, same ? 3 : 1);
+	}
+	if (rc == 0 && net_same(&w.tid, &tid1))
+		rc = fail(p, "the second transfer has the first one's port");
+	if (rc == 0)
+		rc = wdl_finish(p, &w);
+	/* The first transfer ended with our ERROR 8: it sends nothing more,
+	 * not even after its timeout. */
+	if (rc == 0 && !same) {
+		rc = recv_reply(p, fd1, COLLECT_MS, &r);
+		if (rc > 0)
+			rc = fail(p, "after ERROR 8 the first port got %s",
+				  is_oack(&r) ? "the OACK again"
+					      : describe(&r, desc, sizeof(desc)));
+	}
+	if (fd2 >= 0 && fd2 != fd1)
+		close(fd2);
+	close(fd1);
+	if (out)
+		rc = close_out(p, out, argv[1], rc);
+	if (rc != 0)
+		return -1;
+	return pass(p, "tsize %s from the first OACK; ERROR 8; %s (%u RRQs "
+		    "sent): %llu bytes in %llu blocks of %u, windowsize %u",
+		    argv[2], same ? "same port asked again"
+				  : "a new port asked again", w.requests,
+		    (unsigned long long)w.bytes, (unsigned long long)w.blocks,
+		    w.blksize, w.windowsize);
+}
+
 struct scenario {
 	const char *name;
 	const char *args;
@@ -1120,8 +2174,20 @@ static const struct scenario scenarios[] = {
 	{"foreign-tid", "FILE [OUT]", 1, 2, sc_foreign_tid},
 	{"dup-ack", "FILE [OUT]", 1, 2, sc_dup_ack},
 	{"silence", "FILE COPIES [QUIET_MS]", 2, 3, sc_silence},
+	{"adaptive", "FILE BLOCKS WINDOW_MS MIN_COPIES", 4, 4, sc_adaptive},
 	{"retransmitted-rrq", "FILE [OUT]", 1, 2, sc_retransmitted_rrq},
 	{"client-error", "FILE [QUIET_MS]", 1, 2, sc_client_error},
+	{"oack", "FILE OUT MODE EXPECT [NAME VALUE]...", 4, 200, sc_oack},
+	{"many-options", "FILE OUT COUNT EXPECT [NAME VALUE]...", 4, 200,
+	 sc_many_options},
+	{"long-request", "LEN", 1, 1, sc_long_request},
+	{"oack-error", "FILE QUIET_MS [NAME VALUE]...", 2, 100, sc_oack_error},
+	{"oack-silence", "FILE COPIES QUIET_MS [NAME VALUE]...", 3, 100,
+	 sc_oack_silence},
+	{"window-stray", "FILE OUT WINDOW", 3, 3, sc_window_stray},
+	{"window-ack-inside", "FILE OUT", 2, 2, sc_window_ack_inside},
+	{"window-dup-ack", "FILE OUT WINDOW", 3, 3, sc_window_dup_ack},
+	{"pxe", "FILE OUT SIZE [same-port]", 3, 4, sc_pxe},
 };
 
 static int usage(const char *why)

@@ -24,6 +24,20 @@ load helpers
 	[[ "$output" == *"0 failed"* ]]
 }
 
+@test "options: RFC 2347 negotiation, caps, junk values, duplicates, OACK" {
+	run "$UNIT" options
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"0 failed"* ]]
+}
+
+@test "rto: RFC 6298 smoothing, floor, ceiling, backoff, fixed timeout" {
+	run "$UNIT" rto
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"0 failed"* ]]
+}
+
 @test "unit driver rejects an unknown suite" {
 	run "$UNIT" nosuch
 	[ "$status" -eq 2 ]

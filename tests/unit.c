@@ -1,5 +1,6 @@
-/* Unit tests for the pure modules: packet codec, netascii, path policy.
- * Usage: unit packet | netascii | path.  Prints each failed check and exits
+/* Unit tests for the pure modules: packet codec, netascii, path policy,
+ * option negotiation, retransmission timer.
+ * Usage: unit packet | netascii | path | options | rto.  Prints each failed check and exits
  * 1 if any failed, 0 otherwise.  Inputs are hostile on purpose. */
 #include "autoconfig.h"
 
@@ -8,8 +9,10 @@
 #include <string.h>
 
 #include "netascii.h"
+#include "options.h"
 #include "packet.h"
 #include "path.h"
+#include "rto.h"
 
 static int failures, checks;
 
@@ -258,10 +261,224 @@ static void test_path(void)
 	CHECK(path_result_message(PATH_TRAVERSAL)[0] != '\0');
 }
 
+/* Negotiate the options of an RRQ whose option area is opts (len bytes). */
+static void negotiate(const char *opts, size_t len,
+		      const struct options_limits *lim,
+		      struct options_accepted *acc)
+{
+	unsigned char b[2048];
+	struct tftp_request req;
+	const char *why;
+	size_t n;
+
+	memcpy(b, "\0\1f\0octet\0", 10);
+	memcpy(b + 10, opts, len);
+	n = 10 + len;
+	if (packet_parse_request(b, n, &req, &why) != 0)
+		abort();
+	options_negotiate(&req, lim, acc);
+}
+
+#define NEGOTIATE(lit, lim, acc) negotiate(lit, sizeof(lit) - 1, lim, acc)
+
+static void test_options(void)
+{
+	struct options_limits lim = {.max_blksize = 1468,
+				     .max_windowsize = 16,
+				     .refused = 0};
+	struct options_accepted acc;
+	unsigned char b[600];
+	size_t n;
+
+	/* Nothing asked: RFC 1350 defaults, no OACK. */
+	NEGOTIATE("", &lim, &acc);
+	CHECK(acc.present == 0 && acc.blksize == 512 && acc.windowsize == 1);
+	CHECK(options_build_oack(b, sizeof(b), &acc, 0) == 0);
+
+	/* The UEFI request: granted as asked, names case-insensitive. */
+	NEGOTIATE("TSIZE\0" "0\0BlkSize\0" "1468\0", &lim, &acc);
+	CHECK(acc.present == (OPTION_TSIZE | OPTION_BLKSIZE));
+	CHECK(acc.blksize == 1468 && acc.tsize == 0);
+	n = options_build_oack(b, sizeof(b), &acc, 123456);
+	CHECK(n == 2 + 8 + 5 + 6 + 7 &&
+	      memcmp(b, "\0\6blksize\0" "1468\0tsize\0" "123456\0", n) == 0);
+
+	/* Caps: blksize and windowsize above the limits are granted at them;
+	 * the RFC maxima are accepted as values. */
+	NEGOTIATE("blksize\0" "65464\0windowsize\0" "65535\0", &lim, &acc);
+	CHECK(acc.blksize == 1468 && acc.windowsize == 16 &&
+	      acc.present == (OPTION_BLKSIZE | OPTION_WINDOWSIZE));
+
+	/* Out of range, junk, signs, spaces, overflow: ignored. */
+	static const char *const bad_blksize[] = {
+		"blksize\0" "7\0", "blksize\0" "0\0", "blksize\0" "-5\0",
+		"blksize\0" "12abc\0", "blksize\0 512\0", "blksize\0" "\0",
+		"blksize\0" "+512\0", "blksize\0" "99999999999999999999999\0",
+		"blksize\0" "0x200\0",
+	};
+	for (size_t i = 0; i < sizeof(bad_blksize) / sizeof(*bad_blksize); i++) {
+		const char *o = bad_blksize[i];
+		size_t len = strlen(o) + 1;
+		len += strlen(o + len) + 1;
+		negotiate(o, len, &lim, &acc);
+		CHECK(acc.present == 0 && acc.blksize == 512);
+	}
+	/* 65465 is above RFC 2348's maximum but a number: capped. */
+	NEGOTIATE("blksize\0" "65465\0", &lim, &acc);
+	CHECK(acc.present == OPTION_BLKSIZE && acc.blksize == 1468);
+	NEGOTIATE("timeout\0" "0\0", &lim, &acc);
+	CHECK(acc.present == 0);
+	NEGOTIATE("timeout\0" "256\0", &lim, &acc);
+	CHECK(acc.present == 0);
+	NEGOTIATE("timeout\0" "255\0", &lim, &acc);
+	CHECK(acc.present == OPTION_TIMEOUT && acc.timeout == 255);
+	NEGOTIATE("windowsize\0" "0\0", &lim, &acc);
+	CHECK(acc.present == 0 && acc.windowsize == 1);
+	NEGOTIATE("windowsize\0" "65536\0", &lim, &acc);
+	CHECK(acc.present == 0);
+
+	/* Duplicates: the first wins, even when it was invalid. */
+	NEGOTIATE("blksize\0" "1024\0blksize\0" "1400\0", &lim, &acc);
+	CHECK(acc.blksize == 1024);
+	NEGOTIATE("blksize\0x\0blksize\0" "1400\0", &lim, &acc);
+	CHECK(acc.present == 0 && acc.blksize == 512);
+
+	/* Unknown options and a malformed tail are ignored. */
+	NEGOTIATE("multicast\0\0blksize\0" "1000\0dangling\0", &lim, &acc);
+	CHECK(acc.present == OPTION_BLKSIZE && acc.blksize == 1000);
+	NEGOTIATE("blksize\0" "1000", &lim, &acc);
+	CHECK(acc.present == 0);
+
+	/* Refused options are as good as absent. */
+	lim.refused = OPTION_BLKSIZE | OPTION_TSIZE;
+	NEGOTIATE("blksize\0" "1000\0tsize\0" "0\0windowsize\0" "4\0", &lim,
+		  &acc);
+	CHECK(acc.present == OPTION_WINDOWSIZE && acc.blksize == 512 &&
+	      acc.windowsize == 4);
+	n = options_build_oack(b, sizeof(b), &acc, 99);
+	CHECK(n == 2 + 11 + 2 && memcmp(b + 2, "windowsize\0" "4\0", 13) == 0);
+	lim.refused = 0;
+
+	/* 255 options: the known ones among them still count. */
+	{
+		char many[2048];
+		size_t len = 0;
+		for (int i = 0; i < 254; i++) {
+			len += (size_t)snprintf(many + len, sizeof(many) - len,
+						"x%d", i) + 1;
+			many[len++] = '1';
+			many[len++] = '\0';
+		}
+		memcpy(many + len, "windowsize\0" "8\0", 13);
+		len += 13;
+		negotiate(many, len, &lim, &acc);
+		CHECK(acc.present == OPTION_WINDOWSIZE && acc.windowsize == 8);
+	}
+
+	/* The OACK never overruns its buffer. */
+	NEGOTIATE("blksize\0" "1000\0tsize\0" "0\0timeout\0" "3\0", &lim,
+		  &acc);
+	CHECK(options_build_oack(b, 10, &acc, UINT64_MAX) == 0);
+	n = options_build_oack(b, sizeof(b), &acc, UINT64_MAX);
+	/* tsize comes last: the largest 64-bit value, all 20 digits. */
+	CHECK(n > 21 && memcmp(b + n - 21, "18446744073709551615", 21) == 0);
+
+	CHECK(options_bit("WindowSize") == OPTION_WINDOWSIZE);
+	CHECK(options_bit("multicast") == 0);
+}
+
+static void test_rto(void)
+{
+	struct rto r;
+
+	/* Before any sample: the initial value (--timeout), no lower, and
+	 * progress alone does not lower it. */
+	rto_init(&r, 1000, RTO_FLOOR_MS);
+	CHECK(rto_timeout_ms(&r) == 1000);
+	rto_progress(&r);
+	CHECK(rto_timeout_ms(&r) == 1000);
+	/* Backoff before a sample stays at the ceiling. */
+	rto_backoff(&r);
+	CHECK(rto_timeout_ms(&r) == 1000);
+
+	/* A LAN round trip of 200 us: srtt 200, rttvar 100, RTO = srtt +
+	 * max(G, 4 rttvar) = 1.2 ms, raised to the floor. */
+	rto_sample(&r, 200);
+	CHECK(rto_timeout_ms(&r) == RTO_FLOOR_MS);
+	/* Steady samples keep it at the floor. */
+	for (int i = 0; i < 100; i++)
+		rto_sample(&r, 200);
+	CHECK(rto_timeout_ms(&r) == RTO_FLOOR_MS);
+	/* Backoff doubles, up to the ceiling, never past it. */
+	rto_backoff(&r);
+	CHECK(rto_timeout_ms(&r) == 2 * RTO_FLOOR_MS);
+	for (int i = 0; i < 20; i++)
+		rto_backoff(&r);
+	CHECK(rto_timeout_ms(&r) == 1000);
+	/* Progress without a sample (Karn) undoes the backoff too. */
+	rto_progress(&r);
+	CHECK(rto_timeout_ms(&r) == RTO_FLOOR_MS);
+	rto_backoff(&r);
+	rto_backoff(&r);
+	CHECK(rto_timeout_ms(&r) == 4 * RTO_FLOOR_MS);
+	rto_progress(&r);
+	CHECK(rto_timeout_ms(&r) == RTO_FLOOR_MS);
+	for (int i = 0; i < 20; i++)
+		rto_backoff(&r);
+	/* A sample ends the backoff. */
+	rto_sample(&r, 200);
+	CHECK(rto_timeout_ms(&r) < 1000);
+
+	/* A slow path: 100 ms round trips converge to about srtt + 4 rttvar,
+	 * and never exceed the ceiling. */
+	rto_init(&r, 1000, RTO_FLOOR_MS);
+	rto_sample(&r, 100000); /* 100 + 4 * 50 = 300 ms */
+	CHECK(rto_timeout_ms(&r) == 300);
+	for (int i = 0; i < 200; i++)
+		rto_sample(&r, 100000);
+	CHECK(rto_timeout_ms(&r) >= 100 && rto_timeout_ms(&r) <= 110);
+	rto_sample(&r, 5000000); /* a 5 s outlier */
+	CHECK(rto_timeout_ms(&r) == 1000);
+
+	/* Rounding up: never a timeout shorter than the RTT. */
+	rto_init(&r, 255000, RTO_FLOOR_MS);
+	for (int i = 0; i < 200; i++)
+		rto_sample(&r, 30500);
+	CHECK(rto_timeout_ms(&r) >= 31);
+
+	/* A fixed timeout (RFC 2349 option): samples change nothing. */
+	rto_init(&r, 3000, 3000);
+	rto_sample(&r, 100);
+	CHECK(rto_timeout_ms(&r) == 3000);
+	rto_progress(&r);
+	CHECK(rto_timeout_ms(&r) == 3000);
+	rto_backoff(&r);
+	CHECK(rto_timeout_ms(&r) == 3000);
+
+	/* A --timeout at the floor or below it cannot adapt downwards. */
+	rto_init(&r, 10, RTO_FLOOR_MS);
+	rto_sample(&r, 1);
+	CHECK(rto_timeout_ms(&r) == 10);
+	/* --min-timeout sets the floor. */
+	rto_init(&r, 1000, 250);
+	rto_sample(&r, 100);
+	CHECK(rto_timeout_ms(&r) == 250);
+
+	/* Hostile values: zero and huge samples, many backoffs. */
+	rto_init(&r, 255000, RTO_FLOOR_MS);
+	rto_sample(&r, 0);
+	CHECK(rto_timeout_ms(&r) == RTO_FLOOR_MS);
+	rto_sample(&r, UINT64_MAX / 16);
+	CHECK(rto_timeout_ms(&r) == 255000);
+	for (int i = 0; i < 100; i++)
+		rto_backoff(&r);
+	CHECK(rto_timeout_ms(&r) == 255000);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
-		fprintf(stderr, "usage: unit packet|netascii|path\n");
+		fprintf(stderr, "usage: unit packet|netascii|path|options|rto\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "packet") == 0)
@@ -270,6 +487,10 @@ int main(int argc, char **argv)
 		test_netascii();
 	else if (strcmp(argv[1], "path") == 0)
 		test_path();
+	else if (strcmp(argv[1], "options") == 0)
+		test_options();
+	else if (strcmp(argv[1], "rto") == 0)
+		test_rto();
 	else {
 		fprintf(stderr, "unit: unknown suite '%s'\n", argv[1]);
 		return 2;
