@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,10 @@ void config_defaults(struct config *cfg)
 	cfg->root = CTFTPD_DEFAULT_ROOT;
 	cfg->max_block_size = 0;
 	cfg->max_window = CONFIG_DEFAULT_MAX_WINDOW;
-	cfg->timeout = 1;
+	cfg->timeout_ms = 1000;
+	cfg->idle_timeout = 900;
+	cfg->umask = 022;
+	cfg->family = AF_UNSPEC;
 	cfg->min_timeout_ms = RTO_FLOOR_MS;
 	cfg->retries = 5;
 	cfg->max_clients = 256;
@@ -43,12 +47,30 @@ const char *config_usage(void)
 	       "Serve files from DIRECTORY (default " CTFTPD_DEFAULT_ROOT
 	       ") over TFTP.\n"
 	       "\n"
+	       "Running:\n"
+	       "  -l, --listen               standalone: bind the port and serve (the default\n"
+	       "                             unless fd 0 is a datagram socket)\n"
+	       "      --inetd                serve the datagram socket on fd 0 (inetd; found\n"
+	       "                             by itself); systemd LISTEN_FDS is honoured too\n"
+	       "  -t, --idle-timeout SECONDS inetd/systemd: exit after this long idle, 0 never\n"
+	       "                             (default 900)\n"
+	       "  -L, --foreground           do not detach; log to standard error\n"
+	       "  -P, --pidfile FILE         write the daemon's pid to FILE, locked\n"
+	       "  -u, --user USER            run as USER after binding (and chroot)\n"
+	       "      --group GROUP          run as GROUP (default: USER's group)\n"
+	       "  -s, --secure, --chroot     chroot into DIRECTORY after binding\n"
+	       "\n"
+	       "Network and protocol:\n"
 	       "  -a, --address ADDR[:PORT]  listen on ADDR (numeric, [v6]:port; repeatable);\n"
 	       "                             default: all IPv4 and IPv6 addresses\n"
 	       "      --host ADDR            the same as --address\n"
 	       "      --port PORT            UDP port to listen on (default 69)\n"
+	       "  -4, --ipv4                 IPv4 only\n"
+	       "  -6, --ipv6                 IPv6 only\n"
+	       "  -R, --port-range LOW:HIGH  send from transfer ports in LOW..HIGH\n"
 	       "      --file-directory DIR   serve files from DIR\n"
-	       "  -B, --max-block-size N     largest blksize granted, 8..65464 bytes\n"
+	       "  -B, --max-block-size N     largest blksize granted, 8..65464 bytes; also\n"
+	       "      --blocksize N          (tftpd-hpa's name)\n"
 	       "                             (default: the interface MTU less headers)\n"
 	       "      --max-window N         largest windowsize granted, 1..65535 blocks\n"
 	       "                             (default " STR(CONFIG_DEFAULT_MAX_WINDOW) ")\n"
@@ -57,13 +79,18 @@ const char *config_usage(void)
 	       "      --timeout SECONDS      longest wait for a client before resending,\n"
 	       "                             1..255 (default 1); the wait adapts to the\n"
 	       "                             measured round trip below it\n"
+	       "  -T, --retransmit USEC      the same in microseconds (tftpd-hpa's -T)\n"
 	       "      --min-timeout MS       shortest adaptive wait, 1..255000 ms (default 20);\n"
 	       "                             set to --timeout's value to turn adaptation off\n"
 	       "      --retries N            resends before giving up, 1..100 (default 5)\n"
 	       "      --max-clients N        concurrent transfers, 1..65535 (default 256)\n"
 	       "  -p, --permissive           serve files that are not world-readable\n"
-	       "  -L, --foreground           do not detach; log to standard error\n"
+	       "  -U, --umask MASK           umask for created files (octal; none are created\n"
+	       "                             yet: uploads are not implemented)\n"
 	       "  -v, --verbose[=LEVEL]      more log lines (0 quiet .. 3 packets; default 1)\n"
+	       "      --verbosity LEVEL      the same as --verbose=LEVEL\n"
+	       "\n"
+	       "Refused, not implemented yet: -c/--create (uploads), -m/--map-file (remapping).\n"
 	       "  -h, --help                 show this help and exit\n"
 	       "  -V, --version              show the version and exit\n";
 }
@@ -81,6 +108,39 @@ static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 	if (errno || *end != '\0' || v < min || v > max)
 		return -1;
 	*out = (unsigned)v;
+	return 0;
+}
+
+/* An octal mask 0..0777, as umask(1) takes it. */
+static int parse_octal(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '7')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno || *end != '\0' || v > 0777)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* "LOW:HIGH", ports 1..65535 with LOW <= HIGH. */
+static int parse_range(const char *s, unsigned *low, unsigned *high)
+{
+	char buf[16];
+	const char *colon = strchr(s, ':');
+	size_t n;
+
+	if (!colon || (n = (size_t)(colon - s)) >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (parse_uint(buf, 1, 65535, low) != 0 ||
+	    parse_uint(colon + 1, 1, 65535, high) != 0 || *low > *high)
+		return -1;
 	return 0;
 }
 
@@ -170,12 +230,15 @@ enum {
 	OPT_MAX_CLIENTS,
 	OPT_MAX_WINDOW,
 	OPT_MIN_TIMEOUT,
+	OPT_INETD,
+	OPT_GROUP,
+	OPT_VERBOSITY,
 };
 
 enum config_status config_parse(int argc, char **argv, struct config *cfg,
 				char *errbuf, size_t errsz)
 {
-	static const char shortopts[] = ":a:B:r:pLv::hV";
+	static const char shortopts[] = ":a:B:r:pLv::hVlt:P:u:scm:U:T:R:46";
 #ifdef HAVE_GETOPT_LONG
 	static const struct option longopts[] = {
 		{"address", required_argument, NULL, 'a'},
@@ -183,6 +246,23 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		{"port", required_argument, NULL, OPT_PORT},
 		{"file-directory", required_argument, NULL, OPT_FILE_DIRECTORY},
 		{"max-block-size", required_argument, NULL, 'B'},
+		{"blocksize", required_argument, NULL, 'B'},
+		{"listen", no_argument, NULL, 'l'},
+		{"inetd", no_argument, NULL, OPT_INETD},
+		{"idle-timeout", required_argument, NULL, 't'},
+		{"pidfile", required_argument, NULL, 'P'},
+		{"user", required_argument, NULL, 'u'},
+		{"group", required_argument, NULL, OPT_GROUP},
+		{"secure", no_argument, NULL, 's'},
+		{"chroot", no_argument, NULL, 's'},
+		{"create", no_argument, NULL, 'c'},
+		{"map-file", required_argument, NULL, 'm'},
+		{"umask", required_argument, NULL, 'U'},
+		{"retransmit", required_argument, NULL, 'T'},
+		{"port-range", required_argument, NULL, 'R'},
+		{"ipv4", no_argument, NULL, '4'},
+		{"ipv6", no_argument, NULL, '6'},
+		{"verbosity", required_argument, NULL, OPT_VERBOSITY},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"retries", required_argument, NULL, OPT_RETRIES},
 		{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
@@ -239,9 +319,74 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 					   optarg, "bytes, 8..65464");
 			break;
 		case OPT_TIMEOUT:
-			if (parse_uint(optarg, 1, 255, &cfg->timeout) != 0)
+			if (parse_uint(optarg, 1, 255, &v) != 0)
 				return bad(errbuf, errsz, "--timeout", optarg,
 					   "seconds, 1..255");
+			cfg->timeout_ms = v * 1000;
+			break;
+		case 'T':
+			/* tftpd-hpa's unit; kept to whole milliseconds */
+			if (parse_uint(optarg, 1000, 255000000, &v) != 0)
+				return bad(errbuf, errsz, "--retransmit", optarg,
+					   "microseconds, 1000..255000000");
+			cfg->timeout_ms = v / 1000;
+			break;
+		case 'l':
+			cfg->mode = CONFIG_MODE_STANDALONE;
+			break;
+		case OPT_INETD:
+			cfg->mode = CONFIG_MODE_INETD;
+			break;
+		case 't':
+			if (parse_uint(optarg, 0, 86400 * 365, &cfg->idle_timeout))
+				return bad(errbuf, errsz, "--idle-timeout",
+					   optarg, "seconds, 0..31536000");
+			break;
+		case 'P':
+			if (optarg[0] == '\0')
+				return bad(errbuf, errsz, "--pidfile", optarg,
+					   "a file name");
+			cfg->pidfile = optarg;
+			break;
+		case 'u':
+			if (optarg[0] == '\0')
+				return bad(errbuf, errsz, "--user", optarg,
+					   "a user name");
+			cfg->user = optarg;
+			break;
+		case OPT_GROUP:
+			if (optarg[0] == '\0')
+				return bad(errbuf, errsz, "--group", optarg,
+					   "a group name");
+			cfg->group = optarg;
+			break;
+		case 's':
+			cfg->chroot = 1;
+			break;
+		case 'c':
+			snprintf(errbuf, errsz, "--create: uploads (WRQ) are not "
+				 "implemented yet");
+			return CONFIG_ERROR;
+		case 'm':
+			snprintf(errbuf, errsz, "--map-file: file name remapping "
+				 "is not implemented yet");
+			return CONFIG_ERROR;
+		case 'U':
+			if (parse_octal(optarg, &cfg->umask) != 0)
+				return bad(errbuf, errsz, "--umask", optarg,
+					   "an octal mask, 0..0777");
+			break;
+		case 'R':
+			if (parse_range(optarg, &cfg->port_low,
+					&cfg->port_high) != 0)
+				return bad(errbuf, errsz, "--port-range", optarg,
+					   "LOW:HIGH, 1..65535, LOW <= HIGH");
+			break;
+		case '4':
+			cfg->family = AF_INET;
+			break;
+		case '6':
+			cfg->family = AF_INET6;
 			break;
 		case OPT_MIN_TIMEOUT:
 			if (parse_uint(optarg, 1, 255000, &cfg->min_timeout_ms) != 0)
@@ -288,6 +433,14 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 				cfg->verbosity = (int)v;
 			} else {
 				return bad(errbuf, errsz, "--verbose", optarg,
+					   "a level, 0..3");
+			}
+			break;
+		case OPT_VERBOSITY:
+			if (parse_uint(optarg, 0, 3, &v) == 0) {
+				cfg->verbosity = (int)v;
+			} else {
+				return bad(errbuf, errsz, "--verbosity", optarg,
 					   "a level, 0..3");
 			}
 			break;

@@ -16,6 +16,13 @@ struct config_listen {
 	unsigned port;
 };
 
+enum config_mode {
+	CONFIG_MODE_AUTO,       /* inetd if fd 0 is a datagram socket, systemd
+				 * if LISTEN_FDS says so, else standalone */
+	CONFIG_MODE_STANDALONE, /* -l, --listen */
+	CONFIG_MODE_INETD,      /* --inetd */
+};
+
 struct config {
 	struct config_listen listen[CONFIG_MAX_LISTEN];
 	unsigned nlisten;      /* 0 = all IPv4 and IPv6 addresses */
@@ -25,13 +32,22 @@ struct config {
 	unsigned max_block_size; /* bytes; 0 = the MTU of the interface */
 	unsigned max_window;   /* blocks: largest windowsize granted */
 	unsigned refused;      /* OPTION_* bits of options to ignore (--refuse) */
-	unsigned timeout;      /* seconds to wait for a client before resending */
+	unsigned timeout_ms;   /* longest wait for a client before resending */
 	unsigned min_timeout_ms; /* floor of the adaptive timeout (ms) */
 	unsigned retries;      /* resends of one packet before giving up */
 	unsigned max_clients;  /* concurrent transfers (children) */
 	int verbosity;         /* enum log_verbosity */
 	int foreground;
 	int permissive;        /* serve files without the world-read bit */
+	enum config_mode mode; /* where the listening sockets come from */
+	int family;            /* AF_UNSPEC, or AF_INET / AF_INET6 (-4, -6) */
+	unsigned idle_timeout; /* seconds: inetd / socket-activated idle exit */
+	const char *pidfile;   /* NULL: none */
+	const char *user;      /* drop to this user after binding, or NULL */
+	const char *group;     /* and this group (default: the user's) */
+	int chroot;            /* chroot into the root after binding */
+	unsigned umask;        /* for created files (none yet; tftpd-hpa -U) */
+	unsigned port_low, port_high; /* transfer ports; 0 = any */
 };
 
 enum config_status {

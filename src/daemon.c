@@ -1,17 +1,87 @@
-/* Detaching from the controlling terminal, the classic way: POSIX calls
- * only, no daemon(3). */
+/* Process set-up for the three ways ctftpd runs: standalone (detach, pidfile),
+ * under inetd (a socket on fd 0), under systemd (sockets from fd 3), and the
+ * confinement common to all: chroot, then a drop to an unprivileged user.
+ * POSIX calls, with the non-POSIX ones (setgroups, chroot) behind configure
+ * checks. */
 #include "autoconfig.h"
 
 #include "daemon.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-int daemon_detach(void)
+#define SD_LISTEN_FDS_START 3
+
+static int is_datagram_socket(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	       type == SOCK_DGRAM;
+}
+
+/* Parse a decimal environment value; -1 when absent or malformed. */
+static long env_number(const char *name)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (!v || *v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	return errno || *end ? -1 : n;
+}
+
+int daemon_inherited_sockets(int allow_inetd, int force_inetd, int *fds,
+			     int max, const char **why)
+{
+	long pid = env_number("LISTEN_PID"), n = env_number("LISTEN_FDS");
+
+	if (pid > 0 && pid == (long)getpid() && n > 0) {
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+		if (n > max) {
+			*why = "systemd passed more sockets than ctftpd takes";
+			return -1;
+		}
+		for (int i = 0; i < n; i++) {
+			fds[i] = SD_LISTEN_FDS_START + i;
+			if (!is_datagram_socket(fds[i])) {
+				*why = "a socket systemd passed is not a "
+				       "datagram socket (ListenDatagram=)";
+				return -1;
+			}
+		}
+		return (int)n;
+	}
+	if (force_inetd || allow_inetd) {
+		if (is_datagram_socket(STDIN_FILENO)) {
+			fds[0] = STDIN_FILENO;
+			return 1;
+		}
+		if (force_inetd) {
+			*why = "--inetd: standard input is not a datagram socket";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int daemon_detach(int devnull)
 {
 	pid_t pid = fork();
-	int fd;
 
 	if (pid < 0)
 		return -1;
@@ -28,13 +98,136 @@ int daemon_detach(void)
 		_exit(0);
 	if (chdir("/") != 0)
 		return -1;
-	fd = open("/dev/null", O_RDWR);
+	dup2(devnull, STDIN_FILENO);
+	dup2(devnull, STDOUT_FILENO);
+	dup2(devnull, STDERR_FILENO);
+	if (devnull > STDERR_FILENO)
+		close(devnull);
+	return 0;
+}
+
+static int pidfile_lock(int fd, int cmd, struct flock *fl)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->l_type = F_WRLCK;
+	fl->l_whence = SEEK_SET;
+	return fcntl(fd, cmd, fl);
+}
+
+int daemon_pidfile_open(const char *path, pid_t *holder)
+{
+	struct flock fl;
+	int fd;
+
+	*holder = 0;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -1;
-	dup2(fd, STDIN_FILENO);
-	dup2(fd, STDOUT_FILENO);
-	dup2(fd, STDERR_FILENO);
-	if (fd > STDERR_FILENO)
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
+	    pidfile_lock(fd, F_GETLK, &fl) != 0) {
+		int saved = errno;
 		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (fl.l_type != F_UNLCK) {
+		*holder = fl.l_pid;
+		close(fd);
+		errno = EAGAIN;
+		return -1;
+	}
+	return fd;
+}
+
+int daemon_pidfile_claim(int fd)
+{
+	struct flock fl;
+	char buf[32];
+	int n;
+
+	if (pidfile_lock(fd, F_SETLK, &fl) != 0)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		return -1;
+	return 0;
+}
+
+/* A name, or failing that a plain decimal id. */
+static int numeric_id(const char *s, unsigned long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+int daemon_lookup_user(const char *user, const char *group, uid_t *uid,
+		       gid_t *gid, const char **why)
+{
+	struct passwd *pw = user ? getpwnam(user) : NULL;
+	unsigned long id;
+
+	if (user && pw) {
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+	} else if (user && numeric_id(user, &id) == 0) {
+		*uid = (uid_t)id;
+		*gid = (gid_t)id;
+	} else if (user) {
+		*why = "no such user";
+		return -1;
+	}
+	if (group) {
+		struct group *gr = getgrnam(group);
+		if (gr)
+			*gid = gr->gr_gid;
+		else if (numeric_id(group, &id) == 0)
+			*gid = (gid_t)id;
+		else {
+			*why = "no such group";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int daemon_confine(const char *dir, int drop, uid_t uid, gid_t gid,
+		   const char **why)
+{
+	if (dir) {
+#ifdef HAVE_CHROOT
+		if (chroot(dir) != 0 || chdir("/") != 0) {
+			*why = strerror(errno);
+			return -1;
+		}
+#else
+		*why = "chroot is not available on this platform";
+		return -1;
+#endif
+	}
+	if (!drop)
+		return 0;
+#ifdef HAVE_SETGROUPS
+	/* Supplementary groups first: root's (disk, adm...) must not
+	 * survive the drop. */
+	if (setgroups(1, &gid) != 0) {
+		*why = "setgroups failed";
+		return -1;
+	}
+#endif
+	if (setgid(gid) != 0 || setuid(uid) != 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	/* Verify: the ids took, and root cannot be regained. */
+	if (getuid() != uid || geteuid() != uid || getgid() != gid ||
+	    getegid() != gid || (uid != 0 && setuid(0) == 0)) {
+		*why = "the privilege drop did not take";
+		return -1;
+	}
 	return 0;
 }

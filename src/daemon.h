@@ -1,12 +1,52 @@
-/* Becoming a daemon: detaching from the terminal.  (inetd, socket
- * activation, chroot and privilege drop are to come here too.) */
+/* Becoming a daemon: where the sockets come from (standalone, inetd,
+ * systemd socket activation), detaching, the pidfile, chroot and dropping
+ * privileges. */
 #ifndef CTFTPD_DAEMON_H
 #define CTFTPD_DAEMON_H
 
+#include <sys/types.h>
+
+/* Sockets handed over by a super-server, if any.  systemd socket activation:
+ * LISTEN_PID names this process and LISTEN_FDS counts descriptors from 3
+ * (sd_listen_fds(3) protocol, read without libsystemd); the variables are
+ * then removed so children do not see them.  inetd: fd 0 is a datagram
+ * socket (checked when force_inetd is set or mode is automatic).  Fills fds
+ * (at most max) and returns how many; 0 when there are none (standalone);
+ * -1 with *why set when the handed-over descriptors are unusable. */
+int daemon_inherited_sockets(int allow_inetd, int force_inetd, int *fds,
+			     int max, const char **why);
+
 /* Detach: fork (the original process exits 0), start a new session, chdir
- * to "/" and point standard input, output and error at /dev/null.  Call after
- * the sockets are bound, so bind errors still reach the terminal.  Returns 0
- * in the daemon, or -1 (errno) in the original process on failure. */
-int daemon_detach(void);
+ * to "/" and point standard input, output and error at devnull, a
+ * descriptor of /dev/null opened before any chroot (and closed here).  Call
+ * after the sockets are bound, so bind errors still reach the terminal.
+ * Returns 0 in the daemon, or -1 (errno) on failure. */
+int daemon_detach(int devnull);
+
+/* Open (creating, mode 0644) the pidfile at path, failing if another process
+ * holds its lock.  Call before detaching and before dropping privileges (the
+ * file usually lives in a root-only directory).  Returns the descriptor, or
+ * -1 with errno; EAGAIN means another live daemon holds it, and *holder is
+ * then its pid (or 0 if unknown). */
+int daemon_pidfile_open(const char *path, pid_t *holder);
+
+/* In the process that will run the daemon (after detaching: fcntl locks do
+ * not pass through fork): lock the pidfile and write getpid() into it.
+ * Returns 0, or -1 with errno. */
+int daemon_pidfile_claim(int fd);
+
+/* The uid and gid to run as, resolved from names (a numeric uid or gid is
+ * accepted too).  Done before chroot, where the user database is out of
+ * reach.  Returns 0, or -1 with *why set. */
+int daemon_lookup_user(const char *user, const char *group, uid_t *uid,
+		       gid_t *gid, const char **why);
+
+/* Confine and drop: chroot into dir when dir is not NULL (then chdir "/"),
+ * then, when drop is set, set the supplementary groups to gid alone (where
+ * setgroups exists), the gid and the uid, and check that root cannot be
+ * regained.  Returns 0, or -1 with *why set: the caller must not go on to
+ * serve (a failed drop must never leave transfers running as root). */
+int daemon_confine(const char *dir, int drop, uid_t uid, gid_t gid,
+		   const char **why);
 
 #endif

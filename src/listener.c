@@ -115,13 +115,53 @@ int listener_bind(struct listener *l, const struct config *cfg)
 	}
 	if (cfg->nlisten > 0)
 		return 0;
-	/* IPv6 first, with IPV6_V6ONLY, so each family has its own socket. */
-	if (net_parse("::", cfg->port, &addr, &why) != 0 ||
-	    bind_one(l, &addr, 1) < 0)
+	/* IPv6 first, with IPV6_V6ONLY, so each family has its own socket.
+	 * With -6 alone, IPv6 is required. */
+	if (cfg->family != AF_INET &&
+	    (net_parse("::", cfg->port, &addr, &why) != 0 ||
+	     bind_one(l, &addr, cfg->family == AF_UNSPEC) < 0))
 		return -1;
-	if (net_parse("0.0.0.0", cfg->port, &addr, &why) != 0 ||
-	    bind_one(l, &addr, 0) != 0)
+	if (cfg->family != AF_INET6 &&
+	    (net_parse("0.0.0.0", cfg->port, &addr, &why) != 0 ||
+	     bind_one(l, &addr, 0) != 0))
 		return -1;
+	return 0;
+}
+
+int listener_adopt(struct listener *l, const struct config *cfg,
+		   const int *fds, int n, int idle_exit)
+{
+	memset(l, 0, sizeof(*l));
+	l->cfg = cfg;
+	l->sigpipe[0] = l->sigpipe[1] = -1;
+	l->idle_exit = idle_exit && cfg->idle_timeout > 0;
+	for (int i = 0; i < n && i < LISTENER_MAX_SOCKETS; i++) {
+		union sockaddr_any addr;
+		socklen_t len = sizeof(addr);
+		char where[NET_ADDRSTRLEN];
+
+		memset(&addr, 0, sizeof(addr));
+		if (getsockname(fds[i], &addr.sa, &len) != 0 ||
+		    (addr.sa.sa_family != AF_INET &&
+		     addr.sa.sa_family != AF_INET6)) {
+			log_msg(LOG_ERR, "inherited descriptor %d is not an "
+				"IPv4 or IPv6 socket", fds[i]);
+			return -1;
+		}
+		if (net_is_any(&addr) &&
+		    net_want_local_address(fds[i], addr.sa.sa_family) != 0)
+			log_msg(LOG_WARNING, "%s: cannot learn the local "
+				"address of requests (%s)",
+				net_format(&addr, where), strerror(errno));
+		if (set_nonblock_cloexec(fds[i]) != 0) {
+			log_msg(LOG_ERR, "descriptor %d: %s", fds[i],
+				strerror(errno));
+			return -1;
+		}
+		l->fds[l->nfds] = fds[i];
+		l->bound[l->nfds] = addr;
+		l->nfds++;
+	}
 	return 0;
 }
 
@@ -377,8 +417,27 @@ int listener_run(struct listener *l)
 	pfds[l->nfds].fd = l->sigpipe[0];
 	pfds[l->nfds].events = POLLIN;
 
+	time_t last_busy = time(NULL);
+	int idle = 0;
 	for (;;) {
-		int n = poll(pfds, (nfds_t)l->nfds + 1, -1);
+		int wait_ms = -1;
+		if (l->idle_exit) {
+			/* Idle means no request and no transfer: inetd must
+			 * not start a second server while transfers run. */
+			time_t now = time(NULL);
+			if (l->nchildren > 0)
+				last_busy = now;
+			else if (now - last_busy >=
+				 (time_t)l->cfg->idle_timeout) {
+				idle = 1;
+				break;
+			}
+			wait_ms = (int)(l->cfg->idle_timeout -
+					(unsigned)(now - last_busy)) * 1000;
+			if (l->nchildren > 0)
+				wait_ms = 1000;
+		}
+		int n = poll(pfds, (nfds_t)l->nfds + 1, wait_ms);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -387,10 +446,16 @@ int listener_run(struct listener *l)
 		}
 		if (pfds[l->nfds].revents && drain_signals(l))
 			break;
-		for (int i = 0; i < l->nfds; i++)
-			if (pfds[i].revents & POLLIN)
+		for (int i = 0; i < l->nfds; i++) {
+			if (pfds[i].revents & POLLIN) {
 				handle_request(l, i);
+				last_busy = time(NULL);
+			}
+		}
 	}
+	if (idle)
+		log_msg(LOG_INFO, "idle for %u s: exiting",
+			l->cfg->idle_timeout);
 	log_msg(LOG_NOTICE, "stopping: no new requests");
 	for (int i = 0; i < l->nfds; i++)
 		close(l->fds[i]);

@@ -21,12 +21,20 @@ struct listener {
 	int sigpipe[2];       /* signal handlers write the signal number here */
 	struct child *children; /* dense: the first nchildren are live */
 	unsigned nchildren;
+	int idle_exit;        /* inetd/systemd: exit after cfg->idle_timeout */
 };
 
 /* Bind the UDP sockets cfg asks for (cfg->address, or all IPv4 and IPv6
  * addresses; a host without IPv6 starts on IPv4 with a log line).  Returns 0,
  * or -1 after logging why nothing could be bound. */
 int listener_bind(struct listener *l, const struct config *cfg);
+
+/* Take over sockets bound by someone else (inetd, systemd): n descriptors in
+ * fds.  With idle_exit, listener_run returns once idle_timeout seconds pass
+ * with no request and no transfer running, so the super-server gets the
+ * socket back.  Returns 0, or -1 after logging. */
+int listener_adopt(struct listener *l, const struct config *cfg,
+		   const int *fds, int n, int idle_exit);
 
 /* Serve requests until SIGTERM or SIGINT, then let running transfers finish
  * for up to LISTENER_GRACE_SECONDS before ending them.  Returns the process

@@ -13,20 +13,38 @@ static int log_to_stderr = 1;
 static int log_verbosity = LOG_V_TRANSFERS;
 static const char *log_ident = "ctftpd";
 
+static int syslog_connected;
+static int syslog_pinned; /* chrooted: /dev/log is out of reach */
+
 void log_open(const char *ident, int to_stderr, int verbosity)
 {
 	log_ident = ident;
 	log_to_stderr = to_stderr;
 	log_verbosity = verbosity;
-	if (!to_stderr) {
-		closelog();
-		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	}
+	if (!to_stderr)
+		log_connect_syslog();
+}
+
+void log_connect_syslog(void)
+{
+	if (syslog_connected)
+		return;
+	openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	syslog_connected = 1;
+}
+
+void log_pin_syslog(void)
+{
+	syslog_pinned = 1;
 }
 
 void log_reopen(void)
 {
-	log_open(log_ident, log_to_stderr, log_verbosity);
+	if (!log_to_stderr && !syslog_pinned) {
+		closelog();
+		syslog_connected = 0;
+		log_connect_syslog();
+	}
 	log_msg(LOG_NOTICE, "logs re-opened");
 }
 

@@ -14,9 +14,17 @@ enum log_verbosity {
 	LOG_V_PACKETS = 3,  /* + per-packet debugging */
 };
 
-/* Start logging.  to_stderr: write to standard error instead of syslog.
- * Safe to call again (SIGHUP) to re-open the syslog connection. */
+/* Start logging, or switch where lines go.  to_stderr: write to standard
+ * error instead of syslog (connecting to syslog if not yet done). */
 void log_open(const char *ident, int to_stderr, int verbosity);
+
+/* Connect to syslog now (LOG_NDELAY), whatever the destination: before a
+ * chroot hides /dev/log. */
+void log_connect_syslog(void);
+
+/* After chroot: keep the syslog connection for good; SIGHUP no longer
+ * re-opens it (it could not reconnect). */
+void log_pin_syslog(void);
 
 /* Re-open the syslog connection (SIGHUP), for a restarted syslog daemon. */
 void log_reopen(void);

@@ -1,12 +1,15 @@
-/* ctftpd: parse the command line, check the root, bind, detach, serve. */
+/* ctftpd: parse the command line, check the root, get the sockets (bind,
+ * or take them from inetd or systemd), confine, detach, serve. */
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -20,12 +23,118 @@ enum {
 	EXIT_USAGE = 2,   /* bad command line or configuration */
 };
 
+/* Everything up to the listener loop; returns an exit status, or -1 to go
+ * on serving. */
+static int start(struct config *cfg, struct listener *l, int *pidfd)
+{
+	int fds[LISTENER_MAX_SOCKETS], nfds;
+	const char *why;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	struct stat st;
+	pid_t holder;
+	int detach, devnull = -1;
+
+	cfg->root_real = realpath(cfg->root, NULL);
+	if (!cfg->root_real || stat(cfg->root_real, &st) != 0) {
+		fprintf(stderr, "ctftpd: file directory '%s': %s\n", cfg->root,
+			strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "ctftpd: file directory '%s': not a directory\n",
+			cfg->root);
+		return EXIT_USAGE;
+	}
+	if ((cfg->user || cfg->group) &&
+	    daemon_lookup_user(cfg->user, cfg->group, &uid, &gid, &why) != 0) {
+		fprintf(stderr, "ctftpd: --%s '%s': %s\n",
+			cfg->group && strstr(why, "group") ? "group" : "user",
+			cfg->group && strstr(why, "group") ? cfg->group
+							   : cfg->user,
+			why);
+		return EXIT_USAGE;
+	}
+
+	nfds = daemon_inherited_sockets(cfg->mode == CONFIG_MODE_AUTO,
+					cfg->mode == CONFIG_MODE_INETD, fds,
+					LISTENER_MAX_SOCKETS, &why);
+	if (nfds < 0) {
+		fprintf(stderr, "ctftpd: %s\n", why);
+		return EXIT_USAGE;
+	}
+	/* Under inetd, standard error may be the socket itself: log to
+	 * syslog from the start unless told otherwise. */
+	log_open("ctftpd", cfg->foreground || nfds == 0, cfg->verbosity);
+	if (nfds > 0) {
+		if (listener_adopt(l, cfg, fds, nfds, 1) != 0)
+			return EXIT_RUNTIME;
+	} else {
+		if (cfg->pidfile) {
+			*pidfd = daemon_pidfile_open(cfg->pidfile, &holder);
+			if (*pidfd < 0) {
+				if (errno == EAGAIN)
+					log_msg(LOG_ERR, "pidfile %s: ctftpd "
+						"already running (pid %ld)",
+						cfg->pidfile, (long)holder);
+				else
+					log_msg(LOG_ERR, "pidfile %s: %s",
+						cfg->pidfile, strerror(errno));
+				return EXIT_RUNTIME;
+			}
+		}
+		if (listener_bind(l, cfg) != 0)
+			return EXIT_RUNTIME;
+	}
+
+	/* Connect to syslog, and open /dev/null for detaching, while a
+	 * chroot has not hidden them yet. */
+	if (!cfg->foreground)
+		log_connect_syslog();
+	detach = nfds == 0 && !cfg->foreground;
+	if (detach && (devnull = open("/dev/null", O_RDWR)) < 0) {
+		log_msg(LOG_ERR, "/dev/null: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (cfg->chroot || cfg->user || cfg->group) {
+		if (daemon_confine(cfg->chroot ? cfg->root_real : NULL,
+				   cfg->user || cfg->group, uid, gid,
+				   &why) != 0) {
+			log_msg(LOG_ERR, "cannot %s: %s; not serving",
+				cfg->chroot ? "chroot and drop privileges"
+					    : "drop privileges",
+				why);
+			return EXIT_RUNTIME;
+		}
+		if (cfg->chroot) {
+			log_pin_syslog();
+			free(cfg->root_real);
+			cfg->root_real = strdup("/");
+			if (!cfg->root_real)
+				return EXIT_RUNTIME;
+		}
+	}
+	if (detach) {
+		if (daemon_detach(devnull) != 0) {
+			log_msg(LOG_ERR, "cannot detach: %s", strerror(errno));
+			return EXIT_RUNTIME;
+		}
+		log_open("ctftpd", 0, cfg->verbosity);
+	}
+	if (*pidfd >= 0 && daemon_pidfile_claim(*pidfd) != 0) {
+		log_msg(LOG_ERR, "pidfile %s: %s", cfg->pidfile,
+			strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct config cfg;
 	static struct listener l;
 	char err[512];
-	struct stat st;
+	int pidfd = -1, rc;
 
 	switch (config_parse(argc, argv, &cfg, err, sizeof(err))) {
 	case CONFIG_HELP:
@@ -40,27 +149,14 @@ int main(int argc, char **argv)
 	case CONFIG_RUN:
 		break;
 	}
-	cfg.root_real = realpath(cfg.root, NULL);
-	if (!cfg.root_real || stat(cfg.root_real, &st) != 0) {
-		fprintf(stderr, "ctftpd: file directory '%s': %s\n", cfg.root,
-			strerror(errno));
-		return EXIT_USAGE;
+	rc = start(&cfg, &l, &pidfd);
+	if (rc < 0)
+		rc = listener_run(&l);
+	if (pidfd >= 0) {
+		/* Possible only without chroot and with the directory still
+		 * writable to us; init scripts remove it otherwise. */
+		(void)unlink(cfg.pidfile);
+		close(pidfd);
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "ctftpd: file directory '%s': not a directory\n",
-			cfg.root);
-		return EXIT_USAGE;
-	}
-
-	log_open("ctftpd", 1, cfg.verbosity);
-	if (listener_bind(&l, &cfg) != 0)
-		return EXIT_RUNTIME;
-	if (!cfg.foreground) {
-		if (daemon_detach() != 0) {
-			log_msg(LOG_ERR, "cannot detach: %s", strerror(errno));
-			return EXIT_RUNTIME;
-		}
-		log_open("ctftpd", 0, cfg.verbosity);
-	}
-	return listener_run(&l);
+	return rc;
 }

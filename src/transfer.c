@@ -12,6 +12,7 @@
 #include "path.h"
 #include "rto.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -438,26 +439,40 @@ static int netascii_file_size(struct block_reader *r, uint64_t *size)
 }
 
 /* Make the transfer's socket: a new port (the server's TID, RFC 1350
- * section 4) on the address the request was sent to. */
-static int open_tid_socket(const union sockaddr_any *local)
+ * section 4) on the address the request was sent to; with --port-range, a
+ * free port from it, trying them all from a pseudo-random start so
+ * concurrent children do not race for the same one.  Returns the socket, or
+ * -1 (errno; EADDRINUSE when the range is exhausted). */
+static int open_tid_socket(const struct config *cfg,
+			   const union sockaddr_any *local)
 {
 	union sockaddr_any addr = *local;
-	int fd = socket(addr.sa.sa_family, SOCK_DGRAM, 0);
+	unsigned span = cfg->port_low ? cfg->port_high - cfg->port_low + 1 : 1;
+	unsigned start = (unsigned)getpid() % span;
+	int fd = socket(addr.sa.sa_family, SOCK_DGRAM, 0), on = 1;
 
 	if (fd < 0)
 		return -1;
-	if (addr.sa.sa_family == AF_INET6) {
-		int on = 1;
-		addr.sin6.sin6_port = 0;
+	if (addr.sa.sa_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-	} else {
-		addr.sin.sin_port = 0;
+	for (unsigned i = 0; i < span; i++) {
+		uint16_t port = cfg->port_low
+					? (uint16_t)(cfg->port_low +
+						     (start + i) % span)
+					: 0;
+		if (addr.sa.sa_family == AF_INET6)
+			addr.sin6.sin6_port = htons(port);
+		else
+			addr.sin.sin_port = htons(port);
+		if (bind(fd, &addr.sa, net_len(&addr)) == 0)
+			return fd;
+		if (errno != EADDRINUSE)
+			break;
 	}
-	if (bind(fd, &addr.sa, net_len(&addr)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
 }
 
 int transfer_run(const struct config *cfg, const struct tftp_request *req,
@@ -485,12 +500,25 @@ int transfer_run(const struct config *cfg, const struct tftp_request *req,
 	t.blksize = TFTP_BLKSIZE_DEFAULT;
 	t.windowsize = 1;
 
-	t.sock = open_tid_socket(local);
+	t.sock = open_tid_socket(cfg, local);
 	if (t.sock < 0) {
 		char where[NET_ADDRSTRLEN];
+		int saved = errno;
 		log_msg(LOG_ERR, "RRQ from %s file \"%s\": cannot bind a "
 			"socket on %s: %s", t.client_str, t.name,
-			net_format(local, where), strerror(errno));
+			net_format(local, where), strerror(saved));
+		/* Say why from somewhere: a socket on any free port. */
+		union sockaddr_any any = *local;
+		if (any.sa.sa_family == AF_INET6)
+			any.sin6.sin6_port = 0;
+		else
+			any.sin.sin_port = 0;
+		t.sock = socket(any.sa.sa_family, SOCK_DGRAM, 0);
+		if (t.sock >= 0 && bind(t.sock, &any.sa, net_len(&any)) == 0)
+			send_error_to(&t, &t.client, TFTP_EUNDEF,
+				      saved == EADDRINUSE
+					      ? "no free transfer port"
+					      : "cannot open a transfer port");
 		return 1;
 	}
 
@@ -516,7 +544,7 @@ int transfer_run(const struct config *cfg, const struct tftp_request *req,
 	if (acc.present & OPTION_TIMEOUT) /* RFC 2349: the client's, fixed */
 		rto_init(&t.rto, acc.timeout * 1000, acc.timeout * 1000);
 	else
-		rto_init(&t.rto, cfg->timeout * 1000, cfg->min_timeout_ms);
+		rto_init(&t.rto, cfg->timeout_ms, cfg->min_timeout_ms);
 	t.silence_limit_us = (int64_t)rto_timeout_ms(&t.rto) * 1000 *
 			     (cfg->retries + 1);
 	t.heard_us = now_us();

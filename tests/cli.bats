@@ -8,8 +8,11 @@ load helpers
 	run "$CTFTPD" --help
 	[ "$status" -eq 0 ]
 	for opt in --address --host --port --file-directory --max-block-size \
-		--timeout --retries --max-clients --permissive --foreground \
-		--verbose --help --version; do
+		--blocksize --max-window --refuse --timeout --min-timeout \
+		--retransmit --retries --max-clients --permissive --foreground \
+		--verbose --verbosity --help --version --listen --inetd \
+		--idle-timeout --pidfile --user --group --secure --chroot \
+		--umask --port-range --ipv4 --ipv6 --create --map-file; do
 		[[ "$output" == *"$opt"* ]] || { echo "missing $opt"; return 1; }
 	done
 }
@@ -46,6 +49,22 @@ bad_value() {
 	bad_value "--verbose" --verbose=9 "$ROOT"
 	bad_value "--address" --host not-an-address "$ROOT"
 	bad_value "--address" --address 127.0.0.1:99999 "$ROOT"
+	bad_value "--idle-timeout" --idle-timeout 1x "$ROOT"
+	bad_value "--port-range" --port-range 5000 "$ROOT"
+	bad_value "--port-range" --port-range 6000:5000 "$ROOT"
+	bad_value "--port-range" --port-range 0:10 "$ROOT"
+	bad_value "--umask" --umask 8 "$ROOT"
+	bad_value "--umask" --umask 01777 "$ROOT"
+	bad_value "--retransmit" -T 999 "$ROOT"
+	bad_value "--min-timeout" --min-timeout 0 "$ROOT"
+	bad_value "--max-window" --max-window 0 "$ROOT"
+	bad_value "--refuse" --refuse multicast "$ROOT"
+	bad_value "--verbosity" --verbosity 4 "$ROOT"
+	bad_value "uploads (WRQ) are not implemented" --create "$ROOT"
+	bad_value "uploads (WRQ) are not implemented" -c "$ROOT"
+	bad_value "remapping is not implemented" -m /etc/tftp.map "$ROOT"
+	bad_value "--user 'no-such-user-here': no such user" --user no-such-user-here "$ROOT"
+	bad_value "--group 'no-such-group-here': no such group" --user root --group no-such-group-here "$ROOT"
 	bad_value "unknown option" --no-such-option "$ROOT"
 	bad_value "needs a value" "$ROOT" --timeout
 	bad_value "unexpected argument" "$ROOT" "$ROOT"
@@ -65,6 +84,75 @@ bad_value() {
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"--timeout"* ]]
 	[[ "$output" != *"in use"* ]]
+}
+
+@test "--inetd without a socket on standard input exits 2" {
+	make_root
+	run "$CTFTPD" --inetd "$ROOT" </dev/null
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"standard input is not a datagram socket"* ]]
+}
+
+@test "-T sets the retransmission ceiling in microseconds (tftpd-hpa's unit)" {
+	make_root
+	make_file big.bin 5000
+	# A 300 ms fixed timer (--min-timeout at the ceiling): a silent client
+	# gets its 2 resends within about a second, not 3 seconds.
+	start_server -T 300000 --min-timeout 300 --retries 2
+	run "$PROBE" 127.0.0.1 "$PORT" silence big.bin 3 1500
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "-4 binds IPv4 only, -6 IPv6 only" {
+	make_root
+	PORT=$((20000 + RANDOM % 40000))
+	"$CTFTPD" -L -4 --port "$PORT" "$ROOT" 2>"$BATS_TEST_TMPDIR/log4" 3>&- &
+	SERVER_PID=$!
+	SERVER_LOG="$BATS_TEST_TMPDIR/log4"
+	wait_for 10 grep -q "listening on 0.0.0.0:$PORT" "$SERVER_LOG"
+	! grep -q 'listening on \[' "$SERVER_LOG"
+	stop_server
+	"$CTFTPD" -L -6 --port "$PORT" "$ROOT" 2>"$BATS_TEST_TMPDIR/log6" 3>&- &
+	SERVER_PID=$!
+	SERVER_LOG="$BATS_TEST_TMPDIR/log6"
+	wait_for 10 grep -q "listening on \[::\]:$PORT" "$SERVER_LOG"
+	! grep -q 'listening on 0.0.0.0' "$SERVER_LOG"
+}
+
+@test "--pidfile: written, locked against a second instance, removed on SIGTERM" {
+	make_root
+	PORT=$((20000 + RANDOM % 40000))
+	local pidfile="$BATS_TEST_TMPDIR/ctftpd.pid" pid
+	run "$CTFTPD" --host 127.0.0.1 --port "$PORT" --pidfile "$pidfile" "$ROOT" 3>&-
+	[ "$status" -eq 0 ]
+	wait_for 5 test -s "$pidfile"
+	pid=$(cat "$pidfile")
+	kill -0 "$pid"
+	# The same pidfile: refused while the first one lives.
+	run "$CTFTPD" --host 127.0.0.1 --port $((PORT + 1)) --pidfile "$pidfile" "$ROOT" 3>&-
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"already running (pid $pid)"* ]]
+	[ "$(cat "$pidfile")" = "$pid" ]
+	kill -TERM "$pid"
+	wait_for 5 sh -c "! kill -0 $pid"
+	wait_for 5 test ! -e "$pidfile"
+}
+
+@test "--port-range: transfers come from a port inside the range" {
+	make_root
+	make_file f.bin 3000
+	start_server --port-range 40100:40103
+	local i
+	for i in 1 2 3; do
+		run "$PROBE" 127.0.0.1 "$PORT" get f.bin "$BATS_TEST_TMPDIR/out"
+		[ "$status" -eq 0 ]
+		cmp "$BATS_TEST_TMPDIR/out" "$ROOT/f.bin"
+	done
+	# The probe names the transfer's port (its TID) in its diagnosis.
+	run "$PROBE" 127.0.0.1 "$PORT" get f.bin "$BATS_TEST_TMPDIR/out"
+	echo "$output"
+	[[ "$output" =~ "from TID 127.0.0.1:4010"[0-3]$ ]]
 }
 
 @test "a port already in use exits 1 with the reason" {

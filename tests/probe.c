@@ -449,7 +449,7 @@ static int download_linger(struct probe *p, struct download *d, int linger_ms)
 
 /* A whole download of name on a fresh socket.  Returns 0 or -1. */
 static int download_file(struct probe *p, const char *name, const char *mode,
-			 FILE *out, uint64_t *bytes)
+			 FILE *out, uint64_t *bytes, union sockaddr_any *tid)
 {
 	struct download d;
 	int fd = client_socket(p), rc;
@@ -466,6 +466,8 @@ static int download_file(struct probe *p, const char *name, const char *mode,
 	close(fd);
 	if (bytes)
 		*bytes = d.bytes;
+	if (tid)
+		*tid = d.tid;
 	return rc;
 }
 
@@ -475,7 +477,7 @@ static int still_serves(struct probe *p, const char *after)
 	uint64_t bytes;
 	char why[sizeof(p->diag)];
 
-	if (download_file(p, ALIVE_FILE, "octet", NULL, &bytes) != 0) {
+	if (download_file(p, ALIVE_FILE, "octet", NULL, &bytes, NULL) != 0) {
 		memcpy(why, p->diag, sizeof(why));
 		return fail(p, "after %s the server no longer serves: %s",
 			    after, why);
@@ -505,22 +507,25 @@ static int close_out(struct probe *p, FILE *out, const char *path, int rc)
 
 /* ---- scenarios ---------------------------------------------------------- */
 
-/* get FILE [OUT [MODE]]: a normal download. */
+/* get FILE [OUT [MODE]]: a normal download; the diagnosis names the
+ * transfer's port (the server's TID). */
 static int sc_get(struct probe *p, int argc, char **argv)
 {
 	const char *mode = argc > 2 ? argv[2] : "octet";
+	char tidstr[NET_ADDRSTRLEN];
+	union sockaddr_any tid;
 	uint64_t bytes = 0;
 	FILE *out;
 	int rc;
 
 	if (open_out(p, argc, argv, 1, &out) != 0)
 		return -1;
-	rc = download_file(p, argv[0], mode, out, &bytes);
+	rc = download_file(p, argv[0], mode, out, &bytes, &tid);
 	rc = close_out(p, out, argc > 1 ? argv[1] : "", rc);
 	if (rc != 0)
 		return -1;
-	return pass(p, "%s (%s): %llu bytes", argv[0], mode,
-		    (unsigned long long)bytes);
+	return pass(p, "%s (%s): %llu bytes from TID %s", argv[0], mode,
+		    (unsigned long long)bytes, net_format(&tid, tidstr));
 }
 
 struct raw_case {
