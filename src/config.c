@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,9 @@ void config_defaults(struct config *cfg)
 	cfg->idle_timeout = 900;
 	cfg->umask = 022;
 	cfg->family = AF_UNSPEC;
+	cfg->cache_size = (size_t)64 << 20;
+	cfg->cache_max_file = (size_t)16 << 20;
+	cfg->cache_min_age_ms = 2000;
 	cfg->min_timeout_ms = RTO_FLOOR_MS;
 	cfg->retries = 5;
 	cfg->max_clients = 256;
@@ -90,6 +94,14 @@ const char *config_usage(void)
 	       "  -v, --verbose[=LEVEL]      more log lines (0 quiet .. 3 packets; default 1)\n"
 	       "      --verbosity LEVEL      the same as --verbose=LEVEL\n"
 	       "\n"
+	       "\n"
+	       "Cache (file contents in memory shared by all transfers):\n"
+	       "      --cache-size BYTES     size of the cache, with K, M or G; 0 turns it\n"
+	       "                             off (default 64M)\n"
+	       "      --cache-max-file BYTES larger files are served from disk (default 16M)\n"
+	       "      --cache-min-age MS     files changed less than MS ago are served from\n"
+	       "                             disk (timestamps are coarse; default 2000)\n"
+	       "\n"
 	       "Refused, not implemented yet: -c/--create (uploads), -m/--map-file (remapping).\n"
 	       "  -h, --help                 show this help and exit\n"
 	       "  -V, --version              show the version and exit\n";
@@ -108,6 +120,45 @@ static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 	if (errno || *end != '\0' || v < min || v > max)
 		return -1;
 	*out = (unsigned)v;
+	return 0;
+}
+
+/* A size in bytes: decimal, with an optional K, M or G (powers of 1024),
+ * at most 64 GiB. */
+static int parse_size(const char *s, size_t *out)
+{
+	char digits[24];
+	size_t n = strspn(s, "0123456789");
+	unsigned shift = 0, v;
+	uint64_t total;
+
+	if (n == 0 || n >= sizeof(digits))
+		return -1;
+	switch (s[n]) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		shift = 10;
+		break;
+	case 'm': case 'M':
+		shift = 20;
+		break;
+	case 'g': case 'G':
+		shift = 30;
+		break;
+	default:
+		return -1;
+	}
+	if (s[n] != '\0' && s[n + 1] != '\0')
+		return -1;
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	if (parse_uint(digits, 0, 0xffffffffu, &v) != 0)
+		return -1;
+	total = (uint64_t)v << shift;
+	if (total > ((uint64_t)64 << 30) || total > SIZE_MAX)
+		return -1;
+	*out = (size_t)total;
 	return 0;
 }
 
@@ -233,6 +284,9 @@ enum {
 	OPT_INETD,
 	OPT_GROUP,
 	OPT_VERBOSITY,
+	OPT_CACHE_SIZE,
+	OPT_CACHE_MAX_FILE,
+	OPT_CACHE_MIN_AGE,
 };
 
 enum config_status config_parse(int argc, char **argv, struct config *cfg,
@@ -263,6 +317,9 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		{"ipv4", no_argument, NULL, '4'},
 		{"ipv6", no_argument, NULL, '6'},
 		{"verbosity", required_argument, NULL, OPT_VERBOSITY},
+		{"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
+		{"cache-max-file", required_argument, NULL, OPT_CACHE_MAX_FILE},
+		{"cache-min-age", required_argument, NULL, OPT_CACHE_MIN_AGE},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"retries", required_argument, NULL, OPT_RETRIES},
 		{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
@@ -333,6 +390,25 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 			break;
 		case 'l':
 			cfg->mode = CONFIG_MODE_STANDALONE;
+			break;
+		case OPT_CACHE_SIZE:
+			if (parse_size(optarg, &cfg->cache_size) != 0)
+				return bad(errbuf, errsz, "--cache-size", optarg,
+					   "bytes, with an optional K, M or G, "
+					   "at most 64G");
+			break;
+		case OPT_CACHE_MAX_FILE:
+			if (parse_size(optarg, &cfg->cache_max_file) != 0 ||
+			    cfg->cache_max_file == 0)
+				return bad(errbuf, errsz, "--cache-max-file",
+					   optarg, "bytes, with an optional K, "
+					   "M or G, 1 .. 64G");
+			break;
+		case OPT_CACHE_MIN_AGE:
+			if (parse_uint(optarg, 0, 3600000,
+				       &cfg->cache_min_age_ms) != 0)
+				return bad(errbuf, errsz, "--cache-min-age",
+					   optarg, "milliseconds, 0..3600000");
 			break;
 		case OPT_INETD:
 			cfg->mode = CONFIG_MODE_INETD;

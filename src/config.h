@@ -48,6 +48,9 @@ struct config {
 	int chroot;            /* chroot into the root after binding */
 	unsigned umask;        /* for created files (none yet; tftpd-hpa -U) */
 	unsigned port_low, port_high; /* transfer ports; 0 = any */
+	size_t cache_size;     /* bytes of the shared cache; 0 = off */
+	size_t cache_max_file; /* bytes: larger files are never cached */
+	unsigned cache_min_age_ms; /* files changed more recently: not cached */
 };
 
 enum config_status {

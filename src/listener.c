@@ -184,6 +184,21 @@ static struct child *find_child(struct listener *l,
 	return NULL;
 }
 
+/* SIGUSR1: one line of cache counters. */
+static void log_cache_stats(struct listener *l)
+{
+	struct cache_stats st;
+	char line[512];
+
+	if (!l->cache) {
+		log_msg(LOG_NOTICE, "cache: off");
+		return;
+	}
+	cache_stats(l->cache, &st);
+	log_msg(LOG_NOTICE, "%s",
+		cache_stats_format(&st, line, sizeof(line)));
+}
+
 /* Collect ended children and drop them from the table; with block, wait
  * for one child at least. */
 static void reap(struct listener *l, int block)
@@ -193,6 +208,12 @@ static void reap(struct listener *l, int block)
 
 	while ((pid = waitpid(-1, &status, block ? 0 : WNOHANG)) > 0) {
 		block = 0;
+		/* A child killed mid-transfer leaves its cache pin or the
+		 * entry it was filling behind: take them back (cheap when it
+		 * held none). */
+		if (l->cache && cache_release_owner(l->cache, pid) < 0)
+			log_msg(LOG_WARNING, "cache: could not release what "
+				"process %ld held", (long)pid);
 		for (unsigned i = 0; i < l->nchildren; i++) {
 			if (l->children[i].pid != pid)
 				continue;
@@ -221,11 +242,13 @@ static void run_child(struct listener *l, const struct tftp_request *req,
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	/* A terminal's ^C or a HUP for the parent lets transfers finish. */
+	/* A terminal's ^C, a HUP or a stats request for the parent lets
+	 * transfers finish. */
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	_exit(transfer_run(l->cfg, req, rel, client, info));
+	sigaction(SIGUSR1, &sa, NULL);
+	_exit(transfer_run(l->cfg, l->cache, req, rel, client, info));
 }
 
 static void handle_request(struct listener *l, int idx)
@@ -328,7 +351,7 @@ static void handle_request(struct listener *l, int idx)
 
 static int install_signals(struct listener *l)
 {
-	static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+	static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 	struct sigaction sa;
 
 	if (pipe(l->sigpipe) != 0 || set_nonblock_cloexec(l->sigpipe[0]) ||
@@ -361,6 +384,8 @@ static int drain_signals(struct listener *l)
 				reap(l, 0);
 			else if (sigs[i] == SIGHUP)
 				log_reopen();
+			else if (sigs[i] == SIGUSR1)
+				log_cache_stats(l);
 			else
 				stop = 1;
 		}

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include "cache.h"
 #include "config.h"
 #include "net.h"
 
@@ -22,6 +23,7 @@ struct listener {
 	struct child *children; /* dense: the first nchildren are live */
 	unsigned nchildren;
 	int idle_exit;        /* inetd/systemd: exit after cfg->idle_timeout */
+	struct cache *cache;  /* shared by the children; NULL when off */
 };
 
 /* Bind the UDP sockets cfg asks for (cfg->address, or all IPv4 and IPv6

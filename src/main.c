@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "config.h"
 #include "daemon.h"
 #include "listener.h"
@@ -85,6 +86,26 @@ static int start(struct config *cfg, struct listener *l, int *pidfd)
 		}
 		if (listener_bind(l, cfg) != 0)
 			return EXIT_RUNTIME;
+	}
+
+	/* The cache: one shared mapping, made before the first fork so every
+	 * transfer inherits it, and before the privilege drop. */
+	if (cfg->cache_size > 0) {
+		struct cache_params cp;
+		cache_params_default(&cp);
+		cp.size = cfg->cache_size;
+		cp.max_file = cfg->cache_max_file;
+		cp.max_pins = cfg->max_clients;
+		cp.settle_ms = cfg->cache_min_age_ms;
+		l->cache = cache_create(&cp);
+		if (!l->cache && errno == EINVAL) {
+			log_msg(LOG_ERR, "--cache-size %zu: too small for "
+				"one %zu-byte chunk and its index",
+				cfg->cache_size, cp.chunk_size);
+			return EXIT_USAGE;
+		}
+		if (!l->cache)
+			log_msg(LOG_WARNING, "cache off: %s", strerror(errno));
 	}
 
 	/* Connect to syslog, and open /dev/null for detaching, while a

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "netascii.h"
 #include "options.h"
+#include "cache.h"
 #include "path.h"
 #include "rto.h"
 
@@ -20,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,11 +38,18 @@ struct block_reader {
 	int eof;
 	size_t stage_pos, stage_len;
 	uint8_t stage[8192];
+	/* From the shared cache instead of the file, when cached is set: */
+	int cached;
+	struct cache_ref ref;
+	uint64_t offset;     /* next byte of the file to read */
+	uint64_t size;       /* bytes in the file */
 };
 
 /* What the ring knows of each block it holds. */
 struct slot_meta {
 	size_t len;      /* datagram bytes, header included */
+	int niov;        /* payload pieces in the cache (0: in the slot) */
+	struct iovec iov[2];
 	int64_t sent_us; /* first transmission */
 	int resent;      /* sent more than once: no RTT sample (Karn) */
 };
@@ -63,6 +73,7 @@ struct transfer {
 	uint64_t bytes;       /* payload bytes sent, first transmissions */
 	uint64_t blocks;      /* DATA blocks, first transmissions */
 	uint64_t retransmits; /* DATA blocks sent again */
+	const char *cache_state; /* hit, fill, miss or off */
 	struct timespec start;
 	uint8_t rxbuf[TFTP_BLKSIZE_MAX + TFTP_DATA_HEADER];
 };
@@ -98,11 +109,11 @@ static void summary(struct transfer *t, int priority, const char *outcome)
 {
 	log_msg(priority,
 		"RRQ from %s file \"%s\" mode %s: %s; %llu bytes, %llu blocks, "
-		"%llu retransmits, %.3f s; blksize %u, windowsize %u",
+		"%llu retransmits, %.3f s; blksize %u, windowsize %u; cache %s",
 		t->client_str, t->name, t->mode_name, outcome,
 		(unsigned long long)t->bytes, (unsigned long long)t->blocks,
 		(unsigned long long)t->retransmits, elapsed(t), t->blksize,
-		t->windowsize);
+		t->windowsize, t->cache_state ? t->cache_state : "off");
 }
 
 static ssize_t read_full(int fd, uint8_t *buf, size_t len)
@@ -125,6 +136,29 @@ static ssize_t read_full(int fd, uint8_t *buf, size_t len)
 
 /* Produce the next block's payload (at most len bytes) into out.  A result
  * shorter than len marks the last block.  Returns bytes, or -1 (errno). */
+/* Read up to len bytes of the file from where the reader stands: from the
+ * cache (a copy) or the file.  Returns bytes, 0 at the end, -1 (errno). */
+static ssize_t source_read(struct block_reader *r, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	if (!r->cached)
+		return read_full(r->fd, buf, len);
+	while (got < len) {
+		struct iovec v[2];
+		int niov;
+		size_t n = cache_iov(&r->ref, r->offset, len - got, v, &niov);
+		if (n == 0)
+			break;
+		for (int i = 0; i < niov; i++) {
+			memcpy(buf + got, v[i].iov_base, v[i].iov_len);
+			got += v[i].iov_len;
+		}
+		r->offset += n;
+	}
+	return (ssize_t)got;
+}
+
 static ssize_t reader_next(struct block_reader *r, uint8_t *out, size_t len)
 {
 	size_t o = 0;
@@ -134,7 +168,7 @@ static ssize_t reader_next(struct block_reader *r, uint8_t *out, size_t len)
 	while (o < len) {
 		size_t used;
 		if (r->stage_pos == r->stage_len && !r->eof) {
-			ssize_t n = read_full(r->fd, r->stage, sizeof(r->stage));
+			ssize_t n = source_read(r, r->stage, sizeof(r->stage));
 			if (n < 0)
 				return -1;
 			r->stage_pos = 0;
@@ -150,6 +184,46 @@ static ssize_t reader_next(struct block_reader *r, uint8_t *out, size_t len)
 		r->stage_pos += used;
 	}
 	return (ssize_t)o;
+}
+
+/* Produce the payload of the next block, at most len bytes, for the slot
+ * whose buffer is slot (header first) and whose record is m: straight from
+ * the shared cache as iovecs when the file is cached in octet mode (no
+ * copy), otherwise into the slot.  A result shorter than len marks the last
+ * block.  Returns bytes, or -1 (errno). */
+static ssize_t produce(struct block_reader *r, uint8_t *slot, size_t len,
+		       struct slot_meta *m)
+{
+	m->niov = 0;
+	if (r->cached && r->mode != TFTP_MODE_NETASCII) {
+		size_t n = cache_iov(&r->ref, r->offset, len, m->iov, &m->niov);
+		r->offset += n;
+		return (ssize_t)n;
+	}
+	return reader_next(r, slot + TFTP_DATA_HEADER, len);
+}
+
+/* Send one DATA block: the header in the slot and the payload beside it,
+ * or in up to two pieces of the cache, in one sendmsg. */
+static ssize_t send_block(struct transfer *t, uint8_t *slot,
+			  const struct slot_meta *m)
+{
+	struct iovec v[3];
+	struct msghdr msg;
+
+	if (m->niov == 0)
+		return sendto(t->sock, slot, m->len, 0, &t->client.sa,
+			      net_len(&t->client));
+	v[0].iov_base = slot;
+	v[0].iov_len = TFTP_DATA_HEADER;
+	for (int i = 0; i < m->niov; i++)
+		v[1 + i] = m->iov[i];
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_name = &t->client.sa;
+	msg.msg_namelen = net_len(&t->client);
+	msg.msg_iov = v;
+	msg.msg_iovlen = 1 + (size_t)m->niov;
+	return sendmsg(t->sock, &msg, 0);
 }
 
 enum wait_result {
@@ -295,8 +369,7 @@ static int send_file(struct transfer *t, struct block_reader *r,
 			uint8_t *b = slot(t, seq);
 			struct slot_meta *m = &t->meta[seq % t->windowsize];
 			if (seq > produced) {
-				ssize_t n = reader_next(r, b + TFTP_DATA_HEADER,
-							t->blksize);
+				ssize_t n = produce(r, b, t->blksize, m);
 				if (n < 0) {
 					send_error_to(t, &t->client,
 						      TFTP_EUNDEF,
@@ -320,8 +393,7 @@ static int send_file(struct transfer *t, struct block_reader *r,
 				t->retransmits++;
 				m->resent = 1;
 			}
-			if (sendto(t->sock, b, m->len, 0, &t->client.sa,
-				   net_len(&t->client)) < 0)
+			if (send_block(t, b, m) < 0)
 				log_msg(LOG_DEBUG, "send to %s: %s",
 					t->client_str, strerror(errno));
 		}
@@ -430,6 +502,20 @@ static int netascii_file_size(struct block_reader *r, uint64_t *size)
 	uint64_t total = 0;
 	ssize_t n;
 
+	if (r->cached) {
+		/* Straight over the shared pages, no copy. */
+		struct iovec v[2];
+		int niov;
+		size_t k;
+		for (uint64_t off = 0;
+		     (k = cache_iov(&r->ref, off, 65536, v, &niov)) > 0;
+		     off += k)
+			for (int i = 0; i < niov; i++)
+				total += netascii_encoded_size(v[i].iov_base,
+							       v[i].iov_len);
+		*size = total;
+		return 0;
+	}
 	while ((n = read_full(r->fd, r->stage, sizeof(r->stage))) > 0)
 		total += netascii_encoded_size(r->stage, (size_t)n);
 	if (n < 0 || lseek(r->fd, 0, SEEK_SET) != 0)
@@ -475,8 +561,32 @@ static int open_tid_socket(const struct config *cfg,
 	return -1;
 }
 
-int transfer_run(const struct config *cfg, const struct tftp_request *req,
-		 const char *rel, const union sockaddr_any *client,
+/* Serve from the shared cache when it has the file, or can take it now.
+ * Sets r->cached and returns the word for the summary line. */
+static const char *use_cache(struct cache *cache, const char *rel,
+			     const struct stat *st, struct block_reader *r)
+{
+	if (!cache)
+		return "off";
+	switch (cache_acquire(cache, rel, st, &r->ref)) {
+	case CACHE_HIT:
+		r->cached = 1;
+		return "hit";
+	case CACHE_FILL:
+		/* One pass over the file into shared memory, checked against
+		 * the fstat identity afterwards; on any failure, the file. */
+		if (cache_fill(&r->ref, r->fd) != 0)
+			return "miss";
+		r->cached = 1;
+		return "fill";
+	default:
+		return "miss";
+	}
+}
+
+int transfer_run(const struct config *cfg, struct cache *cache,
+		 const struct tftp_request *req, const char *rel,
+		 const union sockaddr_any *client,
 		 const struct net_recv_info *origin)
 {
 	static struct transfer t; /* large receive buffer: not on the stack */
@@ -534,6 +644,7 @@ int transfer_run(const struct config *cfg, const struct tftp_request *req,
 	}
 	r.mode = req->mode;
 	netascii_encoder_init(&r.enc);
+	t.cache_state = use_cache(cache, rel, &st, &r);
 
 	lim.max_blksize = blksize_cap(cfg, origin);
 	lim.max_windowsize = cfg->max_window;
@@ -586,6 +697,8 @@ int transfer_run(const struct config *cfg, const struct tftp_request *req,
 	summary(&t, rc == 0 ? LOG_INFO : LOG_WARNING, outcome);
 	free(t.ring);
 	free(t.meta);
+	if (r.cached)
+		cache_release(&r.ref);
 	close(r.fd);
 	close(t.sock);
 	return rc;

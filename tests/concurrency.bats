@@ -10,19 +10,6 @@ load helpers
 # this many seconds before it counts as failed.
 : "${CLIENT_LIMIT:=120}"
 
-# Clients held open with SIGSTOP; teardown ends any a failed test left.
-HELD_PIDS=
-
-teardown() {
-	local pid
-	for pid in $HELD_PIDS; do
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	HELD_PIDS=
-	stop_server
-}
-
 # fetch CLIENT NAME LOCAL OUT: fetch NAME from 127.0.0.1 in octet mode with
 # CLIENT, the client's messages in OUT.
 fetch() {

@@ -96,6 +96,16 @@ no_children() {
 	[ -z "$(children_of)" ]
 }
 
+# Clients held open with SIGSTOP (a test adds their pids to HELD_PIDS);
+# teardown ends any that a failed test left, then the server.
+HELD_PIDS=
+
 teardown() {
+	local pid
+	for pid in $HELD_PIDS; do
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	HELD_PIDS=
 	stop_server
 }
