@@ -109,11 +109,12 @@ static void summary(struct transfer *t, int priority, const char *outcome)
 {
 	log_msg(priority,
 		"RRQ from %s file \"%s\" mode %s: %s; %llu bytes, %llu blocks, "
-		"%llu retransmits, %.3f s; blksize %u, windowsize %u; cache %s",
+		"%llu retransmits, %.3f s; cache %s; blksize %u, windowsize %u",
 		t->client_str, t->name, t->mode_name, outcome,
 		(unsigned long long)t->bytes, (unsigned long long)t->blocks,
-		(unsigned long long)t->retransmits, elapsed(t), t->blksize,
-		t->windowsize, t->cache_state ? t->cache_state : "off");
+		(unsigned long long)t->retransmits, elapsed(t),
+		t->cache_state ? t->cache_state : "off", t->blksize,
+		t->windowsize);
 }
 
 static ssize_t read_full(int fd, uint8_t *buf, size_t len)

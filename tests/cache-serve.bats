@@ -16,7 +16,8 @@ get() {
 
 # states NAME: the cache words of NAME's summary lines, in order.
 states() {
-	grep "file \"$1\" mode" "$SERVER_LOG" | sed 's/.*; cache //' | tr '\n' ' '
+	grep "file \"$1\" mode" "$SERVER_LOG" |
+		sed 's/.*; cache \([a-z]*\);.*/\1/' | tr '\n' ' '
 }
 
 summaries_are() { # N NAME
