@@ -540,7 +540,11 @@ static int open_tid_socket(const struct config *cfg,
 
 	if (fd < 0)
 		return -1;
-	if (addr.sa.sa_family == AF_INET6)
+	/* IPv6-only, unless the request came to a dual-stack socket from an
+	 * IPv4 client (systemd's BindIPv6Only=both): then the local address
+	 * is IPv4-mapped, which an IPv6-only socket cannot bind. */
+	if (addr.sa.sa_family == AF_INET6 &&
+	    !IN6_IS_ADDR_V4MAPPED(&addr.sin6.sin6_addr))
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
 	for (unsigned i = 0; i < span; i++) {
 		uint16_t port = cfg->port_low
