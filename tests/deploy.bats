@@ -1,0 +1,632 @@
+#!/usr/bin/env bats
+# Deployment: ctftpd under the real superservers (xinetd, openbsd-inetd,
+# systemd-socket-activate), as a detached daemon with a pidfile, through the
+# init script in contrib/, with a privilege drop and a chroot (root only),
+# and with tftpd-hpa's command lines.  Components that are missing skip the
+# tests that need them, with the package to install.  Every wait polls for
+# a condition; every process started here is ended by teardown, by pid.
+
+load helpers
+
+: "${CLIENT_LIMIT:=20}"
+# Seconds of idleness after which an inetd-style ctftpd exits.
+IDLE=2
+
+# Processes to end in teardown (superservers, daemons, held clients), and
+# parents whose ctftpd children are ended too.
+KILL_PIDS=
+REAP_PARENTS=
+PRIV_DIRS=
+
+teardown() {
+	local pid parent
+	for parent in $REAP_PARENTS; do
+		for pid in $(ps -o pid= --ppid "$parent" 2>/dev/null); do
+			KILL_PIDS="$KILL_PIDS $pid"
+		done
+	done
+	for pid in $KILL_PIDS; do
+		kill -KILL "$pid" 2>/dev/null || true
+		kill -CONT "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	KILL_PIDS=
+	REAP_PARENTS=
+	stop_server
+	for pid in $PRIV_DIRS; do
+		rm -rf "$pid"
+	done
+	PRIV_DIRS=
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (chroot, setuid, a second user)"
+}
+
+need() { # need COMMAND PACKAGE
+	command -v "$1" >/dev/null 2>&1 || skip "$1 not found (apt-get install $2)"
+}
+
+# public_root: a root that other users can reach (bats's own temporary
+# directories are private to us): for the tests that drop privileges.
+public_root() {
+	ROOT=$(mktemp -d /tmp/ctftpd-deploy.XXXXXX)
+	PRIV_DIRS="$PRIV_DIRS $ROOT"
+	chmod 755 "$ROOT"
+	printf 'hello, world\n' >"$ROOT/hello.txt"
+	chmod 644 "$ROOT/hello.txt"
+}
+
+# port_bound PORT: something listens on UDP 127.0.0.1:PORT (or [::]:PORT).
+port_bound() {
+	ss -H -u -a -n "sport = :$1" | grep -q .
+}
+
+# pick_port: a free high UDP port in PORT (not in 40000..40010, which the
+# --port-range test uses).
+pick_port() {
+	local try
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		PORT=$((20000 + (RANDOM * 7 + try * 131) % 19000))
+		port_bound "$PORT" || return 0
+	done
+	return 1
+}
+
+# fetch NAME [PORT [HOST]]: download NAME with curl into $BATS_TEST_TMPDIR/got
+# and compare it with $ROOT/NAME.
+fetch() {
+	local name=$1 port=${2:-$PORT} host=${3:-127.0.0.1}
+	rm -f "$BATS_TEST_TMPDIR/got"
+	[[ $host == *:* ]] && host="[$host]"
+	timeout "$CLIENT_LIMIT" curl -sS --fail --max-time "$CLIENT_LIMIT" \
+		-o "$BATS_TEST_TMPDIR/got" "tftp://$host:$port/$name" 3>&- || {
+		echo "fetch $name from $host:$port failed" >&2
+		return 1
+	}
+	cmp "$BATS_TEST_TMPDIR/got" "$ROOT/$name"
+}
+
+# live_ctftpd_of PARENT: the pids of PARENT's live (not zombie) children.
+live_children_of() {
+	ps -o pid=,stat= --ppid "$1" 2>/dev/null | awk '$2 !~ /^Z/ { print $1 }'
+}
+
+no_live_children() {
+	[ -z "$(live_children_of "$1")" ]
+}
+
+has_live_children() {
+	[ -n "$(live_children_of "$1")" ]
+}
+
+gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# ---- superservers -----------------------------------------------------
+
+XINETD=${XINETD:-$(command -v xinetd || true)}
+INETD=${INETD:-}
+
+find_inetd() {
+	if [ -z "$INETD" ]; then
+		[ -x /usr/sbin/inetd ] || skip "inetd not found (apt-get install openbsd-inetd)"
+		dpkg-query -S /usr/sbin/inetd 2>/dev/null | grep -q openbsd-inetd ||
+			skip "/usr/sbin/inetd is not openbsd-inetd's"
+		INETD=/usr/sbin/inetd
+	fi
+}
+
+# start_xinetd ARGS...: xinetd on 127.0.0.1:PORT (a free port is picked)
+# running "ctftpd ARGS..." as a wait-mode datagram service.  Sets SS_PID.
+start_xinetd() {
+	[ -n "$XINETD" ] || skip "xinetd not found (apt-get install xinetd)"
+	local conf="$BATS_TEST_TMPDIR/xinetd.conf" try
+	for try in 1 2 3 4 5; do
+		pick_port
+		cat >"$conf" <<-EOF
+			defaults
+			{
+				log_type = FILE $BATS_TEST_TMPDIR/xinetd.log
+			}
+			service ctftpd-test
+			{
+				type = UNLISTED
+				id = ctftpd-test
+				socket_type = dgram
+				protocol = udp
+				wait = yes
+				user = $(id -un)
+				server = $CTFTPD
+				server_args = $*
+				port = $PORT
+				bind = 127.0.0.1
+				disable = no
+				passenv = ASAN_OPTIONS UBSAN_OPTIONS
+			}
+		EOF
+		"$XINETD" -dontfork -pidfile "$BATS_TEST_TMPDIR/xinetd.pid" \
+			-f "$conf" >"$BATS_TEST_TMPDIR/xinetd.out" 2>&1 3>&- &
+		SS_PID=$!
+		KILL_PIDS="$KILL_PIDS $SS_PID"
+		REAP_PARENTS="$REAP_PARENTS $SS_PID"
+		wait_for 10 port_bound "$PORT" && ! gone "$SS_PID" && return 0
+		kill "$SS_PID" 2>/dev/null || true
+		wait "$SS_PID" 2>/dev/null || true
+	done
+	echo "xinetd did not start:" >&2
+	cat "$BATS_TEST_TMPDIR/xinetd.out" "$BATS_TEST_TMPDIR/xinetd.log" >&2
+	return 1
+}
+
+# start_inetd ARGV...: openbsd-inetd on 127.0.0.1:PORT running ARGV (argv[0]
+# first, as in inetd.conf) as a wait-mode datagram service.  inetd writes
+# /run/inetd.pid whatever it is told: as root it runs in a private mount
+# namespace where /run is a directory of this test.  Sets SS_PID.
+start_inetd() {
+	find_inetd
+	local conf="$BATS_TEST_TMPDIR/inetd.conf" try
+	local -a wrap=()
+	if [ "$(id -u)" -eq 0 ]; then
+		mkdir -p "$BATS_TEST_TMPDIR/run"
+		unshare --mount --propagation private true 2>/dev/null ||
+			skip "cannot make a mount namespace: inetd would overwrite /run/inetd.pid"
+		# shellcheck disable=SC2016 # expanded by that sh
+		wrap=(unshare --mount --propagation private sh -c \
+			'mount --bind "$0" /run && exec "$@"' "$BATS_TEST_TMPDIR/run")
+	fi
+	for try in 1 2 3 4 5; do
+		pick_port
+		printf '127.0.0.1:%s dgram udp wait %s %s %s\n' \
+			"$PORT" "$(id -un)" "$CTFTPD" "$*" >"$conf"
+		# -d: stay in the foreground; -E: keep the environment (sanitizer
+		# options) for the server.
+		"${wrap[@]}" "$INETD" -d -E "$conf" \
+			>"$BATS_TEST_TMPDIR/inetd.out" 2>&1 3>&- &
+		SS_PID=$!
+		KILL_PIDS="$KILL_PIDS $SS_PID"
+		REAP_PARENTS="$REAP_PARENTS $SS_PID"
+		wait_for 10 port_bound "$PORT" && ! gone "$SS_PID" && return 0
+		kill "$SS_PID" 2>/dev/null || true
+		wait "$SS_PID" 2>/dev/null || true
+	done
+	echo "inetd did not start:" >&2
+	cat "$BATS_TEST_TMPDIR/inetd.out" >&2
+	return 1
+}
+
+# superserver_cycle: the superserver in SS_PID runs ctftpd with
+# --idle-timeout $IDLE.  A request is served by a ctftpd that then lingers;
+# a second request is served by the same process; it exits once idle; the
+# next request starts a new one, which serves it.
+superserver_cycle() {
+	local first second third t0 t1
+	make_file bin 300000
+	fetch hello.txt
+	first=$(live_children_of "$SS_PID")
+	[ -n "$first" ] || { echo "no ctftpd lingered after the first request" >&2; return 1; }
+	[ "$(readlink "/proc/$first/exe")" = "$(readlink -f "$CTFTPD")" ]
+	fetch bin
+	t0=$(now_ms)
+	second=$(live_children_of "$SS_PID")
+	[ "$second" = "$first" ] || {
+		echo "second request: ctftpd $second, not the lingering $first" >&2
+		return 1
+	}
+	wait_for 15 gone "$first" || { echo "ctftpd $first did not exit when idle" >&2; return 1; }
+	t1=$(now_ms)
+	echo "exited $((t1 - t0)) ms after the last transfer"
+	[ $((t1 - t0)) -ge $((IDLE * 1000 - 500)) ]
+	wait_for 5 no_live_children "$SS_PID"
+	fetch bin
+	third=$(live_children_of "$SS_PID")
+	[ -n "$third" ] && [ "$third" != "$first" ]
+	! gone "$SS_PID" || false
+}
+
+@test "xinetd: serves, lingers for a second request, exits when idle, is started again" {
+	need ss iproute2
+	need curl curl
+	make_root
+	start_xinetd --idle-timeout "$IDLE" "$ROOT"
+	superserver_cycle
+}
+
+@test "openbsd-inetd: serves, lingers for a second request, exits when idle, is started again" {
+	need ss iproute2
+	need curl curl
+	make_root
+	start_inetd ctftpd --idle-timeout "$IDLE" "$ROOT"
+	superserver_cycle
+}
+
+@test "openbsd-inetd: tftpd-hpa's inetd.conf argv (ctftpd -s DIR) serves, chrooted" {
+	need_root
+	need ss iproute2
+	need curl curl
+	public_root
+	start_inetd ctftpd -s "$ROOT"
+	fetch hello.txt
+	local pid
+	pid=$(live_children_of "$SS_PID")
+	[ -n "$pid" ]
+	[ "$(readlink "/proc/$pid/root")" = "$ROOT" ]
+}
+
+# ---- systemd socket activation -----------------------------------------
+
+find_socket_activate() {
+	SSA=$(command -v systemd-socket-activate ||
+		ls /lib/systemd/systemd-socket-activate 2>/dev/null || true)
+	[ -n "$SSA" ] || skip "systemd-socket-activate not found (apt-get install systemd)"
+}
+
+is_ctftpd() {
+	[ "$(readlink "/proc/$1/exe")" = "$(readlink -f "$CTFTPD")" ]
+}
+
+# start_activated LISTEN ARGS...: systemd-socket-activate --datagram on
+# LISTEN (with PORT in it, a free port picked) running ctftpd ARGS.  On the
+# first datagram it execs ctftpd in its own process: SS_PID is then
+# ctftpd's pid.
+start_activated() {
+	local listen=$1 try
+	shift
+	for try in 1 2 3 4 5; do
+		pick_port
+		"$SSA" --datagram -l "${listen/PORT/$PORT}" "$CTFTPD" "$@" \
+			>"$BATS_TEST_TMPDIR/ssa.out" 2>&1 3>&- &
+		SS_PID=$!
+		KILL_PIDS="$KILL_PIDS $SS_PID"
+		REAP_PARENTS="$REAP_PARENTS $SS_PID"
+		wait_for 10 grep -q '^Listening on' "$BATS_TEST_TMPDIR/ssa.out" &&
+			port_bound "$PORT" && ! gone "$SS_PID" && return 0
+		kill "$SS_PID" 2>/dev/null || true
+		wait "$SS_PID" 2>/dev/null || true
+	done
+	echo "systemd-socket-activate did not start ctftpd:" >&2
+	cat "$BATS_TEST_TMPDIR/ssa.out" >&2
+	return 1
+}
+
+@test "systemd-socket-activate: serves on the inherited socket, exits 0 when idle" {
+	need ss iproute2
+	need curl curl
+	find_socket_activate
+	make_root
+	make_file bin 300000
+	start_activated 127.0.0.1:PORT --idle-timeout "$IDLE" "$ROOT"
+	fetch hello.txt
+	is_ctftpd "$SS_PID"
+	fetch bin
+	local t0 t1 rc=0
+	t0=$(now_ms)
+	is_ctftpd "$SS_PID"
+	wait_for 15 gone "$SS_PID"
+	t1=$(now_ms)
+	[ $((t1 - t0)) -ge $((IDLE * 1000 - 500)) ]
+	wait "$SS_PID" || rc=$?
+	echo "exit status $rc"
+	[ "$rc" -eq 0 ]
+	# Nothing on standard error without --foreground.
+	[ ! -s "$BATS_TEST_TMPDIR/ssa.out" ] ||
+		! grep -v -e '^Listening on' -e '^Execing' -e '^Communication attempt' \
+			"$BATS_TEST_TMPDIR/ssa.out"
+}
+
+@test "systemd-socket-activate: one dual-stack socket ([::]:69 in ctftpd.socket) serves IPv4 and IPv6" {
+	need ss iproute2
+	need curl curl
+	find_socket_activate
+	[ "$(cat /proc/sys/net/ipv6/bindv6only 2>/dev/null)" = 0 ] ||
+		skip "net.ipv6.bindv6only is not 0: no dual-stack sockets here"
+	make_root
+	make_file bin 300000
+	start_activated '[::]:PORT' --idle-timeout 0 "$ROOT"
+	fetch bin "$PORT" 127.0.0.1
+	is_ctftpd "$SS_PID"
+	fetch bin "$PORT" ::1
+	fetch hello.txt "$PORT" 127.0.0.1
+}
+
+# ---- the detached daemon and its pidfile --------------------------------
+
+pidfile_holds() {
+	[ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+# start_daemon PIDFILE ARGS...: ctftpd detached on 127.0.0.1:PORT (a free
+# port) with --pidfile PIDFILE; sets DAEMON_PID from the pidfile.
+start_daemon() {
+	local pidfile=$1 try rc
+	shift
+	for try in 1 2 3 4 5; do
+		pick_port
+		rc=0
+		"$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pidfile" "$@" \
+			>"$BATS_TEST_TMPDIR/daemon.out" 2>&1 3>&- || rc=$?
+		if [ "$rc" -eq 0 ] && wait_for 10 pidfile_holds "$pidfile"; then
+			DAEMON_PID=$(cat "$pidfile")
+			KILL_PIDS="$KILL_PIDS $DAEMON_PID"
+			return 0
+		fi
+		grep -q 'in use' "$BATS_TEST_TMPDIR/daemon.out" || break
+	done
+	echo "the daemon did not start (status $rc):" >&2
+	cat "$BATS_TEST_TMPDIR/daemon.out" >&2
+	return 1
+}
+
+# locked_by FILE PID: /proc/locks shows a POSIX lock on FILE held by PID.
+locked_by() {
+	local ino
+	ino=$(stat -c %i "$1")
+	grep -Eq "^[0-9]+: POSIX +ADVISORY +WRITE +$2 +[0-9a-f]+:[0-9a-f]+:$ino " /proc/locks
+}
+
+@test "detached daemon: the pidfile holds its pid, locked; a second instance refuses it; SIGTERM removes it" {
+	need ss iproute2
+	need curl curl
+	make_root
+	local pf="$BATS_TEST_TMPDIR/ctftpd.pid" port1
+	start_daemon "$pf" "$ROOT"
+	port1=$PORT
+	is_ctftpd "$DAEMON_PID"
+	[ "$(cat "$pf")" = "$DAEMON_PID" ]
+	fetch hello.txt
+	# Detached: not our child, not in our session.
+	[ "$(ps -o ppid= -p "$DAEMON_PID" | tr -d ' ')" != "$$" ]
+	[ "$(ps -o sid= -p "$DAEMON_PID" | tr -d ' ')" != "$(ps -o sid= -p $$ | tr -d ' ')" ]
+	locked_by "$pf" "$DAEMON_PID"
+	# A second instance, on another port, with the same pidfile.
+	pick_port
+	run "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pf" "$ROOT"
+	echo "second instance: status $status: $output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$pf"* ]]
+	[[ "$output" == *"$DAEMON_PID"* ]]
+	[ "$(cat "$pf")" = "$DAEMON_PID" ]
+	! port_bound "$PORT" || false
+	fetch hello.txt "$port1"
+	kill -TERM "$DAEMON_PID"
+	wait_for 10 gone "$DAEMON_PID"
+	wait_for 5 test ! -e "$pf"
+}
+
+@test "detached daemon: errors before detaching reach the caller (status 1, stderr)" {
+	need ss iproute2
+	make_root
+	start_server
+	run "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$BATS_TEST_TMPDIR/p" "$ROOT"
+	echo "status $status: $output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"in use"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/p" ]
+}
+
+# ---- the init script -----------------------------------------------------
+
+@test "contrib/init.d/ctftpd: start, status, reload, restart, stop (start-stop-daemon, pidfile)" {
+	need start-stop-daemon dpkg
+	need ss iproute2
+	need curl curl
+	[ -r /lib/lsb/init-functions ] || skip "/lib/lsb/init-functions not found (apt-get install lsb-base)"
+	make_root
+	pick_port
+	local script="$BATS_TEST_TMPDIR/ctftpd.init" pf="$BATS_TEST_TMPDIR/run.pid"
+	local defaults="$BATS_TEST_TMPDIR/default" pid1 pid2
+	sed -e "s|^DAEMON=.*|DAEMON=$CTFTPD|" -e "s|^PIDFILE=.*|PIDFILE=$pf|" \
+		-e "s|^DEFAULTS=.*|DEFAULTS=$defaults|" \
+		"$top_srcdir/contrib/init.d/ctftpd" >"$script"
+	grep -q "^DAEMON=$CTFTPD\$" "$script"
+	grep -q "^DEFAULTS=$defaults\$" "$script"
+	cat >"$defaults" <<-EOF
+		CTFTPD_OPTIONS="--address 127.0.0.1:$PORT"
+		CTFTPD_DIRECTORY="$ROOT"
+	EOF
+	run sh "$script" status
+	[ "$status" -eq 3 ]
+	run sh "$script" start
+	echo "start: $status: $output"
+	[ "$status" -eq 0 ]
+	wait_for 10 pidfile_holds "$pf"
+	pid1=$(cat "$pf")
+	KILL_PIDS="$KILL_PIDS $pid1"
+	is_ctftpd "$pid1"
+	fetch hello.txt
+	run sh "$script" status
+	[ "$status" -eq 0 ]
+	run sh "$script" start # already running: 0, the same daemon
+	[ "$status" -eq 0 ]
+	[ "$(cat "$pf")" = "$pid1" ]
+	run sh "$script" reload
+	[ "$status" -eq 0 ]
+	! gone "$pid1" || false
+	fetch hello.txt
+	run sh "$script" restart
+	echo "restart: $status: $output"
+	[ "$status" -eq 0 ]
+	wait_for 5 gone "$pid1"
+	wait_for 10 pidfile_holds "$pf"
+	pid2=$(cat "$pf")
+	KILL_PIDS="$KILL_PIDS $pid2"
+	[ "$pid2" != "$pid1" ]
+	fetch hello.txt
+	run sh "$script" stop
+	[ "$status" -eq 0 ]
+	# (gone, or a zombie waiting for init: no longer ctftpd)
+	wait_for 5 gone "$pid2"
+	[ ! -e "$pf" ]
+	run sh "$script" status
+	[ "$status" -eq 3 ]
+	run sh "$script" stop # not running: still 0
+	[ "$status" -eq 0 ]
+}
+
+# ---- privileges and chroot (root) ---------------------------------------
+
+# ids_are PID UID GID: all four Uid and Gid fields, and Groups only GID's
+# user's groups (the supplementary groups of root are gone).
+ids_are() {
+	local pid=$1 uid=$2 gid=$3 user=$4 g
+	local status_file="/proc/$pid/status"
+	awk -v u="$uid" '/^Uid:/ { exit !($2 == u && $3 == u && $4 == u && $5 == u) }' "$status_file" || return 1
+	awk -v g="$gid" '/^Gid:/ { exit !($2 == g && $3 == g && $4 == g && $5 == g) }' "$status_file" || return 1
+	for g in $(awk '/^Groups:/ { $1 = ""; print }' "$status_file"); do
+		[[ " $(id -G "$user") " == *" $g "* ]] || return 1
+	done
+}
+
+# hold_open: start a curl download of big into got.held, wait until data
+# flows and the server has a transfer child, then stop the client.
+hold_open() {
+	curl -sS --fail --max-time 120 -o "$BATS_TEST_TMPDIR/got.held" \
+		"tftp://127.0.0.1:$PORT/big" >/dev/null 2>&1 3>&- &
+	HELD_PID=$!
+	KILL_PIDS="$KILL_PIDS $HELD_PID"
+	wait_for 10 has_live_children "$SERVER_PID"
+	wait_for 10 test -s "$BATS_TEST_TMPDIR/got.held"
+	kill -STOP "$HELD_PID"
+	CHILD_PID=$(live_children_of "$SERVER_PID")
+	[ -n "$CHILD_PID" ]
+}
+
+@test "--user nobody: the listener and a transfer child run as nobody, no supplementary groups" {
+	need_root
+	need curl curl
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	public_root
+	make_file big 41943040
+	local uid gid
+	uid=$(id -u nobody)
+	gid=$(id -g nobody)
+	start_server --user nobody
+	wait_for 5 ids_are "$SERVER_PID" "$uid" "$gid" nobody || {
+		grep -E '^(Uid|Gid|Groups):' "/proc/$SERVER_PID/status"
+		return 1
+	}
+	fetch hello.txt
+	hold_open
+	grep -E '^(Uid|Gid|Groups):' "/proc/$CHILD_PID/status"
+	ids_are "$CHILD_PID" "$uid" "$gid" nobody
+}
+
+@test "--user with an unknown user, --group with an unknown group: exit 2 before binding" {
+	make_root
+	pick_port
+	run "$CTFTPD" --foreground --address "127.0.0.1:$PORT" --user no-such-user-ctftpd "$ROOT"
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"no-such-user-ctftpd"* ]]
+	run "$CTFTPD" --foreground --address "127.0.0.1:$PORT" --user "$(id -un)" \
+		--group no-such-group-ctftpd "$ROOT"
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"no-such-group-ctftpd"* ]]
+}
+
+@test "--secure --user nobody: chrooted into the root; a symlink to /etc/passwd is not served" {
+	need_root
+	need curl curl
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	public_root
+	ln -s /etc/passwd "$ROOT/passwd"
+	ln -s ../../../../../../../etc/passwd "$ROOT/passwd-rel"
+	ln -s hello.txt "$ROOT/inside"
+	start_server --secure --user nobody
+	[ "$(readlink "/proc/$SERVER_PID/root")" = "$ROOT" ]
+	fetch hello.txt
+	# A symlink that stays inside the root is an ordinary file.
+	rm -f "$BATS_TEST_TMPDIR/got"
+	curl -sS --fail --max-time "$CLIENT_LIMIT" -o "$BATS_TEST_TMPDIR/got" \
+		"tftp://127.0.0.1:$PORT/inside"
+	cmp "$BATS_TEST_TMPDIR/got" "$ROOT/hello.txt"
+	local name rc
+	for name in passwd passwd-rel; do
+		rm -f "$BATS_TEST_TMPDIR/got"
+		rc=0
+		curl -sS --fail --max-time "$CLIENT_LIMIT" -o "$BATS_TEST_TMPDIR/got" \
+			"tftp://127.0.0.1:$PORT/$name" || rc=$?
+		echo "$name: curl status $rc"
+		# 68: TFTP error 1 (not found), 69: TFTP error 2 (access violation)
+		[ "$rc" -eq 68 ] || [ "$rc" -eq 69 ]
+		! grep -q '^root:' "$BATS_TEST_TMPDIR/got" 2>/dev/null || false
+	done
+}
+
+# ---- tftpd-hpa's command lines, refused options, port range ---------------
+
+@test "-c and -m are refused with exit 2 and a clear message" {
+	make_root
+	run "$CTFTPD" --foreground --address 127.0.0.1:1 -c "$ROOT"
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--create"*"not implemented"* ]]
+	run "$CTFTPD" --foreground --address 127.0.0.1:1 --create "$ROOT"
+	[ "$status" -eq 2 ]
+	run "$CTFTPD" --foreground --address 127.0.0.1:1 -m "$ROOT/map" "$ROOT"
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--map-file"*"not implemented"* ]]
+}
+
+@test "tftpd-hpa's /etc/default/tftpd-hpa command line works unchanged (plus -L)" {
+	need curl curl
+	local user=nobody options="--secure"
+	if [ "$(id -u)" -eq 0 ]; then
+		id nobody >/dev/null 2>&1 || skip "no user nobody"
+		public_root
+	else
+		# Without root: no chroot, no change of user.
+		user=$(id -un) options="--verbose"
+		make_root
+	fi
+	make_file bin 100000
+	SERVER_LOG="$BATS_TEST_TMPDIR/server.log"
+	local try
+	for try in 1 2 3 4 5; do
+		pick_port
+		# in.tftpd --listen --user $TFTP_USERNAME --address $TFTP_ADDRESS \
+		#   $TFTP_OPTIONS $TFTP_DIRECTORY, as tftpd-hpa's init script runs it
+		"$CTFTPD" --listen --user "$user" --address "127.0.0.1:$PORT" \
+			$options "$ROOT" -L 2>"$SERVER_LOG" 3>&- &
+		SERVER_PID=$!
+		wait_for 10 port_bound "$PORT" && ! server_dead && break
+		wait "$SERVER_PID" 2>/dev/null || true
+		SERVER_PID=
+		grep -q 'in use' "$SERVER_LOG" || { cat "$SERVER_LOG"; return 1; }
+	done
+	[ -n "$SERVER_PID" ]
+	fetch bin
+	fetch hello.txt
+	# tftpd-hpa's short options and -T (microseconds), -B, -r, -v, -U
+	stop_server
+	"$CTFTPD" -l -u "$user" -a "127.0.0.1:$PORT" -T 1000000 -B 1468 -r tsize \
+		-U 022 -v -p "$ROOT" -L 2>"$SERVER_LOG" 3>&- &
+	SERVER_PID=$!
+	wait_for 10 port_bound "$PORT"
+	fetch bin
+}
+
+@test "--port-range 40000:40010: transfers are sent from ports in the range" {
+	[ -x "$PROBE" ] || skip "tests/probe not built"
+	make_root
+	make_file bin 100000
+	start_server --port-range 40000:40010
+	local tid port
+	for _ in 1 2 3 4; do
+		run "$PROBE" 127.0.0.1 "$PORT" get bin "$BATS_TEST_TMPDIR/got"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		cmp "$BATS_TEST_TMPDIR/got" "$ROOT/bin"
+		tid=${output##*from TID }
+		port=${tid##*:}
+		port=${port%%[!0-9]*}
+		[ "$port" -ge 40000 ] && [ "$port" -le 40010 ]
+	done
+}

@@ -1,0 +1,221 @@
+#!/usr/bin/env bats
+# Packaging: the Debian package built from contrib/debian (once per run, in
+# setup_file: a full build), its contents, its maintainer scripts, lintian;
+# the systemd units checked by systemd-analyze; the RPM spec parsed and
+# built by rpmbuild where Debian's rpm package is installed.
+#
+# The source tree for the package is made with "make distdir" in the build
+# directory, so this works in the source tree and in a VPATH build (make
+# distcheck's _build) alike; contrib/debian is then copied to ./debian, as
+# contrib/debian/README.source describes.
+
+load helpers
+
+# The package version: the configure version, as in the Makefile.
+pkg_version() {
+	sed -n 's/^VERSION = //p' "$top_builddir/Makefile"
+}
+
+# Environment for a nested make or dpkg-buildpackage: not the jobserver of
+# the make check that runs us.
+clean_make_env() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES "$@"
+}
+
+setup_file() {
+	export PKG="$BATS_FILE_TMPDIR/pkg"
+	export VERSION
+	VERSION=$(pkg_version)
+	export SRC="$PKG/ctftpd-$VERSION"
+	export BUILD_STATUS="$PKG/build.status" BUILD_LOG="$PKG/build.log"
+	export SKIP_REASON="$PKG/skip"
+	mkdir -p "$PKG"
+	local tool
+	for tool in dpkg-buildpackage dpkg-checkbuilddeps dpkg-deb dh; do
+		command -v "$tool" >/dev/null 2>&1 || {
+			echo "$tool not found (apt-get install dpkg-dev debhelper fakeroot)" >"$SKIP_REASON"
+			return 0
+		}
+	done
+	[ -n "$VERSION" ] || { echo "no VERSION in $top_builddir/Makefile" >"$BUILD_LOG"; echo 1 >"$BUILD_STATUS"; return 0; }
+	clean_make_env make -s -C "$top_builddir" distdir distdir="$SRC" \
+		>"$BUILD_LOG" 2>&1 || { echo 1 >"$BUILD_STATUS"; return 0; }
+	cp -R "$SRC/contrib/debian" "$SRC/debian"
+	if ! (cd "$SRC" && dpkg-checkbuilddeps) >"$PKG/builddeps" 2>&1; then
+		echo "build dependencies missing: $(cat "$PKG/builddeps")" >"$SKIP_REASON"
+		return 0
+	fi
+	local rc=0
+	# nocheck: the suite is not run inside the package build (debian/rules
+	# skips it anyway; see contrib/debian/README.source).
+	(cd "$SRC" && clean_make_env DEB_BUILD_OPTIONS="nocheck parallel=2" \
+		dpkg-buildpackage -us -uc -b) >>"$BUILD_LOG" 2>&1 3>&- || rc=$?
+	echo "$rc" >"$BUILD_STATUS"
+	DEB=$(ls "$PKG"/ctftpd_"$VERSION"-*_*.deb 2>/dev/null | head -n 1)
+	if [ -n "$DEB" ]; then
+		dpkg-deb -x "$DEB" "$PKG/root"
+		dpkg-deb -e "$DEB" "$PKG/control"
+	fi
+}
+
+# built: skip when the tools are missing; fail when the build failed.
+built() {
+	[ ! -e "$SKIP_REASON" ] || skip "$(cat "$SKIP_REASON")"
+	if [ "$(cat "$BUILD_STATUS" 2>/dev/null)" != 0 ]; then
+		echo "the package build failed:" >&2
+		tail -n 60 "$BUILD_LOG" >&2
+		return 1
+	fi
+	DEB=$(ls "$PKG"/ctftpd_"$VERSION"-*_*.deb)
+	CHANGES=$(ls "$PKG"/ctftpd_"$VERSION"-*_*.changes)
+	[ -f "$DEB" ] && [ -f "$CHANGES" ]
+}
+
+@test "deb: dpkg-buildpackage -us -uc -b builds ctftpd_VERSION-*.deb" {
+	built
+	dpkg-deb -f "$DEB" Package Version Architecture
+	[ "$(dpkg-deb -f "$DEB" Package)" = ctftpd ]
+	[[ "$(dpkg-deb -f "$DEB" Version)" == "$VERSION"-* ]]
+}
+
+@test "deb: installs the daemon, man page, defaults, units, init script" {
+	built
+	local list path
+	list=$(dpkg-deb -c "$DEB" | awk '{ print $6 }' | sed 's|^\./|/|')
+	for path in /usr/sbin/ctftpd /usr/share/man/man8/ctftpd.8.gz \
+		/etc/default/ctftpd /etc/init.d/ctftpd \
+		/lib/systemd/system/ctftpd.service /lib/systemd/system/ctftpd.socket \
+		/lib/systemd/system/ctftpd-standalone.service \
+		/usr/share/doc/ctftpd/copyright /usr/share/doc/ctftpd/syslog.txt \
+		/usr/share/doc/ctftpd/examples/inetd.conf \
+		/usr/share/doc/ctftpd/examples/xinetd.d/ctftpd; do
+		# (units: /lib on bookworm, /usr/lib from debhelper 13.12 on)
+		grep -qx -e "$path" -e "/usr$path" <<<"$list" ||
+			{ echo "missing $path" >&2; return 1; }
+	done
+	# /srv/tftp is made by the postinst, not shipped (/srv is the admin's)
+	! grep -q '^/srv' <<<"$list" || false
+	[ -x "$PKG/root/etc/init.d/ctftpd" ]
+	[ -x "$PKG/root/usr/sbin/ctftpd" ]
+	# The installed files are the ones in contrib/.
+	cmp "$PKG/root/etc/default/ctftpd" "$top_srcdir/contrib/default/ctftpd"
+	cmp "$PKG/root/etc/init.d/ctftpd" "$top_srcdir/contrib/init.d/ctftpd"
+	cmp "$(ls "$PKG"/root{,/usr}/lib/systemd/system/ctftpd.socket 2>/dev/null | head -n 1)" \
+		"$top_srcdir/contrib/systemd/ctftpd.socket"
+}
+
+@test "deb: the packaged binary runs and prints the version" {
+	built
+	run "$PKG/root/usr/sbin/ctftpd" --version
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$("$CTFTPD" --version)" ]
+	run "$PKG/root/usr/sbin/ctftpd" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"/srv/tftp"* ]]
+}
+
+@test "deb: conffiles, relations and maintainer scripts" {
+	built
+	grep -qx /etc/default/ctftpd "$PKG/control/conffiles"
+	grep -qx /etc/init.d/ctftpd "$PKG/control/conffiles"
+	[ "$(dpkg-deb -f "$DEB" Provides)" = tftp-server ]
+	[ "$(dpkg-deb -f "$DEB" Conflicts)" = tftp-server ]
+	[[ "$(dpkg-deb -f "$DEB" Depends)" == *adduser* ]]
+	local s
+	for s in postinst postrm prerm; do
+		[ -f "$PKG/control/$s" ] || continue
+		sh -n "$PKG/control/$s"
+	done
+	# the tftp system user, the directory, the socket unit enabled
+	grep -q 'adduser --system' "$PKG/control/postinst"
+	grep -q 'mkdir -p /srv/tftp' "$PKG/control/postinst"
+	grep -q "update-rc.d ctftpd defaults" "$PKG/control/postinst"
+	# the socket is enabled on installation; the service and the standalone
+	# unit are enabled again only where the admin had enabled them
+	grep -q "deb-systemd-helper enable 'ctftpd.socket'" "$PKG/control/postinst"
+	# (was-enabled defaults to true: new installations enable the socket)
+	grep -q "if deb-systemd-helper --quiet was-enabled 'ctftpd.socket'" "$PKG/control/postinst"
+	grep -q "debian-installed 'ctftpd-standalone.service'" "$PKG/control/postinst"
+	grep -q "debian-installed 'ctftpd.service'" "$PKG/control/postinst"
+	# removal stops the socket (and with it the service)
+	grep -q "deb-systemd-invoke stop 'ctftpd.socket'" "$PKG/control/prerm"
+}
+
+@test "deb: lintian reports no errors or warnings (overrides in contrib/debian)" {
+	built
+	command -v lintian >/dev/null 2>&1 || skip "lintian not found (apt-get install lintian)"
+	lintian --show-overrides "$CHANGES" || true
+	run lintian --fail-on error,warning "$CHANGES"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	! grep -E '^[EW]: ' <<<"$output" || false
+}
+
+@test "versions agree: configure, debian/changelog, the RPM spec" {
+	local deb rpm
+	deb=$(sed -n '1s/^ctftpd (\([^)-]*\)-[^)]*).*/\1/p' "$top_srcdir/contrib/debian/changelog")
+	rpm=$(sed -n 's/^Version: *//p' "$top_srcdir/contrib/rpm/ctftpd.spec")
+	echo "configure $(pkg_version), debian $deb, rpm $rpm"
+	[ "$deb" = "$(pkg_version)" ]
+	[ "$rpm" = "$(pkg_version)" ]
+}
+
+@test "systemd units: systemd-analyze verify finds nothing to say" {
+	command -v systemd-analyze >/dev/null 2>&1 || skip "systemd-analyze not found (apt-get install systemd)"
+	[ -e /lib/systemd/system/sockets.target ] || skip "no systemd units installed (apt-get install systemd)"
+	local dir="$BATS_TEST_TMPDIR/units" f
+	mkdir -p "$dir"
+	# the binary is not installed: point ExecStart at the one just built
+	for f in "$top_srcdir"/contrib/systemd/*; do
+		sed "s|/usr/sbin/ctftpd|$CTFTPD|" "$f" >"$dir/${f##*/}"
+	done
+	run systemd-analyze verify --man=no "$dir/ctftpd.socket" \
+		"$dir/ctftpd.service" "$dir/ctftpd-standalone.service"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "contrib shell scripts parse (init.d with sh -n)" {
+	sh -n "$top_srcdir/contrib/init.d/ctftpd"
+	sh -n "$top_srcdir/contrib/debian/postinst"
+	sh -n "$top_srcdir/contrib/debian/postrm"
+	grep -q '^### BEGIN INIT INFO' "$top_srcdir/contrib/init.d/ctftpd"
+	head -n 1 "$top_srcdir/contrib/openrc/ctftpd" | grep -qx '#!/sbin/openrc-run'
+}
+
+@test "rpm: the spec parses and rpmbuild -bb builds it (no dependency check)" {
+	command -v rpmbuild >/dev/null 2>&1 || skip "rpmbuild not found (apt-get install rpm)"
+	command -v rpmspec >/dev/null 2>&1 || skip "rpmspec not found (apt-get install rpm)"
+	local spec="$top_srcdir/contrib/rpm/ctftpd.spec" top="$BATS_TEST_TMPDIR/rpm"
+	run rpmspec -P "$spec"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Version:        $(pkg_version)"* ]]
+	mkdir -p "$top/SOURCES" "$top/src"
+	clean_make_env make -s -C "$top_builddir" distdir \
+		distdir="$top/src/ctftpd-$(pkg_version)" >/dev/null
+	tar -C "$top/src" -czf "$top/SOURCES/ctftpd-$(pkg_version).tar.gz" "ctftpd-$(pkg_version)"
+	# --nodeps: the build dependencies are Debian packages here, not RPMs;
+	# no debuginfo package: Debian has no find-debuginfo.  --noclean keeps
+	# the build root to look at.
+	run clean_make_env rpmbuild --define "_topdir $top" \
+		--define 'debug_package %{nil}' --define '_smp_mflags -j2' \
+		--noclean --nodeps -bb "$spec"
+	[ "$status" -eq 0 ] || { tail -n 40 <<<"$output"; return 1; }
+	local rpmfile list path
+	rpmfile=$(ls "$top"/RPMS/*/ctftpd-"$(pkg_version)"-*.rpm)
+	list=$(rpm -qlp "$rpmfile")
+	echo "$list"
+	for path in /usr/sbin/ctftpd /usr/lib/systemd/system/ctftpd.socket \
+		/usr/lib/systemd/system/ctftpd.service /etc/sysconfig/ctftpd \
+		/var/lib/tftpboot /usr/lib/sysusers.d/ctftpd.conf; do
+		grep -qx -e "$path" <<<"$list" || { echo "missing $path" >&2; return 1; }
+	done
+	grep -q 'man8/ctftpd\.8' <<<"$list"
+	# the units read the RPM distributions' settings file
+	grep -q '^EnvironmentFile=-/etc/sysconfig/ctftpd$' \
+		"$top"/BUILDROOT/ctftpd-*/usr/lib/systemd/system/ctftpd.service
+	grep -q '^CTFTPD_DIRECTORY="/var/lib/tftpboot"$' \
+		"$top"/BUILDROOT/ctftpd-*/etc/sysconfig/ctftpd
+}
