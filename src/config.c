@@ -76,7 +76,7 @@ const char *config_usage(void)
 	       "  -B, --max-block-size N     largest blksize granted, 8..65464 bytes; also\n"
 	       "      --blocksize N          (tftpd-hpa's name)\n"
 	       "                             (default: the interface MTU less headers)\n"
-	       "      --max-window N         largest windowsize granted, 1..65535 blocks\n"
+	       "      --max-window N         largest windowsize granted, 1..32767 blocks\n"
 	       "                             (default " STR(CONFIG_DEFAULT_MAX_WINDOW) ")\n"
 	       "  -r, --refuse OPTION        ignore a client's OPTION (blksize, timeout,\n"
 	       "                             tsize, windowsize); repeatable\n"
@@ -480,10 +480,10 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 					   optarg, "a count, 1..65535");
 			break;
 		case OPT_MAX_WINDOW:
-			if (parse_uint(optarg, 1, OPTIONS_WINDOWSIZE_MAX,
+			if (parse_uint(optarg, 1, OPTIONS_WINDOWSIZE_GRANT_MAX,
 				       &cfg->max_window) != 0)
 				return bad(errbuf, errsz, "--max-window", optarg,
-					   "blocks, 1..65535");
+					   "blocks, 1..32767");
 			break;
 		case 'r':
 			v = options_bit(optarg);
@@ -533,6 +533,12 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 				 argv[optind - 1]);
 			return CONFIG_ERROR;
 		}
+	}
+	if (cfg->group && !cfg->user) {
+		/* A group change alone would leave the daemon running as
+		 * root while looking confined. */
+		snprintf(errbuf, errsz, "--group needs --user");
+		return CONFIG_ERROR;
 	}
 	if (optind < argc)
 		cfg->root = argv[optind++];

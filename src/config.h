@@ -28,7 +28,10 @@ struct config {
 	unsigned nlisten;      /* 0 = all IPv4 and IPv6 addresses */
 	unsigned port;         /* UDP port to listen on (default 69) */
 	const char *root;      /* --file-directory as given */
-	char *root_real;       /* canonical root, set by main (realpath) */
+	char *root_real;       /* canonical root, set by main (realpath); "/"
+				* after --chroot */
+	const char *root_name; /* canonical root as named before any chroot:
+				* the prefix stripped from requested names */
 	unsigned max_block_size; /* bytes; 0 = the MTU of the interface */
 	unsigned max_window;   /* blocks: largest windowsize granted */
 	unsigned refused;      /* OPTION_* bits of options to ignore (--refuse) */

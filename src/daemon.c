@@ -175,8 +175,10 @@ int daemon_lookup_user(const char *user, const char *group, uid_t *uid,
 		*uid = pw->pw_uid;
 		*gid = pw->pw_gid;
 	} else if (user && numeric_id(user, &id) == 0) {
+		/* A numeric uid: its primary group if it has an entry. */
+		struct passwd *byid = getpwuid((uid_t)id);
 		*uid = (uid_t)id;
-		*gid = (gid_t)id;
+		*gid = byid ? byid->pw_gid : (gid_t)id;
 	} else if (user) {
 		*why = "no such user";
 		return -1;

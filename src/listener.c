@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -184,6 +185,20 @@ static struct child *find_child(struct listener *l,
 	return NULL;
 }
 
+/* Retry the cache releases that failed at reaping time.  Returns 0 when
+ * none is left, -1 when some still fail (then no new child may be forked:
+ * it could be given a pid whose pins are still recorded). */
+static int retry_releases(struct listener *l)
+{
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < l->npending; i++)
+		if (cache_release_owner(l->cache, l->pending_release[i]) < 0)
+			l->pending_release[kept++] = l->pending_release[i];
+	l->npending = kept;
+	return kept ? -1 : 0;
+}
+
 /* SIGUSR1: one line of cache counters. */
 static void log_cache_stats(struct listener *l)
 {
@@ -210,10 +225,15 @@ static void reap(struct listener *l, int block)
 		block = 0;
 		/* A child killed mid-transfer leaves its cache pin or the
 		 * entry it was filling behind: take them back (cheap when it
-		 * held none). */
-		if (l->cache && cache_release_owner(l->cache, pid) < 0)
-			log_msg(LOG_WARNING, "cache: could not release what "
-				"process %ld held", (long)pid);
+		 * held none); if the lock is busy, later. */
+		if (l->cache && cache_release_owner(l->cache, pid) < 0) {
+			if (l->npending < sizeof(l->pending_release) /
+						  sizeof(l->pending_release[0]))
+				l->pending_release[l->npending++] = pid;
+			else
+				log_msg(LOG_WARNING, "cache: could not release "
+					"what process %ld held", (long)pid);
+		}
 		for (unsigned i = 0; i < l->nchildren; i++) {
 			if (l->children[i].pid != pid)
 				continue;
@@ -309,7 +329,7 @@ static void handle_request(struct listener *l, int idx)
 		refuse(fd, &from, TFTP_EACCESS, "writes are disabled");
 		return;
 	}
-	pr = path_normalize(l->cfg->root_real, req.filename, req.filename_len,
+	pr = path_normalize(l->cfg->root_name, req.filename, req.filename_len,
 			    rel, sizeof(rel));
 	if (pr != PATH_OK) {
 		log_sanitize(req.filename, req.filename_len, name,
@@ -333,6 +353,12 @@ static void handle_request(struct listener *l, int idx)
 		log_msg(LOG_WARNING, "RRQ from %s refused: server busy "
 			"(%u transfers, --max-clients)", net_format(&from, who),
 			l->nchildren);
+		refuse(fd, &from, TFTP_EUNDEF, "server busy");
+		return;
+	}
+	if (l->npending && retry_releases(l) != 0) {
+		log_msg(LOG_WARNING, "RRQ from %s refused: cache lock held by a "
+			"stopped transfer", net_format(&from, who));
 		refuse(fd, &from, TFTP_EUNDEF, "server busy");
 		return;
 	}
@@ -437,7 +463,7 @@ int listener_run(struct listener *l)
 		pfds[i].fd = l->fds[i];
 		pfds[i].events = POLLIN;
 		log_msg(LOG_NOTICE, "listening on %s, serving %s",
-			net_format(&l->bound[i], where), l->cfg->root_real);
+			net_format(&l->bound[i], where), l->cfg->root_name);
 	}
 	pfds[l->nfds].fd = l->sigpipe[0];
 	pfds[l->nfds].events = POLLIN;
@@ -457,8 +483,9 @@ int listener_run(struct listener *l)
 				idle = 1;
 				break;
 			}
-			wait_ms = (int)(l->cfg->idle_timeout -
-					(unsigned)(now - last_busy)) * 1000;
+			int64_t left_ms = ((int64_t)l->cfg->idle_timeout -
+					   (int64_t)(now - last_busy)) * 1000;
+			wait_ms = left_ms > INT_MAX ? INT_MAX : (int)left_ms;
 			if (l->nchildren > 0)
 				wait_ms = 1000;
 		}

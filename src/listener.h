@@ -24,6 +24,11 @@ struct listener {
 	unsigned nchildren;
 	int idle_exit;        /* inetd/systemd: exit after cfg->idle_timeout */
 	struct cache *cache;  /* shared by the children; NULL when off */
+	/* Reaped children whose cache pins could not be released yet (the
+	 * lock was held too long): retried before each fork, since a new
+	 * child could be given the same pid. */
+	pid_t pending_release[16];
+	unsigned npending;
 };
 
 /* Bind the UDP sockets cfg asks for (cfg->address, or all IPv4 and IPv6

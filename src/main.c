@@ -42,6 +42,7 @@ static int start(struct config *cfg, struct listener *l, int *pidfd)
 			strerror(errno));
 		return EXIT_USAGE;
 	}
+	cfg->root_name = cfg->root_real;
 	if (!S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "ctftpd: file directory '%s': not a directory\n",
 			cfg->root);
@@ -129,7 +130,8 @@ static int start(struct config *cfg, struct listener *l, int *pidfd)
 		}
 		if (cfg->chroot) {
 			log_pin_syslog();
-			free(cfg->root_real);
+			/* root_name keeps the old path for names that
+			 * spell it. */
 			cfg->root_real = strdup("/");
 			if (!cfg->root_real)
 				return EXIT_RUNTIME;

@@ -86,6 +86,8 @@ void options_negotiate(const struct tftp_request *req,
 				continue;
 			if (v > lim->max_windowsize)
 				v = lim->max_windowsize;
+			if (v > OPTIONS_WINDOWSIZE_GRANT_MAX)
+				v = OPTIONS_WINDOWSIZE_GRANT_MAX;
 			out->windowsize = (unsigned)v;
 			break;
 		}

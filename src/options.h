@@ -20,6 +20,10 @@ enum {
 
 #define OPTIONS_TIMEOUT_MAX 255       /* seconds, RFC 2349 */
 #define OPTIONS_WINDOWSIZE_MAX 65535  /* blocks, RFC 7440 */
+/* The largest window ctftpd grants: with 16-bit block numbers an ACK is
+ * placed in the window by its distance from the last one acknowledged, which
+ * is unambiguous only while the window is under half the number space. */
+#define OPTIONS_WINDOWSIZE_GRANT_MAX 32767
 
 /* What the server is willing to grant. */
 struct options_limits {

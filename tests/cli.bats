@@ -58,6 +58,8 @@ bad_value() {
 	bad_value "--retransmit" -T 999 "$ROOT"
 	bad_value "--min-timeout" --min-timeout 0 "$ROOT"
 	bad_value "--max-window" --max-window 0 "$ROOT"
+	bad_value "--max-window" --max-window 32768 "$ROOT"
+	bad_value "--group needs --user" --group root "$ROOT"
 	bad_value "--refuse" --refuse multicast "$ROOT"
 	bad_value "--verbosity" --verbosity 4 "$ROOT"
 	bad_value "uploads (WRQ) are not implemented" --create "$ROOT"

@@ -546,6 +546,12 @@ hold_open() {
 	curl -sS --fail --max-time "$CLIENT_LIMIT" -o "$BATS_TEST_TMPDIR/got" \
 		"tftp://127.0.0.1:$PORT/inside"
 	cmp "$BATS_TEST_TMPDIR/got" "$ROOT/hello.txt"
+	# A name spelling the root's absolute path still works in the chroot
+	# (PXE configs written for tftpd-hpa).
+	rm -f "$BATS_TEST_TMPDIR/got"
+	curl -sS --fail --max-time "$CLIENT_LIMIT" -o "$BATS_TEST_TMPDIR/got" \
+		"tftp://127.0.0.1:$PORT/$ROOT/hello.txt"
+	cmp "$BATS_TEST_TMPDIR/got" "$ROOT/hello.txt"
 	local name rc
 	for name in passwd passwd-rel; do
 		rm -f "$BATS_TEST_TMPDIR/got"

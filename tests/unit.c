@@ -309,6 +309,16 @@ static void test_options(void)
 	CHECK(acc.blksize == 1468 && acc.windowsize == 16 &&
 	      acc.present == (OPTION_BLKSIZE | OPTION_WINDOWSIZE));
 
+	/* Windows are granted below half the block-number space, whatever
+	 * the limit says: ACKs are placed in the window by 16-bit distance. */
+	{
+		struct options_limits wide = lim;
+		wide.max_windowsize = 65535;
+		NEGOTIATE("windowsize\0" "65535\0", &wide, &acc);
+		CHECK(acc.present == OPTION_WINDOWSIZE &&
+		      acc.windowsize == OPTIONS_WINDOWSIZE_GRANT_MAX);
+	}
+
 	/* Out of range, junk, signs, spaces, overflow: ignored. */
 	static const char *const bad_blksize[] = {
 		"blksize\0" "7\0", "blksize\0" "0\0", "blksize\0" "-5\0",
