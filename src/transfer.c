@@ -42,7 +42,6 @@ struct block_reader {
 	int cached;
 	struct cache_ref ref;
 	uint64_t offset;     /* next byte of the file to read */
-	uint64_t size;       /* bytes in the file */
 };
 
 /* What the ring knows of each block it holds. */

@@ -98,10 +98,12 @@ bad_value() {
 @test "-T sets the retransmission ceiling in microseconds (tftpd-hpa's unit)" {
 	make_root
 	make_file big.bin 5000
-	# A 300 ms fixed timer (--min-timeout at the ceiling): a silent client
-	# gets its 2 resends within about a second, not 3 seconds.
-	start_server -T 300000 --min-timeout 300 --retries 2
-	run "$PROBE" 127.0.0.1 "$PORT" silence big.bin 3 1500
+	# A 200 ms fixed timer (--min-timeout at the ceiling): a silent client
+	# gets its 2 resends 200 ms apart.  The probe stops counting after
+	# 600 ms of quiet, so the default 1 s timer (-T ignored) would show a
+	# single copy and fail this.
+	start_server -T 200000 --min-timeout 200 --retries 2
+	run "$PROBE" 127.0.0.1 "$PORT" silence big.bin 3 600
 	echo "$output"
 	[ "$status" -eq 0 ]
 }
