@@ -13,6 +13,7 @@
 #include "packet.h"
 #include "path.h"
 #include "rto.h"
+#include "reference.h"
 
 static int failures, checks;
 
@@ -130,25 +131,6 @@ static void test_packet(void)
 	CHECK(b[0] == 0 && b[1] == 3 && b[2] == 0xab && b[3] == 0xcd);
 	CHECK(packet_build_ack(b, 7) == 4 && b[1] == 4 && b[3] == 7);
 	CHECK(strcmp(packet_opcode_name(99), "unknown") == 0);
-}
-
-/* The netascii form of in, computed the obvious way. */
-static size_t reference_netascii(const uint8_t *in, size_t len, uint8_t *out)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (in[i] == '\n') {
-			out[o++] = '\r';
-			out[o++] = '\n';
-		} else if (in[i] == '\r') {
-			out[o++] = '\r';
-			out[o++] = '\0';
-		} else {
-			out[o++] = in[i];
-		}
-	}
-	return o;
 }
 
 static void test_netascii(void)
