@@ -22,8 +22,9 @@ unsigned options_bit(const char *name)
 	return 0;
 }
 
-/* A plain decimal number: digits only, no sign, no spaces, no junk, at most
- * 20 digits and no overflow of 64 bits.  Returns 0 or -1. */
+/* A plain decimal number: digits only, no sign, no spaces, no junk, and a
+ * value that fits 64 bits (leading zeros are digits like any other, as
+ * strtoull takes them).  Returns 0 or -1. */
 static int parse_decimal(const char *s, uint64_t *out)
 {
 	uint64_t v = 0;

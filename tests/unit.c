@@ -315,6 +315,9 @@ static void test_options(void)
 		negotiate(o, len, &lim, &acc);
 		CHECK(acc.present == 0 && acc.blksize == 512);
 	}
+	/* Leading zeros, however many, are part of a plain number. */
+	NEGOTIATE("blksize\0" "00000000000000000000000001024\0", &lim, &acc);
+	CHECK(acc.present == OPTION_BLKSIZE && acc.blksize == 1024);
 	/* 65465 is above RFC 2348's maximum but a number: capped. */
 	NEGOTIATE("blksize\0" "65465\0", &lim, &acc);
 	CHECK(acc.present == OPTION_BLKSIZE && acc.blksize == 1468);
