@@ -31,30 +31,12 @@ static int stamp_cmp(const void *a, const void *b)
 	return x->slot < y->slot ? -1 : x->slot > y->slot;
 }
 
-/* The lock's owner died, perhaps mid-update.  Slot states, keys, chains and
- * pin records are the truth; hash, LRU, free lists, refs and gauges are
- * rebuilt from them.  Anything implausible is dropped, never served. */
-void cache_repair(struct cache *c)
+/* Slots whose fields or chains are implausible are dropped. */
+static void drop_implausible(struct cache *c, uint32_t hwm, uint8_t *bits,
+			     size_t bitsz)
 {
-	struct hdr *h = c->h;
-	struct cache_stats *st = &h->st;
-	size_t bitsz = ((size_t)c->nchunks + 7) / 8;
-	uint8_t *bits = malloc(bitsz);
-	struct stamp_order *ord = malloc(sizeof(*ord) * c->nslots);
-	uint32_t i, n, hwm;
+	uint32_t i;
 
-	if (!bits || !ord) {
-		h->broken = 1; /* cannot rebuild: turn the cache off */
-		free(bits);
-		free(ord);
-		return;
-	}
-	if (h->chunk_hwm > c->nchunks)
-		h->chunk_hwm = c->nchunks;
-	if (h->slot_hwm > c->nslots)
-		h->slot_hwm = c->nslots;
-	hwm = h->slot_hwm;
-	/* Slots whose fields or chains are implausible are dropped. */
 again:
 	memset(bits, 0, bitsz);
 	for (i = 1; i <= hwm; i++) {
@@ -68,8 +50,12 @@ again:
 			goto again;
 		}
 	}
-	/* Pins: keep those naming a live slot; recount refs. */
-	for (i = 1; i <= hwm; i++)
+}
+
+/* Pins: keep those naming a live slot; recount refs. */
+static void recount_pins(struct cache *c, uint32_t hwm)
+{
+	for (uint32_t i = 1; i <= hwm; i++)
 		slot_at(c, i)->refs = 0;
 	for (uint32_t p = 0; p < c->npins; p++) {
 		struct pin *r = &c->pins[p];
@@ -83,9 +69,13 @@ again:
 		}
 		slot_at(c, r->slot)->refs++;
 	}
-	/* LOADING needs its loader's pin (the dead owner may have died before
-	 * recording it); STALE lives only while pinned. */
-	for (i = 1; i <= hwm; i++) {
+}
+
+/* LOADING needs its loader's pin (the dead owner may have died before
+ * recording it); STALE lives only while pinned. */
+static void drop_unowned(struct cache *c, uint32_t hwm)
+{
+	for (uint32_t i = 1; i <= hwm; i++) {
 		struct slot *s = slot_at(c, i);
 		int ok = 1;
 		if (s->state == SLOT_LOADING) {
@@ -104,10 +94,14 @@ again:
 			s->gen++;
 		}
 	}
-	/* The hash, from the live LOADING and READY slots; a duplicate key
-	 * (a replacement half done) keeps the first and demotes the other. */
+}
+
+/* The hash, from the live LOADING and READY slots; a duplicate key (a
+ * replacement half done) keeps the first and demotes the other. */
+static void rebuild_hash(struct cache *c, uint32_t hwm)
+{
 	memset(c->buckets, 0, sizeof(uint32_t) * c->nbuckets);
-	for (i = 1; i <= hwm; i++) {
+	for (uint32_t i = 1; i <= hwm; i++) {
 		struct slot *s = slot_at(c, i);
 		if (s->state != SLOT_LOADING && s->state != SLOT_READY)
 			continue;
@@ -122,9 +116,16 @@ again:
 			s->gen++;
 		}
 	}
-	/* Chunks: whatever no surviving slot claims is free. */
+}
+
+/* Chunks: whatever no surviving slot claims is free. */
+static void rebuild_free_chunks(struct cache *c, uint32_t hwm, uint8_t *bits,
+				size_t bitsz)
+{
+	struct hdr *h = c->h;
+
 	memset(bits, 0, bitsz);
-	for (i = 1; i <= hwm; i++)
+	for (uint32_t i = 1; i <= hwm; i++)
 		if (slot_at(c, i)->state != SLOT_FREE)
 			(void)cache_chain_claim(c, slot_at(c, i), bits);
 	h->free_chunk = NIL;
@@ -136,12 +137,21 @@ again:
 		h->free_chunk = x;
 		h->free_chunks++;
 	}
-	/* LRU in stamp order; free slots; gauges. */
-	n = 0;
+}
+
+/* Free slots and gauges; the READY slots go into ord for the LRU.  Returns
+ * how many. */
+static uint32_t rebuild_free_slots(struct cache *c, uint32_t hwm,
+				   struct stamp_order *ord)
+{
+	struct hdr *h = c->h;
+	struct cache_stats *st = &h->st;
+	uint32_t n = 0;
+
 	h->free_slot = NIL;
 	st->entries = st->loading = st->bytes_used = 0;
 	st->chunks_used = st->pins = 0;
-	for (i = hwm; i >= 1; i--) {
+	for (uint32_t i = hwm; i >= 1; i--) {
 		struct slot *s = slot_at(c, i);
 		s->prev = s->next = NIL;
 		switch (s->state) {
@@ -165,6 +175,14 @@ again:
 		st->chunks_used += s->nchunks;
 		st->pins += s->refs;
 	}
+	return n;
+}
+
+/* The LRU in stamp order, keeping the stamps. */
+static void rebuild_lru(struct cache *c, struct stamp_order *ord, uint32_t n)
+{
+	struct hdr *h = c->h;
+
 	qsort(ord, n, sizeof(*ord), stamp_cmp);
 	h->lru_head = h->lru_tail = NIL;
 	for (uint32_t k = 0; k < n; k++) {
@@ -174,6 +192,36 @@ again:
 		if (h->tick < stamp)
 			h->tick = stamp;
 	}
+}
+
+/* The lock's owner died, perhaps mid-update.  Slot states, keys, chains and
+ * pin records are the truth; hash, LRU, free lists, refs and gauges are
+ * rebuilt from them.  Anything implausible is dropped, never served. */
+void cache_repair(struct cache *c)
+{
+	struct hdr *h = c->h;
+	size_t bitsz = ((size_t)c->nchunks + 7) / 8;
+	uint8_t *bits = malloc(bitsz);
+	struct stamp_order *ord = malloc(sizeof(*ord) * c->nslots);
+	uint32_t hwm;
+
+	if (!bits || !ord) {
+		h->broken = 1; /* cannot rebuild: turn the cache off */
+		free(bits);
+		free(ord);
+		return;
+	}
+	if (h->chunk_hwm > c->nchunks)
+		h->chunk_hwm = c->nchunks;
+	if (h->slot_hwm > c->nslots)
+		h->slot_hwm = c->nslots;
+	hwm = h->slot_hwm;
+	drop_implausible(c, hwm, bits, bitsz);
+	recount_pins(c, hwm);
+	drop_unowned(c, hwm);
+	rebuild_hash(c, hwm);
+	rebuild_free_chunks(c, hwm, bits, bitsz);
+	rebuild_lru(c, ord, rebuild_free_slots(c, hwm, ord));
 	free(bits);
 	free(ord);
 }
