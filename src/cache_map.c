@@ -5,13 +5,14 @@
 
 #include "cache_internal.h"
 
+#include "shmem.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,41 +144,6 @@ static void layout_for(struct layout *l, uint32_t nchunks, unsigned npins,
 	l->end = l->arena + (size_t)nchunks * chunk;
 }
 
-static void *map_shared(size_t size)
-{
-	void *p;
-#if HAVE_DECL_MAP_ANONYMOUS && !defined(CACHE_USE_SHM_OPEN)
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		 -1, 0);
-#else
-	/* POSIX before 2024 has no MAP_ANONYMOUS: a shared memory object,
-	 * unlinked at once, gives the same zero-filled shared pages. */
-	static unsigned serial;
-	char name[64];
-	int fd = -1;
-
-	for (int tries = 0; tries < 16 && fd < 0; tries++) {
-		snprintf(name, sizeof(name), "/ctftpd-cache-%ld-%u",
-			 (long)getpid(), serial++);
-		fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-		if (fd < 0 && errno != EEXIST)
-			return MAP_FAILED;
-	}
-	if (fd < 0)
-		return MAP_FAILED;
-	shm_unlink(name);
-	if (ftruncate(fd, (off_t)size) != 0) {
-		int saved = errno;
-		close(fd);
-		errno = saved;
-		return MAP_FAILED;
-	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-#endif
-	return p;
-}
-
 struct cache *cache_create(const struct cache_params *p)
 {
 	struct layout l;
@@ -231,8 +197,8 @@ struct cache *cache_create(const struct cache_params *p)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->base = map_shared(p->size);
-	if (c->base == MAP_FAILED) {
+	c->base = shmem_map(p->size);
+	if (!c->base) {
 		free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -258,7 +224,7 @@ struct cache *cache_create(const struct cache_params *p)
 	c->h->st.chunk_size = p->chunk_size;
 	rc = mutex_init_shared(&c->h->lock);
 	if (rc != 0) {
-		munmap(c->base, c->map_size);
+		shmem_unmap(c->base, c->map_size);
 		free(c);
 		errno = rc;
 		return NULL;
@@ -270,6 +236,6 @@ void cache_destroy(struct cache *c)
 {
 	if (!c)
 		return;
-	munmap(c->base, c->map_size);
+	shmem_unmap(c->base, c->map_size);
 	free(c);
 }
