@@ -96,9 +96,16 @@ const char *config_usage(void)
 	       "                             timer (RFC 2349 read literally) instead of\n"
 	       "                             capping the adaptive one\n"
 	       "      --max-clients N        concurrent transfers, 1..65535 (default 256)\n"
-	       "  -p, --permissive           serve files that are not world-readable\n"
-	       "  -U, --umask MASK           umask for created files (octal; none are created\n"
-	       "                             yet: uploads are not implemented)\n"
+	       "  -p, --permissive           serve files that are not world-readable, and\n"
+	       "                             accept uploads to any file the server may write\n"
+	       "\n"
+	       "Uploads (WRQ; tftpd-hpa's rules: only existing world-writable files):\n"
+	       "  -c, --create               also allow new files\n"
+	       "  -U, --umask MASK           new files get 0666 less MASK (octal; default 0,\n"
+	       "                             or the inherited umask with --permissive)\n"
+	       "      --readonly             refuse every upload\n"
+	       "      --max-upload-size BYTES  refuse larger uploads (with K, M or G;\n"
+	       "                             default 0: no limit but the disk)\n"
 	       "  -v, --verbose[=LEVEL]      more log lines (0 quiet .. 3 packets; default 1)\n"
 	       "      --verbosity LEVEL      the same as --verbose=LEVEL\n"
 	       "\n"
@@ -110,7 +117,7 @@ const char *config_usage(void)
 	       "      --cache-min-age MS     files changed less than MS ago are served from\n"
 	       "                             disk (timestamps are coarse; default 2000)\n"
 	       "\n"
-	       "Refused, not implemented yet: -c/--create (uploads), -m/--map-file (remapping).\n"
+	       "Refused, not implemented yet: -m/--map-file (remapping).\n"
 	       "  -h, --help                 show this help and exit\n"
 	       "  -V, --version              show the version and exit\n";
 }
@@ -297,6 +304,8 @@ enum {
 	OPT_CACHE_MIN_AGE,
 	OPT_GIVE_UP,
 	OPT_STRICT_TIMEOUT,
+	OPT_READONLY,
+	OPT_MAX_UPLOAD,
 };
 
 enum config_status config_parse(int argc, char **argv, struct config *cfg,
@@ -334,6 +343,8 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		{"retries", required_argument, NULL, OPT_RETRIES},
 		{"give-up", required_argument, NULL, OPT_GIVE_UP},
 		{"strict-timeout", no_argument, NULL, OPT_STRICT_TIMEOUT},
+		{"readonly", no_argument, NULL, OPT_READONLY},
+		{"max-upload-size", required_argument, NULL, OPT_MAX_UPLOAD},
 		{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
 		{"max-window", required_argument, NULL, OPT_MAX_WINDOW},
 		{"min-timeout", required_argument, NULL, OPT_MIN_TIMEOUT},
@@ -346,7 +357,7 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		{NULL, 0, NULL, 0},
 	};
 #endif
-	int c, give_up_set = 0;
+	int c, give_up_set = 0, umask_set = 0;
 	unsigned v;
 
 	config_defaults(cfg);
@@ -452,9 +463,17 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 			cfg->chroot = 1;
 			break;
 		case 'c':
-			snprintf(errbuf, errsz, "--create: uploads (WRQ) are not "
-				 "implemented yet");
-			return CONFIG_ERROR;
+			cfg->create = 1;
+			break;
+		case OPT_READONLY:
+			cfg->readonly = 1;
+			break;
+		case OPT_MAX_UPLOAD:
+			if (parse_size(optarg, &cfg->max_upload_size) != 0)
+				return bad(errbuf, errsz, "--max-upload-size",
+					   optarg, "bytes, with an optional K, "
+					   "M or G, at most 64G");
+			break;
 		case 'm':
 			snprintf(errbuf, errsz, "--map-file: file name remapping "
 				 "is not implemented yet");
@@ -463,6 +482,7 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 			if (parse_octal(optarg, &cfg->umask) != 0)
 				return bad(errbuf, errsz, "--umask", optarg,
 					   "an octal mask, 0..0777");
+			umask_set = 1;
 			break;
 		case 'R':
 			if (parse_range(optarg, &cfg->port_low,
@@ -562,6 +582,8 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		snprintf(errbuf, errsz, "--group needs --user");
 		return CONFIG_ERROR;
 	}
+	if (!umask_set) /* tftpd-hpa's default */
+		cfg->umask = cfg->permissive ? CONFIG_UMASK_INHERIT : 0;
 	if (!give_up_set) {
 		/* At least tftpd-hpa's half minute; longer when the fixed
 		 * policy of the older --retries would have waited longer. */

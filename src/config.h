@@ -10,6 +10,9 @@
 /* Largest windowsize granted unless --max-window says otherwise (blocks). */
 #define CONFIG_DEFAULT_MAX_WINDOW 16
 
+/* cfg->umask: keep the umask the daemon was started with. */
+#define CONFIG_UMASK_INHERIT 01000u
+
 /* The default --give-up (milliseconds): no shorter than tftpd-hpa's wait. */
 #define CONFIG_DEFAULT_GIVE_UP_MS 30000
 
@@ -56,7 +59,12 @@ struct config {
 	const char *user;      /* drop to this user after binding, or NULL */
 	const char *group;     /* and this group (default: the user's) */
 	int chroot;            /* chroot into the root after binding */
-	unsigned umask;        /* for created files (none yet; tftpd-hpa -U) */
+	unsigned umask;        /* new uploaded files get 0666 & ~umask (-U;
+				* default 0, or CONFIG_UMASK_INHERIT with
+				* --permissive, as tftpd-hpa) */
+	int create;            /* -c: uploads may create new files */
+	int readonly;          /* --readonly: refuse every WRQ */
+	size_t max_upload_size; /* bytes; 0 = no limit but the disk */
 	unsigned port_low, port_high; /* transfer ports; 0 = any */
 	size_t cache_size;     /* bytes of the shared cache; 0 = off */
 	size_t cache_max_file; /* bytes: larger files are never cached */
