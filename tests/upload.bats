@@ -329,3 +329,21 @@ log_has() {
 	no_leftovers
 	log_has 'WRQ .*file "cfg" mode octet: complete'
 }
+
+@test "tftpd-hpa's upload lines work unchanged: -s -c -U 022 -p" {
+	make_root
+	printf 'new\n' >"$BATS_TEST_TMPDIR/src"
+	# As /etc/default/tftpd-hpa would have them (plus -L and the port).
+	start_server -s -c -U 022 -p
+	put tftp-hpa 127.0.0.1 "$BATS_TEST_TMPDIR/src" made.cfg
+	cmp "$BATS_TEST_TMPDIR/src" "$ROOT/made.cfg"
+	[ "$(stat -c '%a' "$ROOT/made.cfg")" = 644 ]
+	# -p: a file the server may write, not world-writable, is replaced.
+	printf 'old\n' >"$ROOT/own.cfg"
+	chmod 600 "$ROOT/own.cfg"
+	[ "$(id -u)" -eq 0 ] || chmod 600 "$ROOT/own.cfg"
+	put tftp-hpa 127.0.0.1 "$BATS_TEST_TMPDIR/src" own.cfg
+	cmp "$BATS_TEST_TMPDIR/src" "$ROOT/own.cfg"
+	[ "$(stat -c '%a' "$ROOT/own.cfg")" = 600 ]
+	no_leftovers
+}
