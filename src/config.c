@@ -196,7 +196,18 @@ static const struct opt table[] = {
 		 "--timeout's value to turn adaptation off"},
 	{.name = "retries", .metavar = "N", .kind = K_UINT, .field = F(retries),
 	 .min = 1, .max = 100, .def = 5, .expect = "a count",
-	 .help = "resends before giving up, %r (default %d)"},
+	 .help = "with --timeout, sets the default --give-up: --timeout x "
+		 "(N + 1), %r (default %d)"},
+	/* .def is the floor: see default_give_up() */
+	{.name = "give-up", .metavar = "SECONDS", .kind = K_UINT,
+	 .field = F(give_up_ms), .min = 1, .max = 3600, .mul = 1000,
+	 .def = CONFIG_DEFAULT_GIVE_UP_MS / 1000, .expect = "seconds",
+	 .help = "end a transfer whose client made no progress for this long, "
+		 "%r (default: %d, or --timeout x (--retries + 1) when longer)"},
+	{.name = "strict-timeout", .kind = K_SET, .field = F(strict_timeout),
+	 .value = 1,
+	 .help = "a client's timeout option fixes the resend timer (RFC 2349 "
+		 "read literally) instead of capping the adaptive one"},
 	{.name = "max-clients", .metavar = "N", .kind = K_UINT,
 	 .field = F(max_clients), .min = 1, .max = 65535, .def = 256,
 	 .expect = "a count",
@@ -439,6 +450,16 @@ static int set_verbose(const struct opt *o, const char *arg, struct config *cfg,
 	return 0;
 }
 
+/* The default --give-up: at least tftpd-hpa's half minute; longer when
+ * the fixed policy of the older --retries would have waited longer. */
+static unsigned default_give_up(const struct config *cfg)
+{
+	uint64_t fixed = (uint64_t)cfg->timeout_ms * (cfg->retries + 1);
+
+	return fixed > CONFIG_DEFAULT_GIVE_UP_MS ? (unsigned)fixed
+						 : CONFIG_DEFAULT_GIVE_UP_MS;
+}
+
 void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -449,6 +470,7 @@ void config_defaults(struct config *cfg)
 		else if (o->def != 0)
 			store_number(o, o->def, cfg);
 	}
+	cfg->give_up_ms = default_give_up(cfg);
 }
 
 /* A value as the user writes it: octal with a leading 0, sizes with the
@@ -659,6 +681,7 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 	make_getopt_tables(&g);
 	getopt_reset();
 	config_defaults(cfg);
+	cfg->give_up_ms = 0; /* until given: it follows --timeout, --retries */
 	while ((c = next_option(argc, argv, &g)) != -1) {
 		const struct opt *o = by_val(c); /* NULL for '?' and ':' */
 		if (!o)
@@ -673,6 +696,8 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		snprintf(errbuf, errsz, "--group needs --user");
 		return CONFIG_ERROR;
 	}
+	if (cfg->give_up_ms == 0)
+		cfg->give_up_ms = default_give_up(cfg);
 	if (optind < argc)
 		cfg->root = argv[optind++];
 	if (optind < argc) {

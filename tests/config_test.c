@@ -128,6 +128,8 @@ static const struct range ranges[] = {
 	 0, 1, 255000, "1..255000"},
 	{"retries", 0, 0, "1", "100", "0", "101", F(retries), 0, 1, 100,
 	 "1..100"},
+	{"give-up", 0, 0, "1", "3600", "0", "3601", F(give_up_ms), 0, 1000,
+	 3600000, "1..3600"},
 	{"max-clients", 0, 0, "1", "65535", "0", "65536", F(max_clients), 0, 1,
 	 65535, "1..65535"},
 	{"umask", 'U', 0, "0", "0777", NULL, "01000", F(umask), 0, 0, 0777,
@@ -266,6 +268,8 @@ static void test_values(void)
 	CHECK(cfg.timeout_ms == 1000);
 	CHECK(cfg.min_timeout_ms == RTO_FLOOR_MS);
 	CHECK(cfg.retries == 5);
+	CHECK(cfg.give_up_ms == 30000);
+	CHECK(cfg.strict_timeout == 0);
 	CHECK(cfg.max_clients == 256);
 	CHECK(cfg.verbosity == LOG_V_TRANSFERS);
 	CHECK(!cfg.foreground && !cfg.permissive && !cfg.chroot);
@@ -394,6 +398,20 @@ static void test_values(void)
 		CHECK(cfg.timeout_ms == 500);
 		CHECK_RUN(PARSE("-T", "500000", "--timeout", "3"));
 		CHECK(cfg.timeout_ms == 3000);
+		/* --give-up: 30 s, or --timeout x (--retries + 1) when longer,
+		 * unless given, in any order. */
+		CHECK_RUN(PARSE("--timeout", "5", "--retries", "5"));
+		CHECK(cfg.give_up_ms == 30000);
+		CHECK_RUN(PARSE("--timeout", "10", "--retries", "5"));
+		CHECK(cfg.give_up_ms == 60000);
+		CHECK_RUN(PARSE("-T", "255000000", "--retries", "100"));
+		CHECK(cfg.give_up_ms == 255000u * 101);
+		CHECK_RUN(PARSE("--give-up", "7", "--timeout", "10"));
+		CHECK(cfg.give_up_ms == 7000);
+		CHECK_RUN(PARSE("--timeout", "10", "--give-up", "7"));
+		CHECK(cfg.give_up_ms == 7000);
+		CHECK_RUN(PARSE("--strict-timeout"));
+		CHECK(cfg.strict_timeout == 1);
 		CHECK_RUN(PARSE("--port", "70", "--port", "71"));
 		CHECK(cfg.port == 71);
 		CHECK_RUN(PARSE("-l", "--inetd"));
@@ -548,10 +566,11 @@ static void test_errors(void)
 		"file-directory", "max-block-size", "blocksize",
 		"max-window",	  "refuse",	    "timeout",
 		"retransmit",	  "min-timeout",    "retries",
-		"max-clients",	  "permissive",	    "umask",
-		"verbose",	  "verbosity",	    "cache-size",
-		"cache-max-file", "cache-min-age",  "create",
-		"map-file",	  "help",	    "version"};
+		"give-up",	  "strict-timeout", "max-clients",
+		"permissive",	  "umask",	    "verbose",
+		"verbosity",	  "cache-size",	    "cache-max-file",
+		"cache-min-age",  "create",	    "map-file",
+		"help",		  "version"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char opt[64];
 		snprintf(opt, sizeof(opt), "--%s", names[i]);
@@ -617,6 +636,8 @@ static void test_help(void)
 		"-T, --retransmit USEC",
 		"--min-timeout MS",
 		"--retries N",
+		"--give-up SECONDS",
+		"--strict-timeout",
 		"--max-clients N",
 		"-p, --permissive",
 		"-U, --umask MASK",
