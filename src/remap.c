@@ -699,24 +699,90 @@ static int rule_applies(const struct rule *r, enum remap_request kind,
 	return 1;
 }
 
-/* The buffer a rewrite of cur goes to: out and a spare of the same size
- * take turns, the spare allocated at the first rewrite (most names meet no
- * rule that rewrites).  NULL when malloc fails. */
-static char *other_buffer(const char *cur, char *out, char **spare,
-			  size_t outsz)
+/* The state of one remap_map call.  The name being rewritten (cur) lives
+ * in out or in a spare buffer of the same size; each rewrite goes to the
+ * other one. */
+struct mapping {
+	char *out, *spare, *cur;
+	size_t outsz;
+	struct client_text ct;
+	struct remap_trace *trace;
+};
+
+/* The buffer that cur is not in, the spare allocated at the first rewrite
+ * (most names meet no rule that rewrites).  NULL when malloc fails. */
+static char *other_buffer(struct mapping *mp)
 {
-	if (!*spare && !(*spare = malloc(outsz)))
+	if (!mp->spare && !(mp->spare = malloc(mp->outsz)))
 		return NULL;
-	return cur == out ? *spare : out;
+	return mp->cur == mp->out ? mp->spare : mp->out;
 }
 
-static enum remap_result finish(enum remap_result res, struct remap_trace *t,
-				unsigned line, char *out, size_t outsz)
+/* Rule r matched the name at m: 'r' replaces the match; 'g' repeats the
+ * rule, matching the whole rewritten name again each time, "until it no
+ * longer matches" (in.tftpd 5.2 turns "aab" into "b" with "rg ^a", and
+ * spins forever on "rg a ab").  Every step is counted against the bounds.
+ * Returns REMAP_UNCHANGED when done, or the error that stopped it. */
+static enum remap_result rewrite(struct mapping *mp, const struct rule *r,
+				 regmatch_t *m)
 {
-	t->line = line;
-	if (res != REMAP_REFUSED && outsz > 0)
-		out[0] = '\0';
-	return res;
+	struct remap_trace *t = mp->trace;
+
+	for (;;) {
+		char *other;
+		size_t len;
+		int rc;
+
+		if (t->steps == REMAP_MAX_STEPS)
+			return REMAP_TOO_MANY_STEPS;
+		if (!(other = other_buffer(mp)))
+			return REMAP_NO_MEMORY;
+		if (expand(r, mp->cur, m, 1, &mp->ct, other, mp->outsz, &len) !=
+		    0)
+			return REMAP_TOO_LONG;
+		if (len > REMAP_MAX_REWRITE_BYTES - t->rewritten)
+			return REMAP_TOO_MUCH_REWRITING;
+		t->rewritten += len;
+		t->steps++;
+		mp->cur = other;
+		if (!(r->ops & OP_GLOBAL))
+			return REMAP_UNCHANGED;
+		rc = regexec(&r->re, mp->cur, r->nmatch, m, 0);
+		if (rc == REG_NOMATCH)
+			return REMAP_UNCHANGED;
+		if (rc != 0)
+			return REMAP_NO_MEMORY;
+	}
+}
+
+/* Refusing rule r ('a') matched (m: where, or NULL for a '~' rule): put in
+ * out the ERROR message in.tftpd would send.  With a replacement that is
+ * the name as the rule rewrites it ("ra foo bar" answers "xfooy" with
+ * "xbary"; "a ^x y", without 'r', likewise); without one, "" for the
+ * caller's default (in.tftpd's "Access denied").  Returns REMAP_REFUSED, or
+ * REMAP_NO_MEMORY. */
+static enum remap_result refuse(struct mapping *mp, const struct rule *r,
+				const regmatch_t *m)
+{
+	char *other;
+	size_t len;
+
+	if (!r->has_replacement) {
+		mp->out[0] = '\0';
+		return REMAP_REFUSED;
+	}
+	/* With 'r', rewrite() has already made the text. */
+	if (!(r->ops & OP_REWRITE)) {
+		if (!(other = other_buffer(mp)))
+			return REMAP_NO_MEMORY;
+		if (expand(r, mp->cur, m, m != NULL, &mp->ct, other, mp->outsz,
+			   &len) != 0)
+			other[0] = '\0';
+		mp->cur = other;
+	}
+	if (mp->cur != mp->out)
+		memcpy(mp->out, mp->cur, strlen(mp->cur) + 1);
+	return REMAP_REFUSED;
 }
 
 enum remap_result remap_map(const struct remap_rules *rules, const char *name,
@@ -725,110 +791,51 @@ enum remap_result remap_map(const struct remap_rules *rules, const char *name,
 			    size_t outsz, struct remap_trace *trace)
 {
 	struct remap_trace local;
-	struct client_text ct;
+	struct mapping mp = {out, NULL, out, outsz, {0, "", ""}, trace};
 	regmatch_t m[10];
-	char *cur = out, *spare = NULL, *other;
-	size_t namelen = strlen(name), len;
+	size_t namelen = strlen(name);
 	enum remap_result res = REMAP_UNCHANGED;
 	unsigned line = 0;
 
-	if (!trace)
-		trace = &local;
-	memset(trace, 0, sizeof(*trace));
-	if (namelen >= outsz)
-		return finish(REMAP_TOO_LONG, trace, 0, out, outsz);
+	if (!mp.trace)
+		mp.trace = &local;
+	memset(mp.trace, 0, sizeof(*mp.trace));
+	if (namelen >= outsz) {
+		res = REMAP_TOO_LONG;
+		goto done;
+	}
 	memcpy(out, name, namelen + 1);
-	client_text(client, rules && rules->uses_client, &ct);
+	client_text(client, rules && rules->uses_client, &mp.ct);
 
 	/* in.tftpd(8): "Rules are processed from the top down, and by
 	 * default, all rules are processed even if there is a match." */
 	for (size_t i = 0; rules && i < rules->n;) {
 		const struct rule *r = &rules->rule[i];
-		int rc, matched;
+		int rc;
 
-		if (!rule_applies(r, kind, ct.family)) {
+		if (!rule_applies(r, kind, mp.ct.family)) {
 			i++;
 			continue;
 		}
-		rc = regexec(&r->re, cur, r->nmatch, r->nmatch ? m : NULL, 0);
+		rc = regexec(&r->re, mp.cur, r->nmatch, r->nmatch ? m : NULL,
+			     0);
 		if (rc != 0 && rc != REG_NOMATCH) {
 			res = REMAP_NO_MEMORY;
 			line = r->line;
-			break;
+			goto done;
 		}
 		/* in.tftpd(8) '~': "execute the operation only if the regex
 		 * doesn't match". */
-		matched = (rc == 0) != !!(r->ops & OP_INVERT);
-		if (!matched) {
+		if ((rc == 0) == !!(r->ops & OP_INVERT)) {
 			i++;
 			continue;
 		}
-		/* 'r' replaces the match; 'g' repeats the rule, matching the
-		 * whole rewritten name again each time, "until it no longer
-		 * matches" (in.tftpd 5.2 turns "aab" into "b" with
-		 * "rg ^a" and so loops forever on "rg a ab"). */
-		while (r->ops & OP_REWRITE) {
-			if (trace->steps == REMAP_MAX_STEPS) {
-				res = REMAP_TOO_MANY_STEPS;
-				line = r->line;
-				goto done;
-			}
-			other = other_buffer(cur, out, &spare, outsz);
-			if (!other) {
-				res = REMAP_NO_MEMORY;
-				line = r->line;
-				goto done;
-			}
-			if (expand(r, cur, m, 1, &ct, other, outsz, &len) !=
-			    0) {
-				res = REMAP_TOO_LONG;
-				line = r->line;
-				goto done;
-			}
-			if (len > REMAP_MAX_REWRITE_BYTES - trace->rewritten) {
-				res = REMAP_TOO_MUCH_REWRITING;
-				line = r->line;
-				goto done;
-			}
-			trace->rewritten += len;
-			cur = other;
-			trace->steps++;
-			if (!(r->ops & OP_GLOBAL))
-				break;
-			rc = regexec(&r->re, cur, r->nmatch, m, 0);
-			if (rc == REG_NOMATCH)
-				break;
-			if (rc != 0) {
-				res = REMAP_NO_MEMORY;
-				line = r->line;
-				goto done;
-			}
-		}
-		/* 'a': refuse.  With a replacement, in.tftpd sends the name
-		 * as this rule rewrites it as the ERROR message ("ra foo bar"
-		 * answers "xfooy" with "xbary"; "a ^x y" likewise, without
-		 * 'r'); without one, its default "Access denied". */
-		if (r->ops & OP_REFUSE) {
-			res = REMAP_REFUSED;
+		if (r->ops & OP_REWRITE)
+			res = rewrite(&mp, r, m);
+		if (res == REMAP_UNCHANGED && (r->ops & OP_REFUSE))
+			res = refuse(&mp, r, rc == 0 ? m : NULL);
+		if (res != REMAP_UNCHANGED) {
 			line = r->line;
-			if (!r->has_replacement) {
-				out[0] = '\0';
-			} else if (r->ops & OP_REWRITE) {
-				if (cur != out)
-					memcpy(out, cur, strlen(cur) + 1);
-			} else {
-				/* Expanded next to cur, then moved to out. */
-				other = other_buffer(cur, out, &spare, outsz);
-				if (!other) {
-					res = REMAP_NO_MEMORY;
-					goto done;
-				}
-				if (expand(r, cur, rc == 0 ? m : NULL, rc == 0,
-					   &ct, other, outsz, &len) != 0)
-					other[0] = '\0';
-				if (other != out)
-					memcpy(out, other, strlen(other) + 1);
-			}
 			goto done;
 		}
 		/* 'e' ends processing, and wins over 's' (as in in.tftpd). */
@@ -838,28 +845,28 @@ enum remap_result remap_map(const struct remap_rules *rules, const char *name,
 		 * in.tftpd 5.2 restarts at the second rule instead; this
 		 * follows its manual page. */
 		if (r->ops & OP_RESTART) {
-			if (trace->restarts == REMAP_MAX_RESTARTS) {
+			if (mp.trace->restarts == REMAP_MAX_RESTARTS) {
 				res = REMAP_TOO_MANY_RESTARTS;
 				line = r->line;
 				goto done;
 			}
-			trace->restarts++;
+			mp.trace->restarts++;
 			i = 0;
 			continue;
 		}
 		i++;
 	}
-	if (res == REMAP_UNCHANGED) {
-		if (cur != out)
-			memcpy(out, cur, strlen(cur) + 1);
-		if (strcmp(out, name) != 0)
-			res = REMAP_MAPPED;
-	}
+	if (mp.cur != out)
+		memcpy(out, mp.cur, strlen(mp.cur) + 1);
+	res = strcmp(out, name) != 0 ? REMAP_MAPPED : REMAP_UNCHANGED;
 done:
-	free(spare);
-	if (res == REMAP_UNCHANGED || res == REMAP_MAPPED)
-		return res;
-	return finish(res, trace, line, out, outsz);
+	free(mp.spare);
+	mp.trace->line = line;
+	/* The errors leave no half-rewritten name behind. */
+	if (res != REMAP_UNCHANGED && res != REMAP_MAPPED &&
+	    res != REMAP_REFUSED && outsz > 0)
+		out[0] = '\0';
+	return res;
 }
 
 const char *remap_result_message(enum remap_result r)
