@@ -70,7 +70,7 @@ struct cache_stats {
 struct cache;
 
 /* A pin on one entry, held by the process that acquired it.  Caller-owned
- * storage; the fields are private to cache.c. */
+ * storage; the fields are private to src/cache*.c. */
 struct cache_ref {
 	struct cache *cache; /* NULL when no entry is held */
 	uint32_t slot, pin, seq;
@@ -165,29 +165,5 @@ void cache_stats(struct cache *c, struct cache_stats *out);
 /* One line for the SIGUSR1 log: "cache: entries=.. used=.. hits=..".
  * Always NUL-terminates out (outsz > 0).  Returns out. */
 char *cache_stats_format(const struct cache_stats *s, char *out, size_t outsz);
-
-/* Test and debugging hooks. */
-
-/* Verify every invariant of the index (lists, hash, refs, counters).
- * Returns 0, or -1 with a reason in why (whysz bytes). */
-int cache_check(struct cache *c, char *why, size_t whysz);
-
-/* Take and release the index lock by hand (a test kills a holder). */
-int cache_debug_lock(struct cache *c);
-void cache_debug_unlock(struct cache *c);
-
-/* Points inside critical sections where a test can make this process die
- * by SIGKILL with the lock held and the index half-updated. */
-enum cache_crash_point {
-	CACHE_CRASH_NONE = 0,
-	CACHE_CRASH_ALLOC_CHAIN, /* chunks taken, entry not yet committed */
-	CACHE_CRASH_ALLOC_HASH,	 /* entry committed, not yet in the hash */
-	CACHE_CRASH_ALLOC_PIN,	 /* entry in the hash, pin not recorded */
-	CACHE_CRASH_FREE_CHUNKS, /* entry freed, chunks half returned */
-	CACHE_CRASH_LRU_UNLINK,	 /* an LRU unlink half done */
-	CACHE_CRASH_PIN_RELEASE, /* pin record cleared, refcount not */
-	CACHE_CRASH_MAX
-};
-void cache_debug_crash_at(struct cache *c, enum cache_crash_point point);
 
 #endif

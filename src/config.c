@@ -38,6 +38,7 @@ void config_defaults(struct config *cfg)
 	cfg->cache_min_age_ms = 2000;
 	cfg->min_timeout_ms = RTO_FLOOR_MS;
 	cfg->retries = 5;
+	cfg->give_up_ms = CONFIG_DEFAULT_GIVE_UP_MS;
 	cfg->max_clients = 256;
 	cfg->verbosity = LOG_V_TRANSFERS;
 }
@@ -86,7 +87,14 @@ const char *config_usage(void)
 	       "  -T, --retransmit USEC      the same in microseconds (tftpd-hpa's -T)\n"
 	       "      --min-timeout MS       shortest adaptive wait, 1..255000 ms (default 20);\n"
 	       "                             set to --timeout's value to turn adaptation off\n"
-	       "      --retries N            resends before giving up, 1..100 (default 5)\n"
+	       "      --retries N            with --timeout, sets the default --give-up:\n"
+	       "                             --timeout x (N + 1), 1..100 (default 5)\n"
+	       "      --give-up SECONDS      end a transfer whose client made no progress\n"
+	       "                             for this long, 1..3600 (default: 30, or\n"
+	       "                             --timeout x (--retries + 1) when longer)\n"
+	       "      --strict-timeout       a client's timeout option fixes the resend\n"
+	       "                             timer (RFC 2349 read literally) instead of\n"
+	       "                             capping the adaptive one\n"
 	       "      --max-clients N        concurrent transfers, 1..65535 (default 256)\n"
 	       "  -p, --permissive           serve files that are not world-readable\n"
 	       "  -U, --umask MASK           umask for created files (octal; none are created\n"
@@ -287,6 +295,8 @@ enum {
 	OPT_CACHE_SIZE,
 	OPT_CACHE_MAX_FILE,
 	OPT_CACHE_MIN_AGE,
+	OPT_GIVE_UP,
+	OPT_STRICT_TIMEOUT,
 };
 
 enum config_status config_parse(int argc, char **argv, struct config *cfg,
@@ -322,6 +332,8 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		{"cache-min-age", required_argument, NULL, OPT_CACHE_MIN_AGE},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"retries", required_argument, NULL, OPT_RETRIES},
+		{"give-up", required_argument, NULL, OPT_GIVE_UP},
+		{"strict-timeout", no_argument, NULL, OPT_STRICT_TIMEOUT},
 		{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
 		{"max-window", required_argument, NULL, OPT_MAX_WINDOW},
 		{"min-timeout", required_argument, NULL, OPT_MIN_TIMEOUT},
@@ -334,7 +346,7 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		{NULL, 0, NULL, 0},
 	};
 #endif
-	int c;
+	int c, give_up_set = 0;
 	unsigned v;
 
 	config_defaults(cfg);
@@ -474,6 +486,16 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 				return bad(errbuf, errsz, "--retries", optarg,
 					   "a count, 1..100");
 			break;
+		case OPT_GIVE_UP:
+			if (parse_uint(optarg, 1, 3600, &v) != 0)
+				return bad(errbuf, errsz, "--give-up", optarg,
+					   "seconds, 1..3600");
+			cfg->give_up_ms = v * 1000;
+			give_up_set = 1;
+			break;
+		case OPT_STRICT_TIMEOUT:
+			cfg->strict_timeout = 1;
+			break;
 		case OPT_MAX_CLIENTS:
 			if (parse_uint(optarg, 1, 65535, &cfg->max_clients) != 0)
 				return bad(errbuf, errsz, "--max-clients",
@@ -539,6 +561,14 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		 * root while looking confined. */
 		snprintf(errbuf, errsz, "--group needs --user");
 		return CONFIG_ERROR;
+	}
+	if (!give_up_set) {
+		/* At least tftpd-hpa's half minute; longer when the fixed
+		 * policy of the older --retries would have waited longer. */
+		uint64_t fixed = (uint64_t)cfg->timeout_ms * (cfg->retries + 1);
+		cfg->give_up_ms = fixed > CONFIG_DEFAULT_GIVE_UP_MS
+					  ? (unsigned)fixed
+					  : CONFIG_DEFAULT_GIVE_UP_MS;
 	}
 	if (optind < argc)
 		cfg->root = argv[optind++];

@@ -10,6 +10,9 @@
 /* Largest windowsize granted unless --max-window says otherwise (blocks). */
 #define CONFIG_DEFAULT_MAX_WINDOW 16
 
+/* The default --give-up (milliseconds): no shorter than tftpd-hpa's wait. */
+#define CONFIG_DEFAULT_GIVE_UP_MS 30000
+
 /* One --address or --host: a numeric address, and a port or 0 for --port. */
 struct config_listen {
 	const char *host;
@@ -37,7 +40,11 @@ struct config {
 	unsigned refused;      /* OPTION_* bits of options to ignore (--refuse) */
 	unsigned timeout_ms;   /* longest wait for a client before resending */
 	unsigned min_timeout_ms; /* floor of the adaptive timeout (ms) */
-	unsigned retries;      /* resends of one packet before giving up */
+	unsigned retries;      /* with timeout_ms, the default give_up_ms */
+	unsigned give_up_ms;   /* a transfer whose client made no progress for
+				* this long ends (--give-up, or the larger of
+				* 30 s and timeout_ms x (retries + 1)) */
+	int strict_timeout;    /* a client's timeout option fixes the timer */
 	unsigned max_clients;  /* concurrent transfers (children) */
 	int verbosity;         /* enum log_verbosity */
 	int foreground;

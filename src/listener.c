@@ -26,6 +26,11 @@
 struct child {
 	pid_t pid;
 	union sockaddr_any client;
+	uint64_t request_hash; /* of the request's bytes, to know a repeat */
+	size_t request_len;
+	int slot;              /* its handoff word */
+	int ending;            /* replaced by a new request: no longer the
+				* client's transfer, only waiting to be reaped */
 };
 
 /* The only state a signal handler touches. */
@@ -180,9 +185,22 @@ static struct child *find_child(struct listener *l,
 				const union sockaddr_any *client)
 {
 	for (unsigned i = 0; i < l->nchildren; i++)
-		if (net_same(&l->children[i].client, client))
+		if (!l->children[i].ending &&
+		    net_same(&l->children[i].client, client))
 			return &l->children[i];
 	return NULL;
+}
+
+/* FNV-1a, 64 bits: tells a repeated request from a new one.  A collision
+ * only makes a running transfer resend its first packet to its own
+ * client. */
+static uint64_t request_hash(const uint8_t *buf, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ buf[i]) * 0x100000001b3u;
+	return h;
 }
 
 /* Retry the cache releases that failed at reaping time.  Returns 0 when
@@ -234,24 +252,32 @@ static void reap(struct listener *l, int block)
 				log_msg(LOG_WARNING, "cache: could not release "
 					"what process %ld held", (long)pid);
 		}
+		int ending = 0;
 		for (unsigned i = 0; i < l->nchildren; i++) {
 			if (l->children[i].pid != pid)
 				continue;
+			ending = l->children[i].ending;
+			handoff_release(l->handoff, l->children[i].slot);
 			l->children[i] = l->children[--l->nchildren];
 			break;
 		}
-		if (WIFSIGNALED(status))
+		if (WIFSIGNALED(status) &&
+		    !(ending && WTERMSIG(status) == SIGTERM))
 			log_msg(LOG_WARNING, "transfer process %ld killed by "
 				"signal %d", (long)pid, WTERMSIG(status));
 	}
 }
 
-/* In the child: drop what belongs to the parent, then run the transfer. */
-static void run_child(struct listener *l, const struct tftp_request *req,
-		      const char *rel, const union sockaddr_any *client,
-		      const struct net_recv_info *info)
+/* In the child: drop what belongs to the parent, then run the transfer,
+ * again for as long as the client repeats its request just as the transfer
+ * ends (handoff.h). */
+static void run_child(struct listener *l, const struct transfer_request *tr0,
+		      int slot)
 {
+	struct transfer_request tr = *tr0;
 	struct sigaction sa;
+	sigset_t none;
+	enum transfer_outcome outcome;
 
 	for (int i = 0; i < l->nfds; i++)
 		close(l->fds[i]);
@@ -268,7 +294,63 @@ static void run_child(struct listener *l, const struct tftp_request *req,
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
-	_exit(transfer_run(l->cfg, l->cache, req, rel, client, info));
+	tr.wake_fd = handoff_child_init(l->handoff, slot);
+	if (tr.wake_fd < 0)
+		log_msg(LOG_WARNING, "transfer process: no wake-up pipe: %s",
+			strerror(errno));
+	/* What was blocked across fork() is delivered now. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	do
+		outcome = transfer_run(l->cfg, l->cache, &tr);
+	while (handoff_finish());
+	_exit(transfer_exit_status(outcome));
+}
+
+/* A request from the address and port of a live transfer.  The same bytes
+ * again: that transfer's child answers (it resends its first packet), or
+ * when it has just ended, a new child does.  Other bytes: the client has
+ * moved on, so its old transfer ends without another packet and the new
+ * request is served.  Returns 1 when the request is dealt with, 0 when it
+ * must be served by a new child. */
+static int repeated_request(struct listener *l, struct child *c, uint64_t hash,
+			    size_t len, const union sockaddr_any *from)
+{
+	char who[NET_ADDRSTRLEN];
+
+	if (c->request_hash == hash && c->request_len == len) {
+		if (handoff_nudge(l->handoff, c->slot)) {
+			kill(c->pid, HANDOFF_SIGNAL);
+			if (log_enabled(LOG_DEBUG))
+				log_msg(LOG_DEBUG, "repeated request from %s: "
+					"passed to its transfer",
+					net_format(from, who));
+			return 1;
+		}
+		c->ending = 1; /* it has ended and is exiting */
+		return 0;
+	}
+	log_msg(LOG_INFO, "new request from %s: ending its previous transfer "
+		"(process %ld)", net_format(from, who), (long)c->pid);
+	kill(c->pid, SIGTERM);
+	c->ending = 1;
+	return 0;
+}
+
+/* fork() with the signals a child must not take before it is ready held
+ * back: the listener's handlers would write to its signal pipe, and a
+ * repeat or a stop would be lost. */
+static pid_t fork_child(void)
+{
+	sigset_t all, old;
+	pid_t pid;
+
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid != 0)
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	return pid;
 }
 
 static void handle_request(struct listener *l, int idx)
@@ -284,7 +366,9 @@ static void handle_request(struct listener *l, int idx)
 	struct tftp_request req;
 	enum path_result pr;
 	const char *why;
-	int fd = l->fds[idx];
+	int fd = l->fds[idx], slot;
+	struct child *c;
+	uint64_t hash;
 	ssize_t n;
 	pid_t pid;
 
@@ -341,13 +425,14 @@ static void handle_request(struct listener *l, int idx)
 		       path_result_message(pr));
 		return;
 	}
-	if (find_child(l, &from)) {
-		/* The client resent its request before our first DATA came
-		 * back: the transfer it asked for is already running. */
-		if (log_enabled(LOG_DEBUG))
-			log_msg(LOG_DEBUG, "duplicate request from %s ignored",
-				net_format(&from, who));
-		return;
+	hash = request_hash(buf, (size_t)n);
+	if ((c = find_child(l, &from)) != NULL) {
+		/* Reap first: a transfer that has just ended is no reason to
+		 * keep a client waiting. */
+		reap(l, 0);
+		c = find_child(l, &from);
+		if (c && repeated_request(l, c, hash, (size_t)n, &from))
+			return;
 	}
 	if (l->nchildren >= l->cfg->max_clients) {
 		log_msg(LOG_WARNING, "RRQ from %s refused: server busy "
@@ -362,17 +447,28 @@ static void handle_request(struct listener *l, int idx)
 		refuse(fd, &from, TFTP_EUNDEF, "server busy");
 		return;
 	}
-	pid = fork();
+	slot = handoff_claim(l->handoff);
+	pid = slot < 0 ? -1 : fork_child();
 	if (pid < 0) {
-		log_msg(LOG_ERR, "fork: %s", strerror(errno));
+		log_msg(LOG_ERR, "fork: %s", slot < 0 ? "no handoff slot"
+							: strerror(errno));
+		handoff_release(l->handoff, slot);
 		refuse(fd, &from, TFTP_EUNDEF, "server busy");
 		return;
 	}
-	if (pid == 0)
-		run_child(l, &req, rel, &from, &info);
-	l->children[l->nchildren].pid = pid;
-	l->children[l->nchildren].client = from;
-	l->nchildren++;
+	if (pid == 0) {
+		struct transfer_request tr = {.req = &req, .rel = rel,
+					      .client = from, .origin = info,
+					      .wake_fd = -1};
+		run_child(l, &tr, slot);
+	}
+	c = &l->children[l->nchildren++];
+	c->pid = pid;
+	c->client = from;
+	c->request_hash = hash;
+	c->request_len = (size_t)n;
+	c->slot = slot;
+	c->ending = 0;
 }
 
 static int install_signals(struct listener *l)
@@ -394,7 +490,12 @@ static int install_signals(struct listener *l)
 	sa.sa_handler = SIG_IGN;
 	sa.sa_flags = 0;
 	sigaction(SIGPIPE, &sa, NULL);
-	return 0;
+	/* The children's wake-up signal: held, never taken, by the
+	 * listener, so that a child has it pending until it is ready. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, HANDOFF_SIGNAL);
+	return sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
 /* Read pending signal numbers.  Returns 1 when asked to stop. */
@@ -455,7 +556,8 @@ int listener_run(struct listener *l)
 	char where[NET_ADDRSTRLEN];
 
 	l->children = calloc(l->cfg->max_clients, sizeof(*l->children));
-	if (!l->children || install_signals(l) != 0) {
+	l->handoff = handoff_create(l->cfg->max_clients);
+	if (!l->children || !l->handoff || install_signals(l) != 0) {
 		log_msg(LOG_ERR, "start-up: %s", strerror(errno));
 		return 1;
 	}

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "cache.h"
+#include "handoff.h"
 #include "config.h"
 #include "net.h"
 
@@ -24,6 +25,7 @@ struct listener {
 	unsigned nchildren;
 	int idle_exit;        /* inetd/systemd: exit after cfg->idle_timeout */
 	struct cache *cache;  /* shared by the children; NULL when off */
+	struct handoff *handoff; /* one word per child, shared (handoff.h) */
 	/* Reaped children whose cache pins could not be released yet (the
 	 * lock was held too long): retried before each fork, since a new
 	 * child could be given the same pid. */

@@ -94,11 +94,48 @@ int net_parse(const char *host, unsigned port, union sockaddr_any *out,
 	memset(out, 0, sizeof(*out));
 	memcpy(out, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
-	if (out->sa.sa_family == AF_INET6)
-		out->sin6.sin6_port = htons((uint16_t)port);
-	else
-		out->sin.sin_port = htons((uint16_t)port);
+	net_set_port(out, port);
 	return 0;
+}
+
+void net_set_port(union sockaddr_any *a, unsigned port)
+{
+	if (a->sa.sa_family == AF_INET6)
+		a->sin6.sin6_port = htons((uint16_t)port);
+	else
+		a->sin.sin_port = htons((uint16_t)port);
+}
+
+int net_transfer_socket(const union sockaddr_any *local, unsigned port_low,
+			unsigned port_high, unsigned start,
+			const union sockaddr_any *peer)
+{
+	union sockaddr_any addr = *local;
+	unsigned span = port_low ? port_high - port_low + 1 : 1;
+	int fd = socket(addr.sa.sa_family, SOCK_DGRAM, 0), on = 1, saved;
+
+	if (fd < 0)
+		return -1;
+	/* IPv6-only, unless the request came to a dual-stack socket from an
+	 * IPv4 client (systemd's BindIPv6Only=both): then the local address
+	 * is IPv4-mapped, which an IPv6-only socket cannot bind. */
+	if (addr.sa.sa_family == AF_INET6 &&
+	    !IN6_IS_ADDR_V4MAPPED(&addr.sin6.sin6_addr))
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	for (unsigned i = 0; i < span; i++) {
+		net_set_port(&addr, port_low ? port_low + (start + i) % span : 0);
+		if (bind(fd, &addr.sa, net_len(&addr)) == 0) {
+			if (connect(fd, &peer->sa, net_len(peer)) == 0)
+				return fd;
+			break;
+		}
+		if (errno != EADDRINUSE)
+			break;
+	}
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
 }
 
 int net_want_local_address(int fd, int family)

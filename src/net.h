@@ -33,6 +33,21 @@ int net_same(const union sockaddr_any *a, const union sockaddr_any *b);
 int net_parse(const char *host, unsigned port, union sockaddr_any *out,
 	      const char **why);
 
+/* Set the port of a (host byte order, 0..65535). */
+void net_set_port(union sockaddr_any *a, unsigned port);
+
+/* The socket of one transfer (the server's TID, RFC 1350 section 4): bound
+ * on local's address (its port is ignored) and a port from port_low ..
+ * port_high, tried in turn from start modulo the span so that concurrent
+ * children do not race for the same one (port_low 0: any free port), then
+ * connected to peer.  Connected, it receives only the peer's datagrams (the
+ * kernel answers any other source with ICMP port unreachable) and reports
+ * an ICMP port unreachable from the peer as ECONNREFUSED.  Returns the
+ * socket, or -1 (errno; EADDRINUSE when every port of the range is taken). */
+int net_transfer_socket(const union sockaddr_any *local, unsigned port_low,
+			unsigned port_high, unsigned start,
+			const union sockaddr_any *peer);
+
 /* Ask the kernel to report each datagram's destination address (IP_PKTINFO,
  * IP_RECVDSTADDR or IPV6_RECVPKTINFO, whichever the platform has).  Returns 0,
  * or -1 when the platform has none (replies then come from the bound

@@ -4,9 +4,12 @@
 
 #include "rto.h"
 
-void rto_init(struct rto *r, unsigned initial_ms, unsigned floor_ms)
+void rto_init(struct rto *r, unsigned initial_ms, unsigned floor_ms,
+	      unsigned backoff_max_ms)
 {
-	r->ceiling_ms = initial_ms;
+	r->cap_ms = initial_ms;
+	r->backoff_max_ms =
+		backoff_max_ms > initial_ms ? backoff_max_ms : initial_ms;
 	r->floor_ms = floor_ms < initial_ms ? floor_ms : initial_ms;
 	r->current_ms = initial_ms;
 	r->have_sample = 0;
@@ -21,8 +24,8 @@ static unsigned clamp_ms(const struct rto *r, uint64_t us)
 
 	if (ms < r->floor_ms)
 		return r->floor_ms;
-	if (ms > r->ceiling_ms)
-		return r->ceiling_ms;
+	if (ms > r->cap_ms)
+		return r->cap_ms;
 	return (unsigned)ms;
 }
 
@@ -38,13 +41,13 @@ static void recompute(struct rto *r)
 
 void rto_progress(struct rto *r)
 {
-	if (r->have_sample && r->floor_ms != r->ceiling_ms)
+	if (r->have_sample && r->floor_ms != r->cap_ms)
 		recompute(r);
 }
 
 void rto_sample(struct rto *r, uint64_t rtt_us)
 {
-	if (r->floor_ms == r->ceiling_ms)
+	if (r->floor_ms == r->cap_ms)
 		return; /* fixed */
 	if (!r->have_sample) {
 		r->srtt_us = rtt_us;
@@ -63,8 +66,8 @@ void rto_backoff(struct rto *r)
 {
 	unsigned doubled = r->current_ms * 2;
 
-	r->current_ms = doubled > r->ceiling_ms || doubled < r->current_ms
-				? r->ceiling_ms
+	r->current_ms = doubled > r->backoff_max_ms || doubled < r->current_ms
+				? r->backoff_max_ms
 				: doubled;
 }
 

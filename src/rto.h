@@ -1,7 +1,11 @@
 /* The retransmission timer of one transfer: RFC 6298's smoothed RTT and
  * variance (as RFC 1123 4.2.3.2 requires of TFTP: adaptive, with exponential
- * backoff), kept between a floor and the configured --timeout.  Pure: the
- * caller measures time and passes it in. */
+ * backoff).  Samples keep it between a floor (--min-timeout) and a cap
+ * (--timeout, or the client's RFC 2349 timeout); silence doubles it past the
+ * cap, up to a backoff ceiling, so that a client which ignores duplicate
+ * DATA and waits on its own timer (U-Boot: 5 s) eventually sees a gap long
+ * enough for that timer to fire.  Pure: the caller measures time and passes
+ * it in. */
 #ifndef CTFTPD_RTO_H
 #define CTFTPD_RTO_H
 
@@ -12,25 +16,36 @@
  * loss. */
 #define RTO_FLOOR_MS 20
 
+/* The default backoff ceiling (milliseconds): well above the client timers
+ * found in the field (U-Boot 5 s, tftp-hpa's client 5 s), so that doubling
+ * from any start reaches a gap longer than a client timer of up to 10 s
+ * within the default 30 s give-up time. */
+#define RTO_BACKOFF_MAX_MS 16000
+
 struct rto {
 	unsigned floor_ms;   /* lowest timeout */
-	unsigned ceiling_ms; /* highest timeout: --timeout */
+	unsigned cap_ms;     /* highest timeout a sample can give: --timeout */
+	unsigned backoff_max_ms; /* highest timeout after backoff (>= cap) */
 	unsigned current_ms; /* the timeout to wait now */
 	int have_sample;
 	uint64_t srtt_us;    /* smoothed round-trip time (microseconds) */
 	uint64_t rttvar_us;  /* its mean deviation (microseconds) */
 };
 
-/* Start a timer at initial_ms, the ceiling too (RFC 6298 2.1: before the
- * first sample, wait the initial value), adapting down to floor_ms at the
- * lowest.  floor_ms >= initial_ms fixes the timeout at initial_ms for the
- * whole transfer (as for an RFC 2349 timeout the client asked for). */
-void rto_init(struct rto *r, unsigned initial_ms, unsigned floor_ms);
+/* Start a timer at initial_ms, which is also the cap of what samples can
+ * give (RFC 6298 2.1: before the first sample, wait the initial value),
+ * adapting down to floor_ms at the lowest, and backing off on silence up to
+ * backoff_max_ms (raised to initial_ms when below it).  floor_ms >=
+ * initial_ms turns adaptation off; backoff_max_ms <= initial_ms as well
+ * fixes the timeout at initial_ms for the whole transfer (the strict reading
+ * of a client's RFC 2349 timeout). */
+void rto_init(struct rto *r, unsigned initial_ms, unsigned floor_ms,
+	      unsigned backoff_max_ms);
 
 /* Feed one round-trip measurement (microseconds) from a packet that was sent
  * once only (Karn's rule: the caller never passes one from a retransmitted
  * packet).  Updates the timeout per RFC 6298 2.2 and 2.3, bounded by the
- * floor and the ceiling; a sample also ends any backoff. */
+ * floor and the cap; a sample also ends any backoff. */
 void rto_sample(struct rto *r, uint64_t rtt_us);
 
 /* Progress without a sample (an ACK of a packet sent more than once): the
@@ -39,7 +54,8 @@ void rto_sample(struct rto *r, uint64_t rtt_us);
  * would never yield a sample and the timer would stay at its ceiling. */
 void rto_progress(struct rto *r);
 
-/* Silence: double the timeout (RFC 6298 5.5), up to the ceiling. */
+/* Silence: double the timeout (RFC 6298 5.5), past the cap, up to the
+ * backoff ceiling. */
 void rto_backoff(struct rto *r);
 
 /* The timeout to wait now, in milliseconds. */

@@ -1,22 +1,23 @@
-/* The child's side of a read request: open the file, then send DATA blocks,
- * wait for each ACK, resend on silence, give up after --retries.  Blocks are
- * counted with 64-bit sequence numbers; the 16-bit block number on the wire
- * is the low half, so a file of more than 65535 blocks rolls over to 0. */
+/* The child's side of a read request (RFC 1350, RFC 7440): send a window of
+ * DATA blocks, wait for an ACK, advance or resend, until the last block is
+ * acknowledged.  Blocks are counted with 64-bit sequence numbers; the 16-bit
+ * block number on the wire is the low half, so a file of more than 65535
+ * blocks rolls over to 0.  Where the bytes come from is source.c's concern;
+ * when to resend is rto.c's. */
 #include "autoconfig.h"
 
 #include "transfer.h"
 
+#include "handoff.h"
 #include "log.h"
-#include "netascii.h"
 #include "options.h"
-#include "cache.h"
 #include "path.h"
 #include "rto.h"
+#include "source.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,20 +31,6 @@
 /* Room for a request's file name in log lines. */
 #define LOG_NAME_MAX 256
 
-/* Reads the file and produces DATA payloads, converting for netascii. */
-struct block_reader {
-	int fd;
-	enum tftp_mode mode;
-	struct netascii_encoder enc;
-	int eof;
-	size_t stage_pos, stage_len;
-	uint8_t stage[8192];
-	/* From the shared cache instead of the file, when cached is set: */
-	int cached;
-	struct cache_ref ref;
-	uint64_t offset;     /* next byte of the file to read */
-};
-
 /* What the ring knows of each block it holds. */
 struct slot_meta {
 	size_t len;      /* datagram bytes, header included */
@@ -55,27 +42,41 @@ struct slot_meta {
 
 struct transfer {
 	const struct config *cfg;
-	int sock;
-	union sockaddr_any client;
+	int sock;            /* connected to the client */
+	int wake_fd;         /* handoff: a repeated request, or stop */
 	char client_str[NET_ADDRSTRLEN];
 	char name[LOG_NAME_MAX];
 	const char *mode_name;
 	unsigned blksize;    /* bytes of payload in a full DATA block */
 	unsigned windowsize; /* blocks sent before waiting for an ACK */
 	struct rto rto;      /* how long to wait for a reply before resending */
-	int64_t silence_limit_us; /* give up after this long without progress */
-	int64_t heard_us;    /* when the client last made progress */
+	int confirmed;       /* the client acknowledged something: its
+			      * address is real, the timer may resend */
+	int64_t heard_us;    /* the client's last progress (before
+			      * confirmation: its last request) */
+	int64_t give_up_us;  /* silence that ends a confirmed transfer */
+	int64_t first_reply_us; /* silence that ends an unconfirmed one */
 	/* window ring: slot i holds 4 + blksize bytes */
 	uint8_t *ring;
 	struct slot_meta *meta;
-	/* statistics for the summary line */
+	/* the end, and statistics for the summary line */
+	enum transfer_outcome outcome;
+	char detail[192];
 	uint64_t bytes;       /* payload bytes sent, first transmissions */
 	uint64_t blocks;      /* DATA blocks, first transmissions */
-	uint64_t retransmits; /* DATA blocks sent again */
+	uint64_t retransmits; /* packets sent again */
 	const char *cache_state; /* hit, fill, miss or off */
 	struct timespec start;
 	uint8_t rxbuf[TFTP_BLKSIZE_MAX + TFTP_DATA_HEADER];
 };
+
+static int64_t now_us(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
 
 static double elapsed(const struct transfer *t)
 {
@@ -86,254 +87,218 @@ static double elapsed(const struct transfer *t)
 	       (double)(now.tv_nsec - t->start.tv_nsec) / 1e9;
 }
 
-static int64_t now_us(void)
+/* Record how the transfer ends, with the words for the summary line. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void end(struct transfer *t, enum transfer_outcome outcome,
+		const char *fmt, ...)
 {
-	struct timespec now;
+	va_list ap;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+	t->outcome = outcome;
+	va_start(ap, fmt);
+	vsnprintf(t->detail, sizeof(t->detail), fmt, ap);
+	va_end(ap);
 }
 
-static void send_error_to(struct transfer *t, const union sockaddr_any *to,
-			  uint16_t code, const char *msg)
+static void send_error(struct transfer *t, uint16_t code, const char *msg)
 {
 	uint8_t buf[512];
 	size_t len = packet_build_error(buf, sizeof(buf), code, msg);
 
-	(void)sendto(t->sock, buf, len, 0, &to->sa, net_len(to));
+	(void)send(t->sock, buf, len, 0);
 }
 
-/* The per-transfer summary line (one per transfer, at info level). */
-static void summary(struct transfer *t, int priority, const char *outcome)
+/* The per-transfer summary line, one per transfer: a warning when the
+ * transfer failed after it started, info otherwise (a source that never
+ * answers is usually a spoofed one: not worth a warning each).  A request
+ * refused before anything was sent keeps a short form. */
+static void summary(struct transfer *t)
 {
-	log_msg(priority,
+	int level = t->outcome == TRANSFER_GAVE_UP ||
+				    t->outcome == TRANSFER_FAILED
+			    ? LOG_WARNING
+			    : LOG_INFO;
+
+	if (t->outcome == TRANSFER_REFUSED && t->blocks == 0) {
+		log_msg(LOG_INFO, "RRQ from %s file \"%s\" %s", t->client_str,
+			t->name, t->detail);
+		return;
+	}
+	log_msg(level,
 		"RRQ from %s file \"%s\" mode %s: %s; %llu bytes, %llu blocks, "
 		"%llu retransmits, %.3f s; cache %s; blksize %u, windowsize %u",
-		t->client_str, t->name, t->mode_name, outcome,
+		t->client_str, t->name, t->mode_name, t->detail,
 		(unsigned long long)t->bytes, (unsigned long long)t->blocks,
 		(unsigned long long)t->retransmits, elapsed(t),
 		t->cache_state ? t->cache_state : "off", t->blksize,
 		t->windowsize);
 }
 
-static ssize_t read_full(int fd, uint8_t *buf, size_t len)
+int transfer_exit_status(enum transfer_outcome outcome)
 {
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read(fd, buf + got, len - got);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
+	return outcome == TRANSFER_COMPLETE || outcome == TRANSFER_CLIENT_END
+		       ? 0
+		       : 1;
 }
 
-/* Produce the next block's payload (at most len bytes) into out.  A result
- * shorter than len marks the last block.  Returns bytes, or -1 (errno). */
-/* Read up to len bytes of the file from where the reader stands: from the
- * cache (a copy) or the file.  Returns bytes, 0 at the end, -1 (errno). */
-static ssize_t source_read(struct block_reader *r, uint8_t *buf, size_t len)
-{
-	size_t got = 0;
-
-	if (!r->cached)
-		return read_full(r->fd, buf, len);
-	while (got < len) {
-		struct iovec v[2];
-		int niov;
-		size_t n = cache_iov(&r->ref, r->offset, len - got, v, &niov);
-		if (n == 0)
-			break;
-		for (int i = 0; i < niov; i++) {
-			memcpy(buf + got, v[i].iov_base, v[i].iov_len);
-			got += v[i].iov_len;
-		}
-		r->offset += n;
-	}
-	return (ssize_t)got;
-}
-
-static ssize_t reader_next(struct block_reader *r, uint8_t *out, size_t len)
-{
-	size_t o = 0;
-
-	if (r->mode != TFTP_MODE_NETASCII)
-		return read_full(r->fd, out, len);
-	while (o < len) {
-		size_t used;
-		if (r->stage_pos == r->stage_len && !r->eof) {
-			ssize_t n = source_read(r, r->stage, sizeof(r->stage));
-			if (n < 0)
-				return -1;
-			r->stage_pos = 0;
-			r->stage_len = (size_t)n;
-			r->eof = n == 0;
-		}
-		if (r->stage_pos == r->stage_len &&
-		    !netascii_encoder_pending(&r->enc))
-			break;
-		o += netascii_encode(&r->enc, r->stage + r->stage_pos,
-				     r->stage_len - r->stage_pos, &used, out + o,
-				     len - o);
-		r->stage_pos += used;
-	}
-	return (ssize_t)o;
-}
-
-/* Produce the payload of the next block, at most len bytes, for the slot
- * whose buffer is slot (header first) and whose record is m: straight from
- * the shared cache as iovecs when the file is cached in octet mode (no
- * copy), otherwise into the slot.  A result shorter than len marks the last
- * block.  Returns bytes, or -1 (errno). */
-static ssize_t produce(struct block_reader *r, uint8_t *slot, size_t len,
-		       struct slot_meta *m)
-{
-	m->niov = 0;
-	if (r->cached && r->mode != TFTP_MODE_NETASCII) {
-		size_t n = cache_iov(&r->ref, r->offset, len, m->iov, &m->niov);
-		r->offset += n;
-		return (ssize_t)n;
-	}
-	return reader_next(r, slot + TFTP_DATA_HEADER, len);
-}
-
-/* Send one DATA block: the header in the slot and the payload beside it,
- * or in up to two pieces of the cache, in one sendmsg. */
-static ssize_t send_block(struct transfer *t, uint8_t *slot,
-			  const struct slot_meta *m)
+/* Send one packet to the client: the header (or the whole datagram) in
+ * head, and the payload in up to two more pieces.  An ICMP port
+ * unreachable already reported by the kernel ends the transfer. */
+static int send_packet(struct transfer *t, const uint8_t *head, size_t len,
+		       const struct iovec *more, int nmore)
 {
 	struct iovec v[3];
 	struct msghdr msg;
 
-	if (m->niov == 0)
-		return sendto(t->sock, slot, m->len, 0, &t->client.sa,
-			      net_len(&t->client));
-	v[0].iov_base = slot;
-	v[0].iov_len = TFTP_DATA_HEADER;
-	for (int i = 0; i < m->niov; i++)
-		v[1 + i] = m->iov[i];
+	v[0].iov_base = (void *)head;
+	v[0].iov_len = len;
+	for (int i = 0; i < nmore; i++)
+		v[1 + i] = more[i];
 	memset(&msg, 0, sizeof(msg));
-	msg.msg_name = &t->client.sa;
-	msg.msg_namelen = net_len(&t->client);
 	msg.msg_iov = v;
-	msg.msg_iovlen = 1 + (size_t)m->niov;
-	return sendmsg(t->sock, &msg, 0);
+	msg.msg_iovlen = 1 + (size_t)nmore;
+	if (sendmsg(t->sock, &msg, 0) >= 0)
+		return 0;
+	if (errno == ECONNREFUSED) {
+		end(t, TRANSFER_CLIENT_GONE,
+		    "client gone (ICMP port unreachable)");
+		return -1;
+	}
+	log_msg(LOG_DEBUG, "send to %s: %s", t->client_str, strerror(errno));
+	return 0;
 }
 
 enum wait_result {
 	WAIT_ACK,     /* an ACK that advances the window */
+	WAIT_REPEAT,  /* unconfirmed: the client repeated its request */
 	WAIT_TIMEOUT, /* silence until the deadline */
-	WAIT_END,     /* the client sent ERROR, or something illegal: stop */
-	WAIT_FAIL,    /* local error */
+	WAIT_END,     /* the transfer is over: t->outcome says why */
 };
 
-/* Wait up to the current timeout for an ACK of a block in (acked, sent].  Duplicate
- * and stale ACKs are ignored without resending (RFC 1123 4.2.3.1: no
- * Sorcerer's Apprentice).  A datagram from another address or port gets
- * ERROR 5 and the wait goes on.  On WAIT_ACK, *seq is the acknowledged
- * sequence number. */
-static enum wait_result wait_ack(struct transfer *t, uint64_t acked,
-				 uint64_t sent, uint64_t *seq,
-				 const char **outcome)
+/* One datagram from the client, while blocks (acked, sent] are out.
+ * Duplicate and stale ACKs are ignored without resending (RFC 1123
+ * 4.2.3.1: no Sorcerer's Apprentice).  Returns WAIT_ACK with *seq set,
+ * WAIT_END, or -1 to keep waiting. */
+static int take_reply(struct transfer *t, uint64_t acked, uint64_t sent,
+		      uint64_t *seq)
 {
-	int64_t deadline = now_us() + (int64_t)rto_timeout_ms(&t->rto) * 1000;
+	struct tftp_packet pkt;
+	const char *why;
+	ssize_t n = recv(t->sock, t->rxbuf, sizeof(t->rxbuf), 0);
 
+	if (n < 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			return -1;
+		if (errno == ECONNREFUSED) {
+			end(t, TRANSFER_CLIENT_GONE,
+			    "client gone (ICMP port unreachable)");
+			return WAIT_END;
+		}
+		end(t, TRANSFER_FAILED, "failed: receive error: %s",
+		    strerror(errno));
+		return WAIT_END;
+	}
+	if (packet_parse_reply(t->rxbuf, (size_t)n, &pkt, &why) != 0) {
+		log_msg(LOG_DEBUG, "ignoring bad datagram from %s: %s",
+			t->client_str, why);
+		return -1;
+	}
+	if (pkt.opcode == TFTP_ERROR) {
+		char msg[128];
+		log_sanitize(pkt.error_msg, strlen(pkt.error_msg), msg,
+			     sizeof(msg));
+		end(t, TRANSFER_CLIENT_END, "ended by client: ERROR %u \"%s\"",
+		    pkt.error_code, msg);
+		return WAIT_END;
+	}
+	if (pkt.opcode != TFTP_ACK) {
+		send_error(t, TFTP_EBADOP, "expected an ACK");
+		end(t, TRANSFER_REFUSED, "failed: client sent %s during a read",
+		    packet_opcode_name(pkt.opcode));
+		return WAIT_END;
+	}
+	/* Map the 16-bit block number into the window. */
+	uint16_t delta = (uint16_t)(pkt.block - (uint16_t)acked);
+	if (delta >= 1 && delta <= sent - acked) {
+		*seq = acked + delta;
+		return WAIT_ACK;
+	}
+	if (log_level() >= LOG_V_PACKETS)
+		log_msg(LOG_DEBUG, "%s: ignoring ACK %u (acked %llu)",
+			t->client_str, pkt.block, (unsigned long long)acked);
+	return -1;
+}
+
+/* Wait for an ACK of a block in (acked, sent], until the timer runs out;
+ * before the client is confirmed, until it has been silent for
+ * first_reply_us since its last request, and a repeated request returns
+ * WAIT_REPEAT.  Datagrams are read before the wake-up pipe, so a client's
+ * final ACK or ERROR is seen before its next request. */
+static enum wait_result wait_reply(struct transfer *t, uint64_t acked,
+				   uint64_t sent, uint64_t *seq)
+{
+	int64_t deadline;
+
+	if (t->confirmed) {
+		deadline = now_us() + (int64_t)rto_timeout_ms(&t->rto) * 1000;
+		if (deadline > t->heard_us + t->give_up_us)
+			deadline = t->heard_us + t->give_up_us;
+	} else {
+		deadline = t->heard_us + t->first_reply_us;
+	}
 	for (;;) {
-		union sockaddr_any from;
-		struct net_recv_info info;
-		struct tftp_packet pkt;
-		struct pollfd pfd = {.fd = t->sock, .events = POLLIN};
+		struct pollfd pfd[2] = {{.fd = t->sock, .events = POLLIN},
+					{.fd = t->wake_fd, .events = POLLIN}};
 		int64_t left = deadline - now_us();
-		const char *why;
-		ssize_t n;
+		int n, r;
 
+		if (handoff_stop_requested()) {
+			end(t, TRANSFER_STOPPED, "stopped by the server");
+			return WAIT_END;
+		}
 		if (left <= 0)
 			return WAIT_TIMEOUT;
-		n = poll(&pfd, 1, (int)((left + 999) / 1000));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			*outcome = "failed: poll error";
-			return WAIT_FAIL;
-		}
-		if (n == 0)
-			return WAIT_TIMEOUT;
-		n = net_recv(t->sock, t->rxbuf, sizeof(t->rxbuf), &from, &info);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			*outcome = "failed: receive error";
-			return WAIT_FAIL;
-		}
-		if (!net_same(&from, &t->client)) {
-			/* RFC 1350 section 4: a stray TID gets ERROR 5 and
-			 * does not disturb the transfer. */
-			char who[NET_ADDRSTRLEN];
-			log_msg(LOG_INFO, "packet from unknown TID %s during "
-				"transfer to %s", net_format(&from, who),
-				t->client_str);
-			/* Never answer an ERROR: a spoofed one could set two
-			 * servers bouncing ERROR 5 at each other. */
-			if (n < 2 || t->rxbuf[0] != 0 ||
-			    t->rxbuf[1] != TFTP_ERROR)
-				send_error_to(t, &from, TFTP_EBADID, NULL);
-			continue;
-		}
-		if (packet_parse_reply(t->rxbuf, (size_t)n, &pkt, &why) != 0) {
-			log_msg(LOG_DEBUG, "ignoring bad datagram from %s: %s",
-				t->client_str, why);
-			continue;
-		}
-		if (pkt.opcode == TFTP_ERROR) {
-			char msg[128];
-			log_sanitize(pkt.error_msg, strlen(pkt.error_msg), msg,
-				     sizeof(msg));
-			static char buf[192];
-			snprintf(buf, sizeof(buf),
-				 "ended by client: ERROR %u \"%s\"",
-				 pkt.error_code, msg);
-			*outcome = buf;
+		n = poll(pfd, 2, (int)((left + 999) / 1000));
+		if (n < 0 && errno != EINTR) {
+			end(t, TRANSFER_FAILED, "failed: poll: %s",
+			    strerror(errno));
 			return WAIT_END;
 		}
-		if (pkt.opcode != TFTP_ACK) {
-			send_error_to(t, &t->client, TFTP_EBADOP,
-				      "expected an ACK");
-			*outcome = "failed: client sent DATA during a read";
-			return WAIT_END;
+		if (n <= 0)
+			continue;
+		if (pfd[0].revents) {
+			r = take_reply(t, acked, sent, seq);
+			if (r >= 0)
+				return (enum wait_result)r;
+			continue;
 		}
-		/* Map the 16-bit block number into the window. */
-		uint16_t delta = (uint16_t)(pkt.block - (uint16_t)acked);
-		if (delta >= 1 && delta <= sent - acked) {
-			*seq = acked + delta;
-			return WAIT_ACK;
+		/* A repeat once confirmed is a stale copy of the request:
+		 * the transfer it asked for is running. */
+		if (pfd[1].revents && handoff_take_nudge() && !t->confirmed) {
+			t->heard_us = now_us();
+			return WAIT_REPEAT;
 		}
-		if (log_level() >= LOG_V_PACKETS)
-			log_msg(LOG_DEBUG, "%s: ignoring ACK %u (acked %llu)",
-				t->client_str, pkt.block,
-				(unsigned long long)acked);
 	}
 }
 
-static uint8_t *slot(struct transfer *t, uint64_t seq)
-{
-	return t->ring + (size_t)(seq % t->windowsize) *
-				 (TFTP_DATA_HEADER + t->blksize);
-}
-
-/* After a silence: give up once the client has made no progress for as
- * long as the fixed policy would have waited (the timeout, once and then
- * once per retry), however many resends the shorter adaptive timeout made.
- * Otherwise back the timer off.  Returns 1 to give up. */
+/* Silence until the deadline.  Returns 1 when the transfer is over: an
+ * unconfirmed client gets nothing on a timer (its address may be spoofed),
+ * a confirmed one is given up once silent for --give-up; otherwise the
+ * timer backs off and the caller resends. */
 static int silence(struct transfer *t)
 {
-	if (now_us() - t->heard_us >= t->silence_limit_us)
+	if (!t->confirmed) {
+		end(t, TRANSFER_NO_REPLY, "failed: no reply from the client, "
+		    "gave up after %.1f s", (double)t->first_reply_us / 1e6);
 		return 1;
+	}
+	if (now_us() - t->heard_us >= t->give_up_us) {
+		end(t, TRANSFER_GAVE_UP, "failed: client silent, gave up after "
+		    "%.1f s", (double)t->give_up_us / 1e6);
+		return 1;
+	}
 	rto_backoff(&t->rto);
 	return 0;
 }
@@ -343,6 +308,7 @@ static int silence(struct transfer *t)
  * undone. */
 static void progress(struct transfer *t, const struct slot_meta *m)
 {
+	t->confirmed = 1;
 	t->heard_us = now_us();
 	if (!m->resent)
 		rto_sample(&t->rto, (uint64_t)(t->heard_us - m->sent_us));
@@ -350,123 +316,143 @@ static void progress(struct transfer *t, const struct slot_meta *m)
 		rto_progress(&t->rto);
 }
 
-/* Send file blocks until the last one is acknowledged: a window at a time
- * (RFC 7440; a window of 1 is RFC 1350's lockstep).  Returns 0 when the
- * transfer completed, 1 otherwise; *outcome describes the end. */
-static int send_file(struct transfer *t, struct block_reader *r,
-		     const char **outcome)
+static uint8_t *slot(struct transfer *t, uint64_t seq)
 {
-	uint64_t acked = 0;    /* highest block the client acknowledged */
-	uint64_t produced = 0; /* highest block read from the file */
-	uint64_t sent = 0;     /* highest block sent so far */
-	uint64_t last = 0;     /* the final (short) block, 0 until read */
+	return t->ring + (size_t)(seq % t->windowsize) *
+				 (TFTP_DATA_HEADER + t->blksize);
+}
+
+/* The window's bookkeeping: which blocks exist, which went out. */
+struct window {
+	uint64_t acked;    /* highest block the client acknowledged */
+	uint64_t produced; /* highest block taken from the source */
+	uint64_t sent;     /* highest block sent so far */
+	uint64_t last;     /* the final (short) block, 0 until produced */
+};
+
+/* Send blocks from .. to (taking new ones from the source as needed; fewer
+ * when the last block comes first).  Returns 0, or -1 when the transfer is
+ * over. */
+static int send_blocks(struct transfer *t, struct source *src,
+		       struct window *w, uint64_t from, uint64_t to)
+{
+	for (uint64_t seq = from; seq <= to && !(w->last && seq > w->last);
+	     seq++) {
+		uint8_t *b = slot(t, seq);
+		struct slot_meta *m = &t->meta[seq % t->windowsize];
+		if (handoff_stop_requested()) {
+			end(t, TRANSFER_STOPPED, "stopped by the server");
+			return -1;
+		}
+		if (seq > w->produced) {
+			ssize_t n = source_next(src, b + TFTP_DATA_HEADER,
+						t->blksize, m->iov, &m->niov);
+			if (n < 0) {
+				send_error(t, TFTP_EUNDEF, "read error");
+				end(t, TRANSFER_FAILED, "failed: read error: %s",
+				    strerror(errno));
+				return -1;
+			}
+			packet_build_data_header(b, (uint16_t)seq);
+			m->len = TFTP_DATA_HEADER + (size_t)n;
+			w->produced = seq;
+			if ((size_t)n < t->blksize)
+				w->last = seq;
+		}
+		if (seq > w->sent) {
+			w->sent = seq;
+			t->blocks++;
+			t->bytes += m->len - TFTP_DATA_HEADER;
+			m->sent_us = now_us();
+			m->resent = 0;
+		} else {
+			t->retransmits++;
+			m->resent = 1;
+		}
+		if (send_packet(t, b, m->niov ? TFTP_DATA_HEADER : m->len,
+				m->iov, m->niov) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Send the file until its last block is acknowledged: a window at a time
+ * (RFC 7440; a window of 1 is RFC 1350's lockstep).  An ACK moves the
+ * window and sends what it opens (an ACK inside the window resends from
+ * the block after it, RFC 7440 section 4); silence resends only the oldest
+ * unacknowledged block, the rest follows when the client answers.  Sets
+ * t->outcome. */
+static void send_file(struct transfer *t, struct source *src)
+{
+	struct window w = {0, 0, 0, 0};
+	uint64_t from = 1, to = t->windowsize, seq;
 
 	for (;;) {
-		uint64_t end = acked + t->windowsize;
-		if (last && end > last)
-			end = last;
-		for (uint64_t seq = acked + 1; seq <= end; seq++) {
-			uint8_t *b = slot(t, seq);
-			struct slot_meta *m = &t->meta[seq % t->windowsize];
-			if (seq > produced) {
-				ssize_t n = produce(r, b, t->blksize, m);
-				if (n < 0) {
-					send_error_to(t, &t->client,
-						      TFTP_EUNDEF,
-						      "read error");
-					*outcome = "failed: read error";
-					return 1;
-				}
-				packet_build_data_header(b, (uint16_t)seq);
-				m->len = TFTP_DATA_HEADER + (size_t)n;
-				produced = seq;
-				if ((size_t)n < t->blksize)
-					last = end = seq;
-			}
-			if (seq > sent) {
-				sent = seq;
-				t->blocks++;
-				t->bytes += m->len - TFTP_DATA_HEADER;
-				m->sent_us = now_us();
-				m->resent = 0;
-			} else {
-				t->retransmits++;
-				m->resent = 1;
-			}
-			if (send_block(t, b, m) < 0)
-				log_msg(LOG_DEBUG, "send to %s: %s",
-					t->client_str, strerror(errno));
-		}
-		uint64_t seq;
-		switch (wait_ack(t, acked, sent, &seq, outcome)) {
+		if (send_blocks(t, src, &w, from, to) != 0)
+			return;
+		switch (wait_reply(t, w.acked, w.sent, &seq)) {
 		case WAIT_ACK:
-			if (seq < sent && log_level() >= LOG_V_PACKETS)
-				log_msg(LOG_DEBUG, "%s: ACK %llu inside the "
-					"window (sent %llu): resending from %llu",
-					t->client_str, (unsigned long long)seq,
-					(unsigned long long)sent,
-					(unsigned long long)seq + 1);
-			acked = seq;
+			w.acked = seq;
 			progress(t, &t->meta[seq % t->windowsize]);
-			if (last && acked == last) {
-				*outcome = "complete";
-				return 0;
+			if (w.last && w.acked == w.last) {
+				end(t, TRANSFER_COMPLETE, "complete");
+				return;
 			}
+			from = w.acked + 1;
+			to = w.acked + t->windowsize;
+			break;
+		case WAIT_REPEAT: /* DATA 1 did not reach the client */
+			from = to = w.acked + 1;
 			break;
 		case WAIT_TIMEOUT:
-			if (silence(t)) {
-				*outcome = "failed: client silent, gave up";
-				return 1;
-			}
+			if (silence(t))
+				return;
 			if (log_level() >= LOG_V_PACKETS)
 				log_msg(LOG_DEBUG, "%s: no ACK after block %llu "
-					"(acked %llu), resending; timeout now "
-					"%u ms", t->client_str,
-					(unsigned long long)sent,
-					(unsigned long long)acked,
+					"(acked %llu), resending block %llu; "
+					"timeout now %u ms", t->client_str,
+					(unsigned long long)w.sent,
+					(unsigned long long)w.acked,
+					(unsigned long long)w.acked + 1,
 					rto_timeout_ms(&t->rto));
+			from = to = w.acked + 1;
 			break;
 		case WAIT_END:
-			return strncmp(*outcome, "ended", 5) == 0 ? 0 : 1;
-		case WAIT_FAIL:
-			return 1;
+			return;
 		}
 	}
 }
 
 /* Before anything is acknowledged: one before block 0, modulo 2^64, so
- * that wait_ack() maps an ACK of block 0 (the OACK's, RFC 2347) to seq 0. */
+ * that an ACK of block 0 (the OACK's, RFC 2347) maps to seq 0. */
 #define ACKED_NOTHING UINT64_MAX
 
-/* Send the OACK and wait for its ACK (block 0), resending on silence.
- * Returns 0 when acknowledged, 1 when the transfer is over (*outcome says
- * why: the client's ERROR 8 is a normal end, RFC 2347). */
-static int send_oack(struct transfer *t, const uint8_t *oack, size_t len,
-		     const char **outcome)
+/* Send the OACK and wait for its ACK (block 0).  The OACK is always the
+ * first packet: resent only when the client repeats its request.  Returns
+ * 0 when acknowledged, -1 when the transfer is over (the client's ERROR 8
+ * is a normal end, RFC 2347). */
+static int send_oack(struct transfer *t, const uint8_t *oack, size_t len)
 {
 	struct slot_meta m = {.len = len, .sent_us = now_us(), .resent = 0};
 	uint64_t seq;
 
 	for (;;) {
-		if (sendto(t->sock, oack, len, 0, &t->client.sa,
-			   net_len(&t->client)) < 0)
-			log_msg(LOG_DEBUG, "send to %s: %s", t->client_str,
-				strerror(errno));
-		switch (wait_ack(t, ACKED_NOTHING, 0, &seq, outcome)) {
+		if (send_packet(t, oack, len, NULL, 0) != 0)
+			return -1;
+		switch (wait_reply(t, ACKED_NOTHING, 0, &seq)) {
 		case WAIT_ACK:
 			progress(t, &m);
 			return 0;
-		case WAIT_TIMEOUT:
-			if (silence(t)) {
-				*outcome = "failed: no ACK for the OACK, gave up";
-				return 1;
-			}
+		case WAIT_REPEAT:
 			t->retransmits++;
 			m.resent = 1;
 			break;
+		case WAIT_TIMEOUT:
+			if (silence(t))
+				return -1;
+			break;
 		case WAIT_END:
-		case WAIT_FAIL:
-			return 1;
+			return -1;
 		}
 	}
 }
@@ -494,216 +480,156 @@ static unsigned blksize_cap(const struct config *cfg,
 	return cap > TFTP_BLKSIZE_MAX ? TFTP_BLKSIZE_MAX : cap;
 }
 
-/* The size of the file in netascii (RFC 2349 tsize for a netascii read):
- * the file is read once through the converter's arithmetic, then rewound.
- * Returns 0, or -1 on a read error. */
-static int netascii_file_size(struct block_reader *r, uint64_t *size)
+/* The transfer's socket, connected to the client; when none can be had,
+ * an ERROR from a socket on any port says why.  Returns 0, or -1 with
+ * t->outcome set. */
+static int open_socket(struct transfer *t, const struct transfer_request *tr)
 {
-	uint64_t total = 0;
-	ssize_t n;
+	const struct config *cfg = t->cfg;
+	const union sockaddr_any *local = &tr->origin.local;
+	char where[NET_ADDRSTRLEN];
+	int saved;
 
-	if (r->cached) {
-		/* Straight over the shared pages, no copy. */
-		struct iovec v[2];
-		int niov;
-		size_t k;
-		for (uint64_t off = 0;
-		     (k = cache_iov(&r->ref, off, 65536, v, &niov)) > 0;
-		     off += k)
-			for (int i = 0; i < niov; i++)
-				total += netascii_encoded_size(v[i].iov_base,
-							       v[i].iov_len);
-		*size = total;
+	t->sock = net_transfer_socket(local, cfg->port_low, cfg->port_high,
+				      (unsigned)getpid(), &tr->client);
+	if (t->sock >= 0)
 		return 0;
-	}
-	while ((n = read_full(r->fd, r->stage, sizeof(r->stage))) > 0)
-		total += netascii_encoded_size(r->stage, (size_t)n);
-	if (n < 0 || lseek(r->fd, 0, SEEK_SET) != 0)
-		return -1;
-	*size = total;
-	return 0;
-}
-
-/* Make the transfer's socket: a new port (the server's TID, RFC 1350
- * section 4) on the address the request was sent to; with --port-range, a
- * free port from it, trying them all from a pseudo-random start so
- * concurrent children do not race for the same one.  Returns the socket, or
- * -1 (errno; EADDRINUSE when the range is exhausted). */
-static int open_tid_socket(const struct config *cfg,
-			   const union sockaddr_any *local)
-{
-	union sockaddr_any addr = *local;
-	unsigned span = cfg->port_low ? cfg->port_high - cfg->port_low + 1 : 1;
-	unsigned start = (unsigned)getpid() % span;
-	int fd = socket(addr.sa.sa_family, SOCK_DGRAM, 0), on = 1;
-
-	if (fd < 0)
-		return -1;
-	/* IPv6-only, unless the request came to a dual-stack socket from an
-	 * IPv4 client (systemd's BindIPv6Only=both): then the local address
-	 * is IPv4-mapped, which an IPv6-only socket cannot bind. */
-	if (addr.sa.sa_family == AF_INET6 &&
-	    !IN6_IS_ADDR_V4MAPPED(&addr.sin6.sin6_addr))
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-	for (unsigned i = 0; i < span; i++) {
-		uint16_t port = cfg->port_low
-					? (uint16_t)(cfg->port_low +
-						     (start + i) % span)
-					: 0;
-		if (addr.sa.sa_family == AF_INET6)
-			addr.sin6.sin6_port = htons(port);
-		else
-			addr.sin.sin_port = htons(port);
-		if (bind(fd, &addr.sa, net_len(&addr)) == 0)
-			return fd;
-		if (errno != EADDRINUSE)
-			break;
-	}
-	int saved = errno;
-	close(fd);
-	errno = saved;
+	saved = errno;
+	if (cfg->port_low)
+		snprintf(where, sizeof(where), "%u-%u", cfg->port_low,
+			 cfg->port_high);
+	else
+		net_format(local, where);
+	end(t, TRANSFER_FAILED, "failed: no transfer socket on %s: %s", where,
+	    strerror(saved));
+	t->sock = net_transfer_socket(local, 0, 0, 0, &tr->client);
+	if (t->sock >= 0)
+		send_error(t, TFTP_EUNDEF,
+			   saved == EADDRINUSE ? "no free transfer port"
+					       : "cannot open a transfer port");
 	return -1;
 }
 
-/* Serve from the shared cache when it has the file, or can take it now.
- * Sets r->cached and returns the word for the summary line. */
-static const char *use_cache(struct cache *cache, const char *rel,
-			     const struct stat *st, struct block_reader *r)
+/* The timer of this transfer.  A client's RFC 2349 timeout caps the timer
+ * (below the cap it adapts, RFC 1123 4.2.3.2) or, with --strict-timeout,
+ * fixes it; either way the give-up time bounds what it may cost. */
+static void start_timer(struct transfer *t, const struct options_accepted *acc)
 {
-	if (!cache)
-		return "off";
-	switch (cache_acquire(cache, rel, st, &r->ref)) {
-	case CACHE_HIT:
-		r->cached = 1;
-		return "hit";
-	case CACHE_FILL:
-		/* One pass over the file into shared memory, checked against
-		 * the fstat identity afterwards; on any failure, the file. */
-		if (cache_fill(&r->ref, r->fd) != 0)
-			return "miss";
-		r->cached = 1;
-		return "fill";
-	default:
-		return "miss";
+	const struct config *cfg = t->cfg;
+	unsigned initial = cfg->timeout_ms, floor = cfg->min_timeout_ms;
+	unsigned backoff_max = RTO_BACKOFF_MAX_MS;
+
+	t->give_up_us = (int64_t)cfg->give_up_ms * 1000;
+	t->first_reply_us = (int64_t)(cfg->give_up_ms < TRANSFER_FIRST_REPLY_MS
+					      ? cfg->give_up_ms
+					      : TRANSFER_FIRST_REPLY_MS) *
+			    1000;
+	if (acc->present & OPTION_TIMEOUT) {
+		initial = acc->timeout * 1000;
+		if (initial > cfg->give_up_ms)
+			initial = cfg->give_up_ms;
+		if (cfg->strict_timeout)
+			floor = backoff_max = initial;
 	}
+	rto_init(&t->rto, initial, floor, backoff_max);
 }
 
-int transfer_run(const struct config *cfg, struct cache *cache,
-		 const struct tftp_request *req, const char *rel,
-		 const union sockaddr_any *client,
-		 const struct net_recv_info *origin)
+/* Negotiate the options (RFC 2347) and size the window ring.  Fills the
+ * OACK into oack (cap bytes), *oack_len 0 when none is due.  Returns 0, or
+ * -1 with t->outcome set. */
+static int negotiate(struct transfer *t, const struct transfer_request *tr,
+		     struct source *src, const struct stat *st, uint8_t *oack,
+		     size_t cap, size_t *oack_len)
 {
-	static struct transfer t; /* large receive buffer: not on the stack */
-	static struct block_reader r;
-	const union sockaddr_any *local = &origin->local;
 	struct options_limits lim;
 	struct options_accepted acc;
-	const char *outcome = "failed";
-	const char *why;
-	struct stat st;
 	uint64_t tsize = 0;
-	int code, rc = 0;
+
+	lim.max_blksize = blksize_cap(t->cfg, &tr->origin);
+	lim.max_windowsize = t->cfg->max_window;
+	lim.refused = t->cfg->refused;
+	options_negotiate(tr->req, &lim, &acc);
+	t->blksize = acc.blksize;
+	t->windowsize = acc.windowsize;
+	start_timer(t, &acc);
+	if (acc.present & OPTION_TSIZE) {
+		/* netascii grows the file: send the converted size, or
+		 * nothing rather than a wrong one.  curl (7.88 at least)
+		 * rejects "tsize 0" and aborts; leaving tsize out (RFC 2347
+		 * lets the server decline any option) lets every client
+		 * fetch an empty file. */
+		if (source_size(src, st, &tsize) != 0 || tsize == 0)
+			acc.present &= ~(unsigned)OPTION_TSIZE;
+	}
+	*oack_len = acc.present ? options_build_oack(oack, cap, &acc, tsize) : 0;
+	if (acc.present && *oack_len == 0) {
+		end(t, TRANSFER_FAILED, "failed: OACK does not fit");
+		return -1;
+	}
+	t->ring = malloc((size_t)t->windowsize * (TFTP_DATA_HEADER + t->blksize));
+	t->meta = calloc(t->windowsize, sizeof(*t->meta));
+	if (!t->ring || !t->meta) {
+		send_error(t, TFTP_EUNDEF, "out of memory");
+		end(t, TRANSFER_FAILED, "failed: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Open the requested file under the root; a refusal gets its ERROR. */
+static int open_file(struct transfer *t, const struct transfer_request *tr,
+		     struct stat *st)
+{
+	const char *why;
+	int code, fd = path_open_read(t->cfg->root_real, tr->rel,
+				      t->cfg->permissive, st, &code, &why);
+
+	if (fd >= 0)
+		return fd;
+	send_error(t, (uint16_t)code,
+		   code == TFTP_ENOTFOUND ? "File not found" : "Access violation");
+	end(t, TRANSFER_REFUSED, "refused: %s (ERROR %d)", why, code);
+	return -1;
+}
+
+enum transfer_outcome transfer_run(const struct config *cfg,
+				   struct cache *cache,
+				   const struct transfer_request *tr)
+{
+	static struct transfer t; /* large receive buffer: not on the stack */
+	static struct source src;
+	static uint8_t oack[512]; /* longer than a DATA of a small blksize */
+	size_t oack_len = 0;
+	struct stat st;
+	int fd;
 
 	memset(&t, 0, sizeof(t));
 	clock_gettime(CLOCK_MONOTONIC, &t.start);
 	t.cfg = cfg;
-	t.client = *client;
-	net_format(client, t.client_str);
-	log_sanitize(req->filename, req->filename_len, t.name, sizeof(t.name));
-	t.mode_name = packet_mode_name(req->mode);
+	t.wake_fd = tr->wake_fd;
+	t.heard_us = now_us();
+	net_format(&tr->client, t.client_str);
+	log_sanitize(tr->req->filename, tr->req->filename_len, t.name,
+		     sizeof(t.name));
+	t.mode_name = packet_mode_name(tr->req->mode);
 	t.blksize = TFTP_BLKSIZE_DEFAULT;
 	t.windowsize = 1;
+	end(&t, TRANSFER_FAILED, "failed");
+	src.fd = -1;
 
-	t.sock = open_tid_socket(cfg, local);
-	if (t.sock < 0) {
-		char where[NET_ADDRSTRLEN];
-		int saved = errno;
-		log_msg(LOG_ERR, "RRQ from %s file \"%s\": cannot bind a "
-			"socket on %s: %s", t.client_str, t.name,
-			net_format(local, where), strerror(saved));
-		/* Say why from somewhere: a socket on any free port. */
-		union sockaddr_any any = *local;
-		if (any.sa.sa_family == AF_INET6)
-			any.sin6.sin6_port = 0;
-		else
-			any.sin.sin_port = 0;
-		t.sock = socket(any.sa.sa_family, SOCK_DGRAM, 0);
-		if (t.sock >= 0 && bind(t.sock, &any.sa, net_len(&any)) == 0)
-			send_error_to(&t, &t.client, TFTP_EUNDEF,
-				      saved == EADDRINUSE
-					      ? "no free transfer port"
-					      : "cannot open a transfer port");
-		return 1;
+	if (open_socket(&t, tr) == 0 && (fd = open_file(&t, tr, &st)) >= 0) {
+		source_init(&src, fd, tr->req->mode);
+		t.cache_state = source_use_cache(&src, cache, tr->rel, &st);
+		if (negotiate(&t, tr, &src, &st, oack, sizeof(oack),
+			      &oack_len) == 0 &&
+		    (oack_len == 0 || send_oack(&t, oack, oack_len) == 0))
+			send_file(&t, &src);
 	}
-
-	r.fd = path_open_read(cfg->root_real, rel, cfg->permissive, &st, &code,
-			      &why);
-	if (r.fd < 0) {
-		send_error_to(&t, &t.client, (uint16_t)code,
-			      code == TFTP_ENOTFOUND ? "File not found"
-						     : "Access violation");
-		log_msg(LOG_INFO, "RRQ from %s file \"%s\" refused: %s "
-			"(ERROR %d)", t.client_str, t.name, why, code);
-		return 1;
-	}
-	r.mode = req->mode;
-	netascii_encoder_init(&r.enc);
-	t.cache_state = use_cache(cache, rel, &st, &r);
-
-	lim.max_blksize = blksize_cap(cfg, origin);
-	lim.max_windowsize = cfg->max_window;
-	lim.refused = cfg->refused;
-	options_negotiate(req, &lim, &acc);
-	t.blksize = acc.blksize;
-	t.windowsize = acc.windowsize;
-	if (acc.present & OPTION_TIMEOUT) /* RFC 2349: the client's, fixed */
-		rto_init(&t.rto, acc.timeout * 1000, acc.timeout * 1000);
-	else
-		rto_init(&t.rto, cfg->timeout_ms, cfg->min_timeout_ms);
-	t.silence_limit_us = (int64_t)rto_timeout_ms(&t.rto) * 1000 *
-			     (cfg->retries + 1);
-	t.heard_us = now_us();
-	if (acc.present & OPTION_TSIZE) {
-		tsize = (uint64_t)st.st_size;
-		/* netascii grows the file: send the converted size, or
-		 * nothing rather than a wrong one. */
-		if (r.mode == TFTP_MODE_NETASCII &&
-		    netascii_file_size(&r, &tsize) != 0)
-			acc.present &= ~(unsigned)OPTION_TSIZE;
-		/* curl (7.88 at least) rejects "tsize 0" in an OACK and
-		 * aborts; leaving tsize out (RFC 2347 lets the server decline
-		 * any option) lets every client fetch an empty file. */
-		if (tsize == 0)
-			acc.present &= ~(unsigned)OPTION_TSIZE;
-	}
-
-	t.ring = malloc((size_t)t.windowsize * (TFTP_DATA_HEADER + t.blksize));
-	t.meta = calloc(t.windowsize, sizeof(*t.meta));
-	if (!t.ring || !t.meta) {
-		send_error_to(&t, &t.client, TFTP_EUNDEF, "out of memory");
-		summary(&t, LOG_ERR, "failed: out of memory");
-		return 1;
-	}
-	if (acc.present) {
-		/* Its own buffer: with a small blksize the OACK can be
-		 * longer than a DATA packet. */
-		static uint8_t oack[512];
-		size_t len = options_build_oack(oack, sizeof(oack), &acc, tsize);
-		if (len == 0 || send_oack(&t, oack, len, &outcome) != 0)
-			rc = strncmp(outcome, "ended", 5) == 0 ? 0 : 1;
-		else
-			outcome = NULL;
-	} else {
-		outcome = NULL;
-	}
-	if (!outcome)
-		rc = send_file(&t, &r, &outcome);
-	summary(&t, rc == 0 ? LOG_INFO : LOG_WARNING, outcome);
+	summary(&t);
 	free(t.ring);
 	free(t.meta);
-	if (r.cached)
-		cache_release(&r.ref);
-	close(r.fd);
-	close(t.sock);
-	return rc;
+	source_close(&src);
+	if (t.sock >= 0)
+		close(t.sock);
+	return t.outcome;
 }

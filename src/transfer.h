@@ -1,5 +1,5 @@
 /* One transfer, run by a child process: a fresh socket (the server's TID),
- * then the synchronous send / wait / resend loop of RFC 1350. */
+ * then the synchronous send / wait / resend loop of RFC 1350 and RFC 7440. */
 #ifndef CTFTPD_TRANSFER_H
 #define CTFTPD_TRANSFER_H
 
@@ -8,19 +8,50 @@
 #include "net.h"
 #include "packet.h"
 
-/* Serve one request that the listener has already checked (mode known, path
- * normalised to rel, relative to cfg->root_real).  client is the requester;
- * origin->local is the address the request was sent to (port ignored),
- * which the new socket binds so the reply comes from the address the client
- * asked, and origin->ifindex the interface it came in on (its MTU caps the
- * default blksize).  The file comes from cache (the shared cache, or NULL)
- * when it holds it, or is put there first when it can be; otherwise from
- * disk.  Negotiates options (RFC 2347), then sends the file.
- * Logs one summary line.  Returns the exit status for the child: 0 when the
- * transfer completed or the client ended it, 1 on failure. */
-int transfer_run(const struct config *cfg, struct cache *cache,
-		 const struct tftp_request *req, const char *rel,
-		 const union sockaddr_any *client,
-		 const struct net_recv_info *origin);
+/* Before the client has answered anything, its address is unproven (it
+ * may be spoofed): no timer resends the first packet, only a repeat of the
+ * request does (one packet out per request in).  A client silent for this
+ * long after its last request (milliseconds; --give-up when shorter) is
+ * given up on. */
+#define TRANSFER_FIRST_REPLY_MS 10000
+
+/* What the listener hands the child: a request it has already checked. */
+struct transfer_request {
+	const struct tftp_request *req; /* mode, file name, options */
+	const char *rel;                /* the name normalised, relative to
+					 * cfg->root_real */
+	union sockaddr_any client;      /* the requester's address and TID */
+	struct net_recv_info origin;    /* local: the address the request was
+					 * sent to (port ignored), which the
+					 * reply comes from; ifindex: the
+					 * interface, whose MTU caps blksize */
+	int wake_fd; /* readable on a repeated request or a stop (handoff.h);
+		      * -1: none */
+};
+
+/* How a transfer ended. */
+enum transfer_outcome {
+	TRANSFER_COMPLETE,    /* the last block was acknowledged */
+	TRANSFER_CLIENT_END,  /* the client sent ERROR (e.g. 8 after the OACK,
+			       * RFC 2347: a tsize probe) */
+	TRANSFER_STOPPED,     /* SIGTERM: a new request from the client
+			       * replaced it, or the server is stopping */
+	TRANSFER_NO_REPLY,    /* nothing ever came back from the client */
+	TRANSFER_GAVE_UP,     /* the client fell silent for --give-up */
+	TRANSFER_CLIENT_GONE, /* ICMP port unreachable from the client */
+	TRANSFER_REFUSED,     /* ERROR sent: not found, access, bad packet */
+	TRANSFER_FAILED,      /* a local error */
+};
+
+/* Serve one request: open the file, negotiate options (RFC 2347), send the
+ * file from the shared cache (cache, or NULL) or from disk, and log one
+ * summary line.  Returns the outcome. */
+enum transfer_outcome transfer_run(const struct config *cfg,
+				   struct cache *cache,
+				   const struct transfer_request *tr);
+
+/* The child's exit status for an outcome: 0 when the transfer completed or
+ * the client ended it, 1 otherwise. */
+int transfer_exit_status(enum transfer_outcome outcome);
 
 #endif

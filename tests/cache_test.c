@@ -4,6 +4,7 @@
 #include "autoconfig.h"
 
 #include "cache.h"
+#include "cache_test_hooks.h"
 
 #include <errno.h>
 #include <fcntl.h>

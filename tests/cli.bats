@@ -9,7 +9,8 @@ load helpers
 	[ "$status" -eq 0 ]
 	for opt in --address --host --port --file-directory --max-block-size \
 		--blocksize --max-window --refuse --timeout --min-timeout \
-		--retransmit --retries --max-clients --permissive --foreground \
+		--retransmit --retries --give-up --strict-timeout \
+		--max-clients --permissive --foreground \
 		--verbose --verbosity --help --version --listen --inetd \
 		--idle-timeout --pidfile --user --group --secure --chroot \
 		--umask --port-range --ipv4 --ipv6 --create --map-file; do
@@ -42,6 +43,9 @@ bad_value() {
 	bad_value "--timeout" --timeout 0 "$ROOT"
 	bad_value "--timeout" --timeout 256 "$ROOT"
 	bad_value "--retries" --retries 0 "$ROOT"
+	bad_value "--give-up" --give-up 0 "$ROOT"
+	bad_value "--give-up" --give-up 3601 "$ROOT"
+	bad_value "--give-up" --give-up 5s "$ROOT"
 	bad_value "--max-block-size" --max-block-size 7 "$ROOT"
 	bad_value "--max-block-size" --max-block-size 65465 "$ROOT"
 	bad_value "--max-block-size" --max-block-size 99999999999999999999 "$ROOT"
@@ -98,14 +102,15 @@ bad_value() {
 @test "-T sets the retransmission ceiling in microseconds (tftpd-hpa's unit)" {
 	make_root
 	make_file big.bin 5000
-	# A 200 ms fixed timer (--min-timeout at the ceiling): a silent client
-	# gets its 2 resends 200 ms apart.  The probe stops counting after
-	# 600 ms of quiet, so the default 1 s timer (-T ignored) would show a
-	# single copy and fail this.
-	start_server -T 200000 --min-timeout 200 --retries 2
-	run "$PROBE" 127.0.0.1 "$PORT" silence big.bin 3 600
+	# A 200 ms timer that does not adapt (--min-timeout at it): after 3
+	# prompt ACKs the client falls silent and the copies of block 3 come
+	# 200, 400 and 800 ms apart.  With the default 1 s timer (-T ignored)
+	# only one would come within the 1.5 s the probe listens.
+	start_server -T 200000 --min-timeout 200
+	run "$PROBE" 127.0.0.1 "$PORT" backoff big.bin 3 1500 1
 	echo "$output"
 	[ "$status" -eq 0 ]
+	[[ "$output" == *"gaps (ms): 2"* ]]
 }
 
 @test "-4 binds IPv4 only, -6 IPv6 only" {

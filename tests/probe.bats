@@ -204,7 +204,7 @@ server_alive() {
 	cmp "$ROOT/hello.txt" <(printf 'hello, world\n')
 }
 
-@test "probe: an ACK from a foreign port gets ERROR 5 and the transfer goes on" {
+@test "probe: an ACK from a foreign port gets no reply and the transfer goes on" {
 	make_root
 	make_file big.bin 5000
 	start_server
@@ -214,7 +214,7 @@ server_alive() {
 		probe_pass "$host" foreign-tid big.bin "$BATS_TEST_TMPDIR/out"
 		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
 	done
-	log_has 'unknown TID'
+	log_has 'file "big.bin" mode octet: complete'
 }
 
 @test "probe: duplicate ACKs never make the server send a block twice" {
@@ -235,33 +235,157 @@ server_alive() {
 	log_lacks 'file "(big|exact)\.bin".* [1-9][0-9]* retransmits'
 }
 
-@test "probe: a silent client gets --retries resends, then the server gives up" {
+@test "probe: a silent source gets DATA 1 once, nothing on a timer, and is given up" {
 	make_root
 	make_file big.bin 2000
-	start_server --timeout 1 --retries 2
-	probe_pass 127.0.0.1 silence big.bin 3
-	log_has 'file "big.bin" mode octet: .*gave up'
-	log_has 'gave up.* 2 retransmits'
-	[ "$(summaries_for big.bin)" -eq 1 ]
+	# No ACK, no proof the address is real: DATA 1 is not resent on the
+	# timer (1 s here), and after --give-up (3 s, shorter than the
+	# 10 s first-reply wait) the transfer ends.
+	start_server --timeout 1 --give-up 3
+	local host
+	for host in $HOSTS; do
+		probe_pass "$host" silence big.bin 1 3500
+	done
+	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "big.bin" mode octet: failed: no reply from the client, gave up after 3\.0 s; 512 bytes, 1 blocks, 0 retransmits'
+	log_has 'RRQ from \[::1\]:[0-9]+ file "big.bin" mode octet: failed: no reply from the client, gave up after 3\.0 s'
+	wait_for 10 no_children
+	[ "$(summaries_for big.bin)" -eq 2 ]
 }
 
-@test "probe: a silent IPv6 client gets the same treatment" {
+@test "probe: a source that repeats its RRQ gets the first packet once per request" {
 	make_root
-	make_file big.bin 2000
-	start_server --timeout 1 --retries 2
-	probe_pass ::1 silence big.bin 3
-	log_has 'RRQ from \[::1\]:[0-9]+ file "big.bin" .*gave up'
+	make_file big.bin 3000
+	start_server --timeout 1
+	local host
+	for host in $HOSTS; do
+		# Twice repeated: three copies of DATA 1 in all, none on the
+		# 1 s timer in the 1.5 s gaps.  Then the download completes.
+		rm -f "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" repeat-request big.bin "$BATS_TEST_TMPDIR/out" 2 1500
+		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+		# The same for the OACK.
+		rm -f "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" repeat-request big.bin "$BATS_TEST_TMPDIR/out" 2 1500 \
+			blksize 1024 windowsize 2
+		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+	done
+	log_has 'RRQ from \[::1\]:[0-9]+ file "big.bin" mode octet: complete; 3000 bytes, 3 blocks, 2 retransmits.*blksize 1024, windowsize 2'
+	wait_for 10 no_children
+	[ "$(summaries_for big.bin)" -eq 4 ]
+}
+
+@test "probe: a new request from a transfer's port replaces it at once" {
+	make_root
+	make_file big.bin 5000
+	make_file other.bin 3000
+	start_server --timeout 1
+	local host
+	for host in $HOSTS; do
+		rm -f "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" new-request big.bin other.bin "$BATS_TEST_TMPDIR/out"
+		cmp "$ROOT/other.bin" "$BATS_TEST_TMPDIR/out"
+	done
+	log_has 'new request from \[::1\]:[0-9]+: ending its previous transfer'
+	log_has 'file "big.bin" mode octet: stopped by the server; 1024 bytes, 2 blocks'
+	wait_for 10 no_children
+	log_lacks 'killed by signal'
+}
+
+@test "probe: a request right after a transfer ends, from its port, is answered at once" {
+	make_root
+	make_file a.bin 1500
+	make_file b.bin 700
+	make_file one.bin 100
+	start_server
+	local host
+	for host in $HOSTS; do
+		# The same request again and again (one block, then several),
+		# and two requests in turn; each sent once only.
+		probe_pass "$host" again one.bin one.bin "$BATS_TEST_TMPDIR/out" 20
+		cmp "$ROOT/one.bin" "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" again a.bin a.bin "$BATS_TEST_TMPDIR/out" 20
+		cmp "$ROOT/a.bin" "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" again a.bin b.bin "$BATS_TEST_TMPDIR/out" 20
+		cmp "$ROOT/b.bin" "$BATS_TEST_TMPDIR/out"
+		probe_pass "$host" again a.bin a.bin "$BATS_TEST_TMPDIR/out" 10 blksize 1024
+		cmp "$ROOT/a.bin" "$BATS_TEST_TMPDIR/out"
+		# A UEFI size probe (OACK, ERROR 8), then the file, repeatedly.
+		probe_pass "$host" again a.bin a.bin "$BATS_TEST_TMPDIR/out" 10 error8
+		cmp "$ROOT/a.bin" "$BATS_TEST_TMPDIR/out"
+	done
+	wait_for 10 no_children
+	log_lacks 'killed by signal|gave up'
 }
 
 @test "probe: the retransmission timer adapts to the round trip (RFC 1123 4.2.3.2)" {
 	make_root
 	make_file big.bin 100000
-	# A 3 s ceiling: a fixed timer would resend nothing within 1.5 s.
-	start_server --timeout 3 --retries 1 --min-timeout 20
+	# A 3 s timeout: a fixed timer would resend nothing within 1.5 s.
+	start_server --timeout 3 --min-timeout 20
 	probe_pass 127.0.0.1 adaptive big.bin 50 1500 4
-	# Silence is judged by time, not by resends: the client stays silent
-	# for the fixed policy's 3 s x (1 + 1 retry), then the server gives up.
-	wait_for 20 grep -q 'file "big.bin" mode octet: failed: client silent, gave up' "$SERVER_LOG"
+	# The probe has closed its port: the next resend meets ICMP port
+	# unreachable and ends the transfer.
+	log_has 'file "big.bin" mode octet: client gone \(ICMP port unreachable\)'
+}
+
+@test "probe: backoff on silence doubles past --timeout, then --give-up ends it" {
+	make_root
+	make_file big.bin 100000
+	# --timeout 100 ms: the gaps between copies go 20, 40, ... past it,
+	# until the client has been silent for --give-up (2 s; the probe
+	# listens for 3 s with its port open).
+	start_server -T 100000 --min-timeout 20 --give-up 2
+	probe_pass 127.0.0.1 backoff big.bin 20 3000 300
+	probe_pass ::1 backoff big.bin 20 3000 300
+	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "big.bin" mode octet: failed: client silent, gave up after 2\.0 s'
+	log_has 'RRQ from \[::1\]:[0-9]+ file "big.bin" mode octet: failed: client silent, gave up after 2\.0 s'
+}
+
+@test "probe: a client's timeout option caps the timer, --strict-timeout fixes it" {
+	make_root
+	make_file big.bin 100000
+	start_server --min-timeout 20 --give-up 5
+	# timeout 1 negotiated: a DATA lost toward the client is resent
+	# after about a round trip, not after 1 s.
+	probe_pass 127.0.0.1 backoff big.bin 20 900 1 timeout 1
+	stop_server
+	start_server --min-timeout 20 --give-up 5 --strict-timeout
+	run "$PROBE" 127.0.0.1 "$PORT" backoff big.bin 20 900 1 timeout 1
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"0 copies"* ]]
+}
+
+@test "probe: a client that ignores duplicates and waits 5 s still completes" {
+	make_root
+	make_file big.bin 5000
+	# U-Boot: no ACK for a repeated DATA, its own 5 s timer restarted by
+	# every datagram.  The ACK of block 3 is lost: only a gap of more
+	# than 5 s in the server's resends lets the client's timer fire.
+	start_server --min-timeout 20 --give-up 25
+	probe_pass 127.0.0.1 field big.bin "$BATS_TEST_TMPDIR/out" 5000 0 3
+	cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+	log_has 'file "big.bin" mode octet: complete'
+}
+
+@test "probe: a client gone after a lost final ACK ends the transfer at once" {
+	make_root
+	make_file big.bin 3000
+	start_server --give-up 30
+	probe_pass 127.0.0.1 gone big.bin
+	probe_pass ::1 gone big.bin
+	# One resend of the last block meets ICMP port unreachable: the
+	# transfer ends then, not after 30 s.
+	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "big.bin" mode octet: client gone \(ICMP port unreachable\); 3000 bytes, 6 blocks, 1 retransmits'
+	log_has 'RRQ from \[::1\]:[0-9]+ file "big.bin" mode octet: client gone \(ICMP port unreachable\)'
+}
+
+@test "probe: after a silence only the oldest block of a window is resent" {
+	make_root
+	make_file big.bin 30000
+	start_server --timeout 1
+	probe_pass 127.0.0.1 window-silence big.bin 8 2500
+	probe_pass ::1 window-silence big.bin 8 2500
 }
 
 @test "probe: --min-timeout equal to --timeout keeps the timer fixed" {
@@ -278,11 +402,9 @@ server_alive() {
 	make_root
 	make_file twice4.bin 3000
 	make_file twice6.bin 3000
-	# The probe waits 1.5 s before its first ACK: --retries 2 keeps the
-	# real transfer alive well past that, and a second, phantom transfer
-	# would give up (and log its summary) after 3 s of silence, before
-	# no_children can succeed.
-	start_server --timeout 1 --retries 2
+	# The probe waits 1.5 s before its first ACK; a second, phantom
+	# transfer would give up (and log its summary) after --give-up.
+	start_server --timeout 1 --give-up 3
 	local host f
 	for host in $HOSTS; do
 		f=twice4.bin
@@ -532,27 +654,19 @@ oack_ok() {
 	log_lacks 'big\.bin.*gave up'
 }
 
-@test "probe: a silent client gets the OACK 1 + --retries times, then the server gives up" {
+@test "probe: a silent source gets the OACK once, and is given up" {
 	make_root
 	make_file big.bin 5000
-	start_server --timeout 1 --retries 2
+	start_server --timeout 1 --give-up 2
 	local host
 	for host in $HOSTS; do
-		probe_pass "$host" oack-silence big.bin 3 2500
+		probe_pass "$host" oack-silence big.bin 1 2500
+		probe_pass "$host" oack-silence big.bin 1 2500 timeout 1
 	done
-	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "big.bin" mode octet: .*gave up'
-	log_has 'RRQ from \[::1\]:[0-9]+ file "big.bin" mode octet: .*gave up'
+	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "big.bin" mode octet: failed: no reply from the client, gave up after 2\.0 s; 0 bytes, 0 blocks, 0 retransmits'
+	log_has 'RRQ from \[::1\]:[0-9]+ file "big.bin" mode octet: .*no reply from the client'
 	wait_for 10 no_children
-	[ "$(summaries_for big.bin)" -eq 2 ]
-}
-
-@test "probe: a negotiated timeout paces the OACK resends" {
-	make_root
-	make_file big.bin 5000
-	# At the server's own 5 s no second copy would come within 2.5 s.
-	start_server --timeout 5 --retries 2
-	probe_pass 127.0.0.1 oack-silence big.bin 3 2500 timeout 1
-	log_has 'file "big.bin" mode octet: .*gave up'
+	[ "$(summaries_for big.bin)" -eq 4 ]
 }
 
 @test "probe: ACKs outside the window are ignored" {

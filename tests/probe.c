@@ -801,8 +801,10 @@ static int sc_error_no_reply(struct probe *p, int argc, char **argv)
 }
 
 /* foreign-tid FILE [OUT]: during a transfer a second socket sends an ACK to
- * the transfer's port.  RFC 1350 section 4: it gets ERROR 5 and the transfer
- * goes on undisturbed. */
+ * the transfer's port.  The transfer socket is connected to its client, so
+ * the kernel drops the stranger's datagram (and answers it with ICMP port
+ * unreachable) instead of RFC 1350's ERROR 5: the stranger gets no TFTP
+ * reply, and the transfer goes on undisturbed. */
 static int sc_foreign_tid(struct probe *p, int argc, char **argv)
 {
 	static struct reply r;
@@ -831,30 +833,11 @@ static int sc_foreign_tid(struct probe *p, int argc, char **argv)
 	/* The intruder acknowledges block 1 before the real client does. */
 	if (rc == 0)
 		rc = send_ack(p, intruder, &d.tid, 1);
+	/* The foreign ACK must not advance the transfer: nothing but a resend
+	 * of block 1 may reach the real client before its own ACK (DATA 2
+	 * would come at once; a resend only after the timer). */
 	if (rc == 0) {
-		rc = recv_reply(p, intruder, REPLY_MS, &r);
-		if (rc > 0)
-			describe(&r, desc, sizeof(desc));
-		if (rc == 0)
-			rc = fail(p, "no ERROR 5 for the foreign ACK within "
-				  "%d ms", REPLY_MS);
-		else if (rc > 0 && (!r.decoded || r.pkt.opcode != TFTP_ERROR ||
-				    r.pkt.error_code != TFTP_EBADID))
-			rc = fail(p, "the foreign port got %s, expected ERROR "
-				  "5", desc);
-		else if (rc > 0 && !net_same(&r.from, &d.tid))
-			rc = fail(p, "ERROR 5 came from %s, not the transfer "
-				  "port %s", desc, net_format(&d.tid, tid));
-		else if (rc > 0)
-			rc = 0;
-	}
-	/* The foreign ACK must not have advanced the transfer: nothing but a
-	 * resend of block 1 may reach the real client before its own ACK.
-	 * The transfer has answered the intruder already, so a DATA 2 caused
-	 * by the intruder's ACK was sent before that ERROR and is queued here
-	 * by now: a short poll suffices. */
-	if (rc == 0) {
-		rc = recv_reply(p, fd, 200, &r);
+		rc = recv_reply(p, fd, 300, &r);
 		if (rc > 0 && (!r.decoded || r.pkt.opcode != TFTP_DATA ||
 			       r.pkt.block != 1))
 			rc = fail(p, "the foreign ACK moved the transfer: the "
@@ -865,16 +848,16 @@ static int sc_foreign_tid(struct probe *p, int argc, char **argv)
 	}
 	if (rc == 0)
 		rc = download_finish(p, &d);
-	/* The intruder hears nothing more. */
+	/* The intruder hears nothing from the transfer. */
 	if (rc == 0 && recv_reply(p, intruder, 200, &r) > 0)
-		rc = fail(p, "the foreign port got a second reply: %s",
+		rc = fail(p, "the foreign port got a reply: %s",
 			  describe(&r, desc, sizeof(desc)));
 	close(fd);
 	close(intruder);
 	rc = close_out(p, out, argc > 1 ? argv[1] : "", rc);
 	if (rc != 0)
 		return -1;
-	return pass(p, "foreign ACK got ERROR 5 from %s; %s: %llu bytes in "
+	return pass(p, "foreign ACK to %s had no effect; %s: %llu bytes in "
 		    "%llu blocks delivered", net_format(&d.tid, tid), argv[0],
 		    (unsigned long long)d.bytes, (unsigned long long)d.blocks);
 }
@@ -2082,8 +2065,9 @@ static int sc_window_dup_ack(struct probe *p, int argc, char **argv)
 /* pxe FILE OUT SIZE [same-port]: what UEFI PXE firmware does.  An RRQ with
  * tsize 0 and blksize 1468 gets an OACK with the size; the firmware answers
  * ERROR 8 (it only wanted the size), then asks again from a new port (or,
- * with same-port, from the same one, resending its RRQ every second as
- * firmware would) with blksize 1468 and windowsize 4, and downloads. */
+ * with same-port, from the same one) with blksize 1468 and windowsize 4,
+ * and downloads.  The second request is sent once: it must be answered at
+ * once, not on the firmware's retransmission a second later. */
 static int sc_pxe(struct probe *p, int argc, char **argv)
 {
 	static const uint8_t abort_msg[] = "\0\5\0\10tsize query only";
@@ -2127,7 +2111,7 @@ static int sc_pxe(struct probe *p, int argc, char **argv)
 	if (rc == 0) {
 		wdl_init(&w, fd2, argv[0]);
 		w.out = out;
-		rc = wdl_start(p, &w, req, len, &want, &got, same ? 3 : 1);
+		rc = wdl_start(p, &w, req, len, &want, &got, 1);
 	}
 	if (rc == 0 && net_same(&w.tid, &tid1))
 		rc = fail(p, "the second transfer has the first one's port");
@@ -2155,6 +2139,590 @@ static int sc_pxe(struct probe *p, int argc, char **argv)
 				  : "a new port asked again", w.requests,
 		    (unsigned long long)w.bytes, (unsigned long long)w.blocks,
 		    w.blksize, w.windowsize);
+}
+
+/* ---- retransmission and repeated requests -------------------------------- */
+
+/* parse_ms: a decimal count within lo..hi into *v, or fail naming what. */
+static int parse_count(struct probe *p, const char *s, unsigned long lo,
+		       unsigned long hi, const char *what, unsigned long *v)
+{
+	char *end;
+
+	*v = strtoul(s, &end, 10);
+	if (!*s || *end || *v < lo || *v > hi)
+		return fail(p, "%s must be %lu..%lu", what, lo, hi);
+	return 0;
+}
+
+/* Build the RRQ for file with NAME VALUE options (none: a plain RRQ). */
+static size_t build_rrq(struct probe *p, uint8_t *buf, size_t cap,
+			const char *file, char *const *opts, int nopts)
+{
+	size_t len = build_rrq_options(buf, cap, file, "octet", 0, opts, nopts);
+
+	if (len == 0)
+		fail(p, "%s: request too long for the probe", file);
+	return len;
+}
+
+/* Take the server's first packet (OACK or DATA 1) into w, without answering
+ * it: an OACK sets blksize and windowsize, DATA 1 is stored as block 1. */
+static int wdl_take_first(struct probe *p, struct wdl *w,
+			  const struct reply *r)
+{
+	struct optset got;
+
+	if (!is_oack(r))
+		return wdl_take(p, w, r) < 0 ? -1 : 0;
+	if (!from_server_host(p, r) || net_same(&r->from, &p->server))
+		return fail(p, "%s: OACK not from a transfer port", w->name);
+	if (oack_parse(p, r, &got) != 0 ||
+	    oack_number(p, &got, "blksize", 8, TFTP_BLKSIZE_MAX,
+			&w->blksize) != 0 ||
+	    oack_number(p, &got, "windowsize", 1, 65535, &w->windowsize) != 0)
+		return -1;
+	w->tid = r->from;
+	w->have_tid = 1;
+	w->ack_due = 1; /* ACK 0 */
+	return 0;
+}
+
+/* Nothing at all may arrive on fd for ms milliseconds. */
+static int expect_quiet(struct probe *p, int fd, int ms, const char *when)
+{
+	static struct reply r;
+	char desc[256];
+	int rc = recv_reply(p, fd, ms, &r);
+
+	if (rc > 0)
+		return fail(p, "%s: got %s", when,
+			    is_oack(&r) ? "an OACK"
+					: describe(&r, desc, sizeof(desc)));
+	return rc;
+}
+
+/* repeat-request FILE OUT COUNT GAP_MS [NAME VALUE]...: send the RRQ, take
+ * the first packet (DATA 1 or the OACK) without answering, then COUNT times:
+ * hear nothing for GAP_MS (no resend on a timer toward an unproven
+ * address), repeat the request, and get exactly that packet again from the
+ * same port.  Then answer and download the file into OUT.  One packet out
+ * per request in. */
+static int sc_repeat_request(struct probe *p, int argc, char **argv)
+{
+	static struct reply first, r;
+	uint8_t req[2048];
+	unsigned long count, gap;
+	unsigned copies = 1;
+	struct wdl w;
+	char desc[256];
+	FILE *out = NULL;
+	size_t len;
+	int fd, rc;
+
+	if (parse_count(p, argv[2], 0, 50, "COUNT", &count) != 0 ||
+	    parse_count(p, argv[3], 100, 60000, "GAP_MS", &gap) != 0)
+		return -1;
+	len = build_rrq(p, req, sizeof(req), argv[0], argv + 4, argc - 4);
+	if (len == 0)
+		return -1;
+	fd = client_socket(p);
+	if (fd < 0)
+		return fail(p, "client socket: %s", strerror(errno));
+	rc = send_to(p, fd, &p->server, req, len);
+	if (rc == 0 && (rc = recv_reply(p, fd, REPLY_MS, &first)) == 0)
+		rc = fail(p, "%s: no reply to the RRQ", argv[0]);
+	rc = rc < 0 ? -1 : 0;
+	for (unsigned long i = 0; rc == 0 && i < count; i++) {
+		rc = expect_quiet(p, fd, (int)gap, "before the repeated RRQ");
+		if (rc == 0)
+			rc = send_to(p, fd, &p->server, req, len);
+		if (rc == 0 && (rc = recv_reply(p, fd, REPLY_MS, &r)) == 0)
+			rc = fail(p, "no answer to repeat %lu of the RRQ "
+				  "within %d ms", i + 1, REPLY_MS);
+		if (rc > 0 && (!net_same(&r.from, &first.from) ||
+			       r.len != first.len ||
+			       memcmp(r.buf, first.buf, r.len) != 0))
+			rc = fail(p, "repeat %lu of the RRQ got %s, not the "
+				  "first packet again from its port", i + 1,
+				  describe(&r, desc, sizeof(desc)));
+		else if (rc > 0) {
+			rc = 0;
+			copies++;
+		}
+	}
+	if (rc == 0)
+		rc = expect_quiet(p, fd, (int)gap, "after the last repeat");
+	if (rc == 0 && !(out = fopen(argv[1], "wb")))
+		rc = fail(p, "%s: %s", argv[1], strerror(errno));
+	if (rc == 0) {
+		wdl_init(&w, fd, argv[0]);
+		w.out = out;
+		rc = wdl_take_first(p, &w, &first);
+	}
+	if (rc == 0)
+		rc = wdl_finish(p, &w);
+	close(fd);
+	if (out)
+		rc = close_out(p, out, argv[1], rc);
+	if (rc != 0)
+		return -1;
+	return pass(p, "%lu repeats of the RRQ, %u copies of the first packet, "
+		    "nothing on a timer; then %llu bytes in %llu blocks",
+		    count, copies, (unsigned long long)w.bytes,
+		    (unsigned long long)w.blocks);
+}
+
+/* new-request FILE1 FILE2 OUT: take DATA 1 and DATA 2 of FILE1 (ACK only
+ * the first), then request FILE2 from the same port.  FILE2 arrives whole
+ * into OUT from a new port, and the old transfer's port never sends again. */
+static int sc_new_request(struct probe *p, int argc, char **argv)
+{
+	static struct reply r;
+	struct download d;
+	struct wdl w;
+	char desc[256];
+	FILE *out;
+	int fd, rc;
+
+	(void)argc;
+	if (open_out(p, argc, argv, 2, &out) != 0)
+		return -1;
+	fd = client_socket(p);
+	if (fd < 0)
+		return close_out(p, out, "",
+				 fail(p, "client socket: %s", strerror(errno)));
+	download_init(&d, fd, argv[0]);
+	rc = send_rrq(p, fd, argv[0], "octet");
+	if (rc == 0)
+		rc = download_next(p, &d);
+	if (rc == 0)
+		rc = download_ack(p, &d);
+	if (rc == 0)
+		rc = download_next(p, &d);
+	if (rc == 0 && d.done)
+		rc = fail(p, "%s has two blocks or fewer", argv[0]);
+	if (rc == 0)
+		rc = send_rrq(p, fd, argv[1], "octet");
+	wdl_init(&w, fd, argv[1]);
+	w.out = out;
+	w.strict = 1;
+	while (rc == 0 && !w.done) {
+		rc = recv_reply(p, fd, REPLY_MS, &r);
+		if (rc == 0)
+			rc = fail(p, "%s: no DATA %u within %d ms", argv[1],
+				  w.expected, REPLY_MS);
+		else if (rc > 0 && net_same(&r.from, &d.tid))
+			rc = fail(p, "the old transfer's port sent %s after "
+				  "the new request", describe(&r, desc,
+							     sizeof(desc)));
+		else if (rc > 0 && wdl_take(p, &w, &r) < 0)
+			rc = -1;
+		else if (rc > 0)
+			rc = wdl_ack(p, &w);
+	}
+	if (rc == 0)
+		rc = expect_quiet(p, fd, COLLECT_MS, "after the new download");
+	close(fd);
+	rc = close_out(p, out, argv[2], rc);
+	if (rc != 0)
+		return -1;
+	return pass(p, "%s stopped after block 2; %s: %llu bytes from a new "
+		    "port", argv[0], argv[1], (unsigned long long)w.bytes);
+}
+
+/* again FILE1 FILE2 OUT ROUNDS [NAME VALUE]...: from one port, download
+ * FILE1 and FILE2 in turn, ROUNDS times in all, each request sent once
+ * only, right after the previous transfer's last ACK (or, with "error8" as
+ * the options, after an ERROR 8 to its OACK: a UEFI tsize probe).  Every
+ * request must be answered at once.  The last download goes to OUT. */
+static int sc_again(struct probe *p, int argc, char **argv)
+{
+	static const uint8_t abort_msg[] = "\0\5\0\10tsize query only";
+	static struct reply r;
+	unsigned long rounds;
+	uint8_t req[2048];
+	struct wdl w;
+	FILE *out = NULL;
+	size_t len;
+	int fd, rc = 0;
+
+	if (parse_count(p, argv[3], 1, 1000, "ROUNDS", &rounds) != 0)
+		return -1;
+	fd = client_socket(p);
+	if (fd < 0)
+		return fail(p, "client socket: %s", strerror(errno));
+	for (unsigned long i = 0; rc == 0 && i < rounds; i++) {
+		const char *file = argv[i % 2];
+		int probe8 = argc > 4 && strcmp(argv[4], "error8") == 0;
+		char *opts8[] = {"tsize", "0", "blksize", "1468"};
+		if (probe8 && i % 2 == 0)
+			len = build_rrq(p, req, sizeof(req), file, opts8, 4);
+		else
+			len = build_rrq(p, req, sizeof(req), file,
+					argv + 4 + probe8, argc - 4 - probe8);
+		if (len == 0) {
+			rc = -1;
+			break;
+		}
+		if (i + 1 == rounds && !(out = fopen(argv[2], "wb"))) {
+			rc = fail(p, "%s: %s", argv[2], strerror(errno));
+			break;
+		}
+		wdl_init(&w, fd, file);
+		w.out = out;
+		rc = send_to(p, fd, &p->server, req, len);
+		if (rc == 0 && (rc = recv_reply(p, fd, REPLY_MS, &r)) == 0)
+			rc = fail(p, "round %lu: %s: no answer within %d ms "
+				  "(the request was sent once)", i + 1, file,
+				  REPLY_MS);
+		rc = rc < 0 ? -1 : 0;
+		if (rc == 0)
+			rc = wdl_take_first(p, &w, &r);
+		if (rc == 0 && probe8 && i % 2 == 0) {
+			if (!is_oack(&r))
+				rc = fail(p, "round %lu: no OACK", i + 1);
+			else
+				rc = send_to(p, fd, &w.tid, abort_msg,
+					     sizeof(abort_msg));
+			continue;
+		}
+		if (rc == 0)
+			rc = wdl_finish(p, &w);
+		if (rc != 0) {
+			char why[sizeof(p->diag)];
+			memcpy(why, p->diag, sizeof(why));
+			fail(p, "round %lu: %s", i + 1, why);
+		}
+	}
+	close(fd);
+	if (out)
+		rc = close_out(p, out, argv[2], rc);
+	if (rc != 0)
+		return -1;
+	return pass(p, "%lu requests from one port, each answered at once; "
+		    "last: %llu bytes", rounds, (unsigned long long)w.bytes);
+}
+
+/* backoff FILE BLOCKS SPAN_MS MIN_GAP_MS [NAME VALUE]...: ACK BLOCKS blocks
+ * at once (lockstep, with the options given), then fall silent for SPAN_MS
+ * and time the copies of the next block.  The first comes after about a
+ * round trip's timeout; each gap is at least about the previous one
+ * (exponential backoff); at least 3 copies come, and some gap reaches
+ * MIN_GAP_MS (set it above --timeout: backoff goes past it). */
+static int sc_backoff(struct probe *p, int argc, char **argv)
+{
+	static struct reply r;
+	unsigned long blocks, span, min_gap;
+	int64_t last_at, gap, max_gap = 0, prev_gap = 0, stop;
+	uint8_t req[2048];
+	struct optset got;
+	struct wdl w;
+	char gaps[512] = "";
+	size_t gl = 0, len;
+	unsigned copies = 0;
+	int fd, rc;
+
+	if (parse_count(p, argv[1], 1, 10000, "BLOCKS", &blocks) != 0 ||
+	    parse_count(p, argv[2], 100, 60000, "SPAN_MS", &span) != 0 ||
+	    parse_count(p, argv[3], 1, 60000, "MIN_GAP_MS", &min_gap) != 0)
+		return -1;
+	len = build_rrq(p, req, sizeof(req), argv[0], argv + 4, argc - 4);
+	if (len == 0)
+		return -1;
+	fd = client_socket(p);
+	if (fd < 0)
+		return fail(p, "client socket: %s", strerror(errno));
+	wdl_init(&w, fd, argv[0]);
+	rc = wdl_start(p, &w, req, len, NULL, &got, 1);
+	while (rc == 0 && !w.done && w.blocks < blocks) {
+		rc = wdl_window(p, &w);
+		if (rc == 0 && w.blocks < blocks)
+			rc = wdl_ack(p, &w);
+	}
+	if (rc == 0 && w.done)
+		rc = fail(p, "%s ended before block %lu", argv[0], blocks + 1);
+	last_at = now_ms();
+	stop = last_at + (int64_t)span;
+	while (rc == 0 && now_ms() < stop) {
+		int n = recv_reply(p, fd, (int)(stop - now_ms()), &r);
+		if (n <= 0) {
+			rc = n;
+			break;
+		}
+		if (!net_same(&r.from, &w.tid) || !r.decoded ||
+		    r.pkt.opcode != TFTP_DATA || r.pkt.block != w.last_block)
+			continue;
+		gap = now_ms() - last_at;
+		last_at = now_ms();
+		if (copies > 0 && gap * 10 < prev_gap * 7)
+			rc = fail(p, "copy %u came %lld ms after the previous, "
+				  "which came %lld ms after its own: the "
+				  "timer shrank while silent", copies + 1,
+				  (long long)gap, (long long)prev_gap);
+		copies++;
+		prev_gap = gap;
+		if (gap > max_gap)
+			max_gap = gap;
+		if (gl < sizeof(gaps) - 16)
+			gl += (size_t)snprintf(gaps + gl, sizeof(gaps) - gl,
+					       "%s%lld", gl ? " " : "",
+					       (long long)gap);
+	}
+	close(fd);
+	if (rc != 0)
+		return -1;
+	if (copies < 3 || max_gap < (int64_t)min_gap)
+		return fail(p, "%u copies of block %u in %lu ms, gaps (ms): %s; "
+			    "expected 3 or more and a gap of %lu ms or more",
+			    copies, w.last_block, span, gaps, min_gap);
+	return pass(p, "%u copies of block %u, gaps (ms): %s", copies,
+		    w.last_block, gaps);
+}
+
+/* field FILE OUT TIMER_MS DUP_ACKS DROP_BLOCK [NAME VALUE]...: a client as
+ * found in the field.  It restarts its timer on every datagram it receives,
+ * answers a repeated DATA with an ACK only DUP_ACKS times per block (0:
+ * never, as U-Boot), ACKs windows (RFC 7440; once at a gap), and only on
+ * TIMER_MS of silence resends its last ACK (or its request); it gives up
+ * after 10 silences in a row.  DROP_BLOCK (0: none) is a block whose first
+ * ACK it "loses": it does not send it. */
+static int sc_field(struct probe *p, int argc, char **argv)
+{
+	static struct reply r;
+	unsigned long timer, dup_acks, drop;
+	uint8_t req[2048];
+	unsigned silences = 0, dups_sent = 0, fires = 0, dropped = 0;
+	int gap_acked = 0;
+	int64_t start = now_ms(), deadline;
+	struct wdl w;
+	FILE *out;
+	size_t len;
+	int fd, rc = 0;
+
+	if (parse_count(p, argv[2], 10, 60000, "TIMER_MS", &timer) != 0 ||
+	    parse_count(p, argv[3], 0, 100, "DUP_ACKS", &dup_acks) != 0 ||
+	    parse_count(p, argv[4], 0, 1000000, "DROP_BLOCK", &drop) != 0)
+		return -1;
+	len = build_rrq(p, req, sizeof(req), argv[0], argv + 5, argc - 5);
+	if (len == 0 || open_out(p, argc, argv, 1, &out) != 0)
+		return -1;
+	fd = client_socket(p);
+	if (fd < 0)
+		return close_out(p, out, "",
+				 fail(p, "client socket: %s", strerror(errno)));
+	wdl_init(&w, fd, argv[0]);
+	w.out = out;
+	rc = send_to(p, fd, &p->server, req, len);
+	deadline = now_ms() + (int64_t)timer;
+	while (rc == 0) {
+		int64_t left = deadline - now_ms();
+		int got = left > 0 ? recv_reply(p, fd, (int)left, &r) : 0;
+		if (got < 0) {
+			rc = -1;
+			break;
+		}
+		if (got == 0) { /* our timer fired */
+			if (++silences > 10) {
+				rc = fail(p, "gave up after 10 silences of %lu "
+					  "ms (%llu blocks)", timer,
+					  (unsigned long long)w.blocks);
+				break;
+			}
+			fires++;
+			rc = w.have_tid ? send_ack(p, fd, &w.tid, w.last_block)
+					: send_to(p, fd, &p->server, req, len);
+			deadline = now_ms() + (int64_t)timer;
+			continue;
+		}
+		silences = 0;
+		deadline = now_ms() + (int64_t)timer; /* every datagram */
+		if (w.have_tid && !net_same(&r.from, &w.tid))
+			continue; /* a stray: ignored */
+		if (!w.have_tid) {
+			if (wdl_take_first(p, &w, &r) != 0) {
+				rc = -1;
+				break;
+			}
+		} else {
+			uint16_t behind;
+			if (is_oack(&r) || !r.decoded ||
+			    r.pkt.opcode != TFTP_DATA)
+				continue; /* a repeated OACK, or junk */
+			w.datagrams++;
+			behind = (uint16_t)(w.expected - r.pkt.block);
+			if (w.done || (behind >= 1 && behind < 0x8000)) {
+				/* a repeat: ACK it again, a few times */
+				w.repeats++;
+				if (dups_sent < dup_acks) {
+					dups_sent++;
+					rc = send_ack(p, fd, &w.tid,
+						      w.last_block);
+				}
+				continue;
+			}
+			if (behind != 0) {
+				/* ahead: a block was lost; ACK once */
+				if (!gap_acked) {
+					gap_acked = 1;
+					rc = send_ack(p, fd, &w.tid,
+						      w.last_block);
+				}
+				continue;
+			}
+			w.datagrams--; /* wdl_take counts it */
+			if (wdl_take(p, &w, &r) < 0) {
+				rc = -1;
+				break;
+			}
+			dups_sent = 0;
+			gap_acked = 0;
+		}
+		if (w.ack_due) {
+			if (drop && w.blocks == drop && !dropped) {
+				dropped = 1;
+				w.in_window = 0;
+				w.ack_due = 0;
+				continue;
+			}
+			rc = wdl_ack(p, &w);
+			if (rc == 0 && w.done)
+				break;
+		}
+	}
+	close(fd);
+	rc = close_out(p, out, argv[1], rc);
+	if (rc != 0)
+		return -1;
+	return pass(p, "%s: %llu bytes in %llu blocks, %.3f s; %llu repeats "
+		    "received, %u timer resends", argv[0],
+		    (unsigned long long)w.bytes, (unsigned long long)w.blocks,
+		    (double)(now_ms() - start) / 1000, (unsigned long long)w.repeats,
+		    fires);
+}
+
+/* gone FILE: download in lockstep up to the last block, then close the
+ * socket without its ACK, as a client whose final ACK was lost and which
+ * has already moved on.  The server's resend meets an ICMP port
+ * unreachable; the log (checked by the caller) says the client is gone. */
+static int sc_gone(struct probe *p, int argc, char **argv)
+{
+	struct download d;
+	int fd, rc;
+
+	(void)argc;
+	fd = client_socket(p);
+	if (fd < 0)
+		return fail(p, "client socket: %s", strerror(errno));
+	download_init(&d, fd, argv[0]);
+	rc = send_rrq(p, fd, argv[0], "octet");
+	if (rc == 0)
+		rc = download_next(p, &d);
+	while (rc == 0 && !d.done) {
+		rc = download_ack(p, &d);
+		if (rc == 0)
+			rc = download_next(p, &d);
+	}
+	close(fd);
+	if (rc != 0)
+		return -1;
+	return pass(p, "%s: %llu blocks received, the last one not "
+		    "acknowledged; port closed", argv[0],
+		    (unsigned long long)d.blocks);
+}
+
+/* window-silence FILE WINDOW QUIET_MS: take a whole window and then say
+ * nothing for QUIET_MS.  Only the oldest unacknowledged block (1) may come
+ * again, never the whole window. */
+static int sc_window_silence(struct probe *p, int argc, char **argv)
+{
+	static struct reply r;
+	unsigned long quiet;
+	unsigned copies = 0, window = 1;
+	struct wdl w;
+	char desc[256];
+	int64_t stop;
+	int fd, rc;
+
+	(void)argc;
+	if (parse_window(p, argv[1], &window) != 0 ||
+	    parse_count(p, argv[2], 100, 60000, "QUIET_MS", &quiet) != 0)
+		return -1;
+	fd = client_socket(p);
+	if (fd < 0)
+		return fail(p, "client socket: %s", strerror(errno));
+	rc = wdl_open_window(p, &w, fd, argv[0], window, NULL);
+	if (rc == 0)
+		rc = wdl_window(p, &w);
+	stop = now_ms() + (int64_t)quiet;
+	while (rc == 0 && now_ms() < stop) {
+		int got = recv_reply(p, fd, (int)(stop - now_ms()), &r);
+		if (got <= 0) {
+			rc = got;
+			break;
+		}
+		describe(&r, desc, sizeof(desc));
+		if (!r.decoded || r.pkt.opcode != TFTP_DATA || r.pkt.block != 1)
+			rc = fail(p, "while silent after a window, got %s: only "
+				  "block 1 may be resent", desc);
+		copies++;
+	}
+	close(fd);
+	if (rc != 0)
+		return -1;
+	if (copies == 0)
+		return fail(p, "block 1 was never resent in %lu ms", quiet);
+	return pass(p, "a window of %u blocks, then only block 1 again (%u "
+		    "copies in %lu ms)", w.windowsize, copies, quiet);
+}
+
+/* amplify FILE QUIET_MS CAP_MS [NAME VALUE]...: what one request from a
+ * source that never answers brings back.  Sends the RRQ once, then counts
+ * every datagram and byte that arrives until QUIET_MS pass with nothing (at
+ * most CAP_MS).  Works against any TFTP server on the loopback (a benchmark
+ * of peers uses it too).  Prints "bytes in, packets and bytes out, ratio". */
+static int sc_amplify(struct probe *p, int argc, char **argv)
+{
+	static struct reply r;
+	unsigned long quiet, cap;
+	uint64_t bytes = 0, packets = 0;
+	uint8_t req[2048];
+	int64_t stop;
+	size_t len;
+	int fd, rc;
+
+	if (parse_count(p, argv[1], 100, 600000, "QUIET_MS", &quiet) != 0 ||
+	    parse_count(p, argv[2], 100, 600000, "CAP_MS", &cap) != 0)
+		return -1;
+	len = build_rrq(p, req, sizeof(req), argv[0], argv + 3, argc - 3);
+	if (len == 0)
+		return -1;
+	fd = client_socket(p);
+	if (fd < 0)
+		return fail(p, "client socket: %s", strerror(errno));
+	rc = send_to(p, fd, &p->server, req, len);
+	stop = now_ms() + (int64_t)cap;
+	while (rc == 0) {
+		int64_t left = stop - now_ms();
+		int n;
+		if (left <= 0)
+			break;
+		n = recv_reply(p, fd, (int)(left < (int64_t)quiet ? left
+								   : (int64_t)quiet),
+			       &r);
+		if (n <= 0) {
+			rc = n;
+			break;
+		}
+		packets++;
+		bytes += r.len;
+	}
+	close(fd);
+	if (rc != 0)
+		return -1;
+	return pass(p, "request %zu bytes; %llu packets, %llu bytes back; "
+		    "ratio %.1f", len, (unsigned long long)packets,
+		    (unsigned long long)bytes, (double)bytes / (double)len);
 }
 
 struct scenario {
@@ -2193,6 +2761,19 @@ static const struct scenario scenarios[] = {
 	{"window-ack-inside", "FILE OUT", 2, 2, sc_window_ack_inside},
 	{"window-dup-ack", "FILE OUT WINDOW", 3, 3, sc_window_dup_ack},
 	{"pxe", "FILE OUT SIZE [same-port]", 3, 4, sc_pxe},
+	{"repeat-request", "FILE OUT COUNT GAP_MS [NAME VALUE]...", 4, 100,
+	 sc_repeat_request},
+	{"new-request", "FILE1 FILE2 OUT", 3, 3, sc_new_request},
+	{"again", "FILE1 FILE2 OUT ROUNDS [error8 | NAME VALUE...]", 4, 100,
+	 sc_again},
+	{"backoff", "FILE BLOCKS SPAN_MS MIN_GAP_MS [NAME VALUE]...", 4, 100,
+	 sc_backoff},
+	{"field", "FILE OUT TIMER_MS DUP_ACKS DROP_BLOCK [NAME VALUE]...", 5,
+	 100, sc_field},
+	{"gone", "FILE", 1, 1, sc_gone},
+	{"window-silence", "FILE WINDOW QUIET_MS", 3, 3, sc_window_silence},
+	{"amplify", "FILE QUIET_MS CAP_MS [NAME VALUE]...", 3, 100,
+	 sc_amplify},
 };
 
 static int usage(const char *why)

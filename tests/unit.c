@@ -403,13 +403,13 @@ static void test_rto(void)
 
 	/* Before any sample: the initial value (--timeout), no lower, and
 	 * progress alone does not lower it. */
-	rto_init(&r, 1000, RTO_FLOOR_MS);
+	rto_init(&r, 1000, RTO_FLOOR_MS, RTO_BACKOFF_MAX_MS);
 	CHECK(rto_timeout_ms(&r) == 1000);
 	rto_progress(&r);
 	CHECK(rto_timeout_ms(&r) == 1000);
-	/* Backoff before a sample stays at the ceiling. */
+	/* Backoff before a sample doubles past --timeout. */
 	rto_backoff(&r);
-	CHECK(rto_timeout_ms(&r) == 1000);
+	CHECK(rto_timeout_ms(&r) == 2000);
 
 	/* A LAN round trip of 200 us: srtt 200, rttvar 100, RTO = srtt +
 	 * max(G, 4 rttvar) = 1.2 ms, raised to the floor. */
@@ -419,12 +419,21 @@ static void test_rto(void)
 	for (int i = 0; i < 100; i++)
 		rto_sample(&r, 200);
 	CHECK(rto_timeout_ms(&r) == RTO_FLOOR_MS);
-	/* Backoff doubles, up to the ceiling, never past it. */
+	/* Backoff doubles, past --timeout, up to the backoff ceiling and
+	 * never past it: a client that ignores duplicates and waits 5 s
+	 * (U-Boot) gets a longer gap after a bounded number of resends. */
 	rto_backoff(&r);
 	CHECK(rto_timeout_ms(&r) == 2 * RTO_FLOOR_MS);
+	unsigned total = 2 * RTO_FLOOR_MS, steps = 1;
+	while (rto_timeout_ms(&r) <= 5000) {
+		rto_backoff(&r);
+		total += rto_timeout_ms(&r);
+		steps++;
+	}
+	CHECK(steps <= 10 && total < 30000);
 	for (int i = 0; i < 20; i++)
 		rto_backoff(&r);
-	CHECK(rto_timeout_ms(&r) == 1000);
+	CHECK(rto_timeout_ms(&r) == RTO_BACKOFF_MAX_MS);
 	/* Progress without a sample (Karn) undoes the backoff too. */
 	rto_progress(&r);
 	CHECK(rto_timeout_ms(&r) == RTO_FLOOR_MS);
@@ -440,8 +449,8 @@ static void test_rto(void)
 	CHECK(rto_timeout_ms(&r) < 1000);
 
 	/* A slow path: 100 ms round trips converge to about srtt + 4 rttvar,
-	 * and never exceed the ceiling. */
-	rto_init(&r, 1000, RTO_FLOOR_MS);
+	 * and samples never exceed the cap (--timeout). */
+	rto_init(&r, 1000, RTO_FLOOR_MS, RTO_BACKOFF_MAX_MS);
 	rto_sample(&r, 100000); /* 100 + 4 * 50 = 300 ms */
 	CHECK(rto_timeout_ms(&r) == 300);
 	for (int i = 0; i < 200; i++)
@@ -451,31 +460,52 @@ static void test_rto(void)
 	CHECK(rto_timeout_ms(&r) == 1000);
 
 	/* Rounding up: never a timeout shorter than the RTT. */
-	rto_init(&r, 255000, RTO_FLOOR_MS);
+	rto_init(&r, 255000, RTO_FLOOR_MS, RTO_BACKOFF_MAX_MS);
 	for (int i = 0; i < 200; i++)
 		rto_sample(&r, 30500);
 	CHECK(rto_timeout_ms(&r) >= 31);
 
-	/* A fixed timeout (RFC 2349 option): samples change nothing. */
-	rto_init(&r, 3000, 3000);
+	/* Adaptation off (--min-timeout at --timeout): samples change
+	 * nothing, silence still backs off. */
+	rto_init(&r, 3000, 3000, RTO_BACKOFF_MAX_MS);
 	rto_sample(&r, 100);
 	CHECK(rto_timeout_ms(&r) == 3000);
 	rto_progress(&r);
 	CHECK(rto_timeout_ms(&r) == 3000);
 	rto_backoff(&r);
+	CHECK(rto_timeout_ms(&r) == 6000);
+
+	/* The strict reading of a client's timeout (RFC 2349): fixed, no
+	 * adaptation and no backoff. */
+	rto_init(&r, 3000, 3000, 3000);
+	rto_sample(&r, 100);
+	rto_backoff(&r);
 	CHECK(rto_timeout_ms(&r) == 3000);
 
+	/* A client's timeout caps the timer instead of fixing it: below the
+	 * cap the timer adapts (RFC 1123 4.2.3.2). */
+	rto_init(&r, 5000, RTO_FLOOR_MS, RTO_BACKOFF_MAX_MS);
+	rto_sample(&r, 300);
+	CHECK(rto_timeout_ms(&r) == RTO_FLOOR_MS);
+	rto_sample(&r, 9000000);
+	CHECK(rto_timeout_ms(&r) == 5000);
+
 	/* A --timeout at the floor or below it cannot adapt downwards. */
-	rto_init(&r, 10, RTO_FLOOR_MS);
+	rto_init(&r, 10, RTO_FLOOR_MS, RTO_BACKOFF_MAX_MS);
 	rto_sample(&r, 1);
 	CHECK(rto_timeout_ms(&r) == 10);
 	/* --min-timeout sets the floor. */
-	rto_init(&r, 1000, 250);
+	rto_init(&r, 1000, 250, RTO_BACKOFF_MAX_MS);
 	rto_sample(&r, 100);
 	CHECK(rto_timeout_ms(&r) == 250);
 
+	/* A ceiling below the initial value is raised to it. */
+	rto_init(&r, 20000, RTO_FLOOR_MS, RTO_BACKOFF_MAX_MS);
+	rto_backoff(&r);
+	CHECK(rto_timeout_ms(&r) == 20000);
+
 	/* Hostile values: zero and huge samples, many backoffs. */
-	rto_init(&r, 255000, RTO_FLOOR_MS);
+	rto_init(&r, 255000, RTO_FLOOR_MS, RTO_BACKOFF_MAX_MS);
 	rto_sample(&r, 0);
 	CHECK(rto_timeout_ms(&r) == RTO_FLOOR_MS);
 	rto_sample(&r, UINT64_MAX / 16);
@@ -483,6 +513,10 @@ static void test_rto(void)
 	for (int i = 0; i < 100; i++)
 		rto_backoff(&r);
 	CHECK(rto_timeout_ms(&r) == 255000);
+	rto_init(&r, 1000, RTO_FLOOR_MS, UINT32_MAX);
+	for (int i = 0; i < 100; i++)
+		rto_backoff(&r);
+	CHECK(rto_timeout_ms(&r) == UINT32_MAX);
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,67 @@
+/* What the listener and a transfer child tell each other while the child
+ * runs: one word per child in memory shared across fork(), and a wake-up
+ * signal.  It decides, exactly once, who answers a request that repeats the
+ * bytes of a live transfer's request from the same address and port:
+ *
+ *   - while the transfer runs, the child (a client that resent its request
+ *     before our first packet reached it: resend that packet, RFC 1350
+ *     gives the client no other way to ask);
+ *   - once the transfer has ended, a new child (the client asks again).
+ *
+ * A compare-and-swap on the word settles the race between the client's
+ * last packet reaching the child and its next request reaching the
+ * listener, so neither a request is lost nor two transfers answer one. */
+#ifndef CTFTPD_HANDOFF_H
+#define CTFTPD_HANDOFF_H
+
+#include <signal.h>
+
+/* The word's states.  0 is a free slot. */
+enum handoff_state {
+	HANDOFF_FREE = 0,
+	HANDOFF_ACTIVE,   /* the transfer runs */
+	HANDOFF_NUDGED,   /* the listener saw the request again */
+	HANDOFF_DONE,     /* the transfer ended; the child is exiting */
+};
+
+/* The signal the listener sends a child after setting HANDOFF_NUDGED. */
+#define HANDOFF_SIGNAL SIGUSR2
+
+struct handoff;
+
+/* The table of nslots words, in shared memory.  Returns NULL (errno). */
+struct handoff *handoff_create(unsigned nslots);
+
+/* Listener: claim a free slot for a child about to be forked, set to
+ * HANDOFF_ACTIVE.  Returns its index, or -1 when all are taken. */
+int handoff_claim(struct handoff *h);
+
+/* Listener: free a slot once its child has been reaped. */
+void handoff_release(struct handoff *h, int slot);
+
+/* Listener: the child's request came again.  Returns 1 when the child will
+ * answer it (the word is now HANDOFF_NUDGED; send HANDOFF_SIGNAL to wake
+ * it), 0 when the child's transfer has ended and a new child must answer. */
+int handoff_nudge(struct handoff *h, int slot);
+
+/* Child: catch HANDOFF_SIGNAL (a repeated request) and SIGTERM (stop) on a
+ * pipe whose read end is returned.  The listener keeps both blocked across
+ * fork(), so one sent before this call stays pending: the caller unblocks
+ * them afterwards.  Returns the fd to poll, or -1 (errno). */
+int handoff_child_init(struct handoff *h, int slot);
+
+/* Child: after the wake-up fd polled readable, drain it.  Returns 1 when a
+ * repeated request is waiting to be answered (and takes it: the word goes
+ * back to HANDOFF_ACTIVE), 0 otherwise. */
+int handoff_take_nudge(void);
+
+/* Child: nonzero once SIGTERM asked the transfer to stop (the listener
+ * replaced it with a client's new request, or is shutting down). */
+int handoff_stop_requested(void);
+
+/* Child: the transfer has ended.  Returns 0 when the child may exit (the
+ * word is now HANDOFF_DONE and later repeats go to a new child), or 1 when
+ * the request was repeated meanwhile and must be served again. */
+int handoff_finish(void);
+
+#endif

@@ -1,0 +1,52 @@
+/* Shared anonymous memory with a portable fallback: MAP_ANONYMOUS is not in
+ * POSIX before 2024, shm_open is. */
+#include "autoconfig.h"
+
+#include "shmem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+void *shmem_map(size_t size)
+{
+	void *p;
+#if HAVE_DECL_MAP_ANONYMOUS && !defined(SHMEM_USE_SHM_OPEN)
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		 -1, 0);
+#else
+	/* A shared memory object unlinked at once gives the same zero-filled
+	 * shared pages; the name only has to be unique for a moment. */
+	static unsigned serial;
+	char name[64];
+	int fd = -1;
+
+	for (int tries = 0; tries < 16 && fd < 0; tries++) {
+		snprintf(name, sizeof(name), "/ctftpd-%ld-%u", (long)getpid(),
+			 serial++);
+		fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return NULL;
+	}
+	if (fd < 0)
+		return NULL;
+	shm_unlink(name);
+	if (ftruncate(fd, (off_t)size) != 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+#endif
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void shmem_unmap(void *p, size_t size)
+{
+	if (p)
+		(void)munmap(p, size);
+}

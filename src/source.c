@@ -1,0 +1,160 @@
+/* The read side's block producer: cache iovecs, file reads, and netascii
+ * conversion with its state carried from one block to the next. */
+#include "autoconfig.h"
+
+#include "source.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+void source_init(struct source *s, int fd, enum tftp_mode mode)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->mode = mode;
+	netascii_encoder_init(&s->enc);
+}
+
+const char *source_use_cache(struct source *s, struct cache *cache,
+			     const char *rel, const struct stat *st)
+{
+	if (!cache)
+		return "off";
+	switch (cache_acquire(cache, rel, st, &s->ref)) {
+	case CACHE_HIT:
+		s->cached = 1;
+		return "hit";
+	case CACHE_FILL:
+		/* One pass over the file into shared memory, checked against
+		 * the fstat identity afterwards; on any failure, the file. */
+		if (cache_fill(&s->ref, s->fd) != 0)
+			return "miss";
+		s->cached = 1;
+		return "fill";
+	default:
+		return "miss";
+	}
+}
+
+static ssize_t read_full(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* Up to len bytes of the file from where the source stands, copied from the
+ * cache or read from the file.  Returns bytes, 0 at the end, -1 (errno). */
+static ssize_t take(struct source *s, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	if (!s->cached)
+		return read_full(s->fd, buf, len);
+	while (got < len) {
+		struct iovec v[2];
+		int niov;
+		size_t n = cache_iov(&s->ref, s->offset, len - got, v, &niov);
+		if (n == 0)
+			break;
+		for (int i = 0; i < niov; i++) {
+			memcpy(buf + got, v[i].iov_base, v[i].iov_len);
+			got += v[i].iov_len;
+		}
+		s->offset += n;
+	}
+	return (ssize_t)got;
+}
+
+/* The next len bytes of netascii, converted from the staged file bytes. */
+static ssize_t next_netascii(struct source *s, uint8_t *out, size_t len)
+{
+	size_t o = 0;
+
+	while (o < len) {
+		size_t used;
+		if (s->stage_pos == s->stage_len && !s->eof) {
+			ssize_t n = take(s, s->stage, sizeof(s->stage));
+			if (n < 0)
+				return -1;
+			s->stage_pos = 0;
+			s->stage_len = (size_t)n;
+			s->eof = n == 0;
+		}
+		if (s->stage_pos == s->stage_len &&
+		    !netascii_encoder_pending(&s->enc))
+			break;
+		o += netascii_encode(&s->enc, s->stage + s->stage_pos,
+				     s->stage_len - s->stage_pos, &used, out + o,
+				     len - o);
+		s->stage_pos += used;
+	}
+	return (ssize_t)o;
+}
+
+ssize_t source_next(struct source *s, uint8_t *buf, size_t len,
+		    struct iovec iov[2], int *niov)
+{
+	*niov = 0;
+	if (s->mode == TFTP_MODE_NETASCII)
+		return next_netascii(s, buf, len);
+	if (s->cached) {
+		size_t n = cache_iov(&s->ref, s->offset, len, iov, niov);
+		s->offset += n;
+		return (ssize_t)n;
+	}
+	return read_full(s->fd, buf, len);
+}
+
+int source_size(struct source *s, const struct stat *st, uint64_t *size)
+{
+	uint64_t total = 0;
+	ssize_t n;
+
+	if (s->mode != TFTP_MODE_NETASCII) {
+		*size = (uint64_t)st->st_size;
+		return 0;
+	}
+	if (s->cached) {
+		/* Straight over the shared pages, no copy. */
+		struct iovec v[2];
+		int niov;
+		size_t k;
+		for (uint64_t off = 0;
+		     (k = cache_iov(&s->ref, off, 65536, v, &niov)) > 0;
+		     off += k)
+			for (int i = 0; i < niov; i++)
+				total += netascii_encoded_size(v[i].iov_base,
+							       v[i].iov_len);
+		*size = total;
+		return 0;
+	}
+	while ((n = read_full(s->fd, s->stage, sizeof(s->stage))) > 0)
+		total += netascii_encoded_size(s->stage, (size_t)n);
+	if (n < 0 || lseek(s->fd, 0, SEEK_SET) != 0)
+		return -1;
+	*size = total;
+	return 0;
+}
+
+void source_close(struct source *s)
+{
+	if (s->cached)
+		cache_release(&s->ref);
+	s->cached = 0;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}

@@ -1,0 +1,53 @@
+/* Where the bytes of each DATA block of a read come from: the shared cache
+ * (as iovecs into it, no copy), the file, or the netascii encoder (RFC 1350
+ * section 5) fed by either.  One source per transfer, read front to back. */
+#ifndef CTFTPD_SOURCE_H
+#define CTFTPD_SOURCE_H
+
+#include "cache.h"
+#include "netascii.h"
+#include "packet.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct source {
+	int fd;              /* the open file, owned by the source */
+	enum tftp_mode mode;
+	int cached;          /* the bytes come from ref, not from fd */
+	struct cache_ref ref;
+	uint64_t offset;     /* next byte of the file to take */
+	struct netascii_encoder enc;
+	int eof;
+	size_t stage_pos, stage_len; /* netascii input not yet converted */
+	uint8_t stage[8192];
+};
+
+/* Start reading fd (an open regular file; the source closes it) in mode. */
+void source_init(struct source *s, int fd, enum tftp_mode mode);
+
+/* Take the file from the shared cache (NULL: none) when it holds it, or
+ * put it there now when it can (rel is the cache key, st the fstat of fd).
+ * Returns the word for the summary line: "hit", "fill", "miss" or "off". */
+const char *source_use_cache(struct source *s, struct cache *cache,
+			     const char *rel, const struct stat *st);
+
+/* The RFC 2349 tsize of the transfer in bytes: the file's size, or for
+ * netascii the converted size (one pass over the file, then rewound).
+ * Returns 0, or -1 on a read error. */
+int source_size(struct source *s, const struct stat *st, uint64_t *size);
+
+/* The payload of the next block, at most len bytes: as up to two iovecs
+ * into the cache (*niov set, nothing copied) when the file is cached in
+ * octet mode, otherwise copied into buf (*niov = 0).  A result shorter than
+ * len marks the last block.  Returns the bytes, or -1 (errno). */
+ssize_t source_next(struct source *s, uint8_t *buf, size_t len,
+		    struct iovec iov[2], int *niov);
+
+/* Release the cache entry and close the file. */
+void source_close(struct source *s);
+
+#endif
