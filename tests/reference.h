@@ -29,4 +29,27 @@ static inline size_t reference_netascii(const uint8_t *in, size_t len,
 	return o;
 }
 
+/* The file an upload of len bytes of netascii at in stands for, written
+ * to out (room for len bytes): CR LF is LF, CR NUL is CR, and a CR before
+ * anything else (or at the end) is kept as it is.  Returns its length in
+ * bytes. */
+static inline size_t reference_netascii_decode(const uint8_t *in, size_t len,
+					       uint8_t *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] == '\r' && i + 1 < len && in[i + 1] == '\n') {
+			out[o++] = '\n';
+			i++;
+		} else if (in[i] == '\r' && i + 1 < len && in[i + 1] == '\0') {
+			out[o++] = '\r';
+			i++;
+		} else {
+			out[o++] = in[i];
+		}
+	}
+	return o;
+}
+
 #endif

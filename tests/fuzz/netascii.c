@@ -1,15 +1,18 @@
-/* Fuzz target: the netascii encoder (RFC 1350 section 5 via RFC 764: LF
- * goes out as CR LF, a bare CR as CR NUL), fed a file in pieces cut at
- * input-chosen points, as the RRQ loop feeds it blocks.  ctftpd has only an
- * encoder (netascii WRQs are not accepted), so there is no decoder to fuzz.
- * Input layout:
+/* Fuzz target: netascii (RFC 1350 section 5 via RFC 764: a file's LF goes
+ * out as CR LF, a bare CR as CR NUL), both ways, fed in pieces cut at
+ * input-chosen points as the transfer loops feed it blocks.  Input layout:
  *   byte 0        k, the number of cuts (0..31)
  *   bytes 1..2k   k pairs (output room 0..255 bytes, input slice 0..255)
- *   the rest      the file's bytes
- * The cuts are used in turn, round and round.  Checked: the pieces put
- * together equal the one-shot conversion of tests/reference.h; the size
- * netascii_encoded_size gives (the tsize of a netascii RRQ) is the size
- * produced; every call stays in its buffers and moves on when it can. */
+ *   the rest      the bytes to convert
+ * The cuts are used in turn, round and round.  Checked:
+ *  - encoding (RRQ): the pieces put together equal the one-shot conversion
+ *    of tests/reference.h; the size netascii_encoded_size gives (the tsize
+ *    of a netascii RRQ) is the size produced; every call stays in its
+ *    buffers and moves on when it can;
+ *  - decoding (WRQ): what the encoder made decodes back to the original,
+ *    whatever the cuts; the bytes as a hostile upload decode as the
+ *    one-shot reference does; no call writes more than its slice plus the
+ *    one CR it may hold (the room src/sink.c gives it). */
 #include "autoconfig.h"
 
 #include <string.h>
@@ -58,6 +61,45 @@ static size_t encode_piece(struct netascii_encoder *enc, const uint8_t *in,
 	*glen += n;
 	free(out);
 	return used;
+}
+
+/* Decode len bytes at in, sliced by the cuts (the slice of each pair; after
+ * 2k + len calls the rest in one), each call into exactly the room the
+ * decoder's contract asks for (an overrun is an ASan report), appending to
+ * got.  Returns the bytes produced, the end of the stream included. */
+static size_t decode_sliced(const uint8_t *in, size_t len, const uint8_t *cuts,
+			    size_t k, uint8_t *got)
+{
+	struct netascii_decoder dec;
+	size_t pos = 0, glen = 0, n;
+	uint8_t *out;
+
+	netascii_decoder_init(&dec);
+	for (size_t step = 0; pos < len; step++) {
+		size_t slice = len - pos;
+
+		if (k > 0 && step < 2 * k + len &&
+		    cuts[2 * (step % k) + 1] < slice)
+			slice = cuts[2 * (step % k) + 1];
+		out = malloc(slice + 1);
+		FUZZ_CHECK(out != NULL);
+		n = netascii_decode(&dec, in + pos, slice, out);
+		FUZZ_CHECK(n <= slice + 1);
+		memcpy(got + glen, out, n);
+		glen += n;
+		pos += slice;
+		free(out);
+	}
+	out = malloc(1);
+	FUZZ_CHECK(out != NULL);
+	n = netascii_decode_finish(&dec, out);
+	FUZZ_CHECK(n <= 1);
+	memcpy(got + glen, out, n);
+	glen += n;
+	/* Finished means finished. */
+	FUZZ_CHECK(netascii_decode_finish(&dec, out) == 0);
+	free(out);
+	return glen;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -115,6 +157,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					   sizeof(spare)) == 0 &&
 			   used == 0);
 	}
+
+	/* Back again: the encoder's output decodes to the file. */
+	FUZZ_CHECK(decode_sliced(want, wlen, cuts, k, got) == len &&
+		   memcmp(got, in, len) == 0);
+	/* The input as an upload from a hostile client. */
+	glen = decode_sliced(in, len, cuts, k, got);
+	FUZZ_CHECK(glen == reference_netascii_decode(in, len, want) &&
+		   memcmp(got, want, glen) == 0);
 	free(want);
 	free(got);
 	return 0;
