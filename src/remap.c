@@ -540,6 +540,23 @@ fail:
 	return NULL;
 }
 
+char *remap_error_format(const char *path, const struct remap_error *err,
+			 char *buf, size_t size)
+{
+	if (size == 0)
+		return buf;
+	size_t plen = strlen(path);
+
+	if (err->line)
+		snprintf(buf, size, "%s:%u: %s", path, err->line, err->message);
+	else if (strncmp(err->message, path, plen) == 0 &&
+		 err->message[plen] == ':')
+		snprintf(buf, size, "%s", err->message);
+	else
+		snprintf(buf, size, "%s: %s", path, err->message);
+	return buf;
+}
+
 void remap_free(struct remap_rules *rules)
 {
 	if (!rules)
@@ -728,6 +745,9 @@ static enum remap_result rewrite(struct mapping *mp, const struct rule *r,
 {
 	struct remap_trace *t = mp->trace;
 
+	if (t->nrewrote < REMAP_TRACE_RULES)
+		t->rewrote[t->nrewrote] = r->line;
+	t->nrewrote++;
 	for (;;) {
 		char *other;
 		size_t len;
@@ -890,4 +910,25 @@ const char *remap_result_message(enum remap_result r)
 		return "remap regex matching failed";
 	}
 	return "unknown remap result";
+}
+
+char *remap_trace_lines(const struct remap_trace *trace, char *buf, size_t size)
+{
+	size_t len = 0;
+	unsigned n = trace->nrewrote < REMAP_TRACE_RULES ? trace->nrewrote
+							 : REMAP_TRACE_RULES;
+
+	if (size == 0)
+		return buf;
+	buf[0] = '\0';
+	if (trace->nrewrote == 0) {
+		snprintf(buf, size, "0");
+		return buf;
+	}
+	for (unsigned i = 0; i < n && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%u",
+					i ? "," : "", trace->rewrote[i]);
+	if (trace->nrewrote > n && len < size)
+		snprintf(buf + len, size - len, ",...");
+	return buf;
 }
