@@ -3,10 +3,12 @@
  *   remap_test SUITE             run a suite: syntax errors ops escapes
  *                                client limits hostile load random
  *   remap_test map RULES [-w] [-c ADDR]
- *                                map each line of stdin (a requested name)
- *                                as an RRQ (-w: a WRQ) from ADDR (default
- *                                127.0.0.1) and print one line per name:
- *                                "mapped NAME", "unchanged NAME",
+ *                                --map-test's loop (maptest.h) without the
+ *                                path policy: each line of stdin is a
+ *                                request, "NAME [ADDR] [RRQ|WRQ]", by
+ *                                default an RRQ (-w: a WRQ) from ADDR
+ *                                (default 127.0.0.1); one line out per name:
+ *                                "mapped LINES NAME", "unchanged LINES NAME",
  *                                "refused LINE [MESSAGE]" or
  *                                "error LINE RESULT-TEXT"
  *   remap_test bench RULES NAME [CALLS]
@@ -15,6 +17,7 @@
  * map and bench exit 1 on a bad rule file, 2 on bad usage. */
 #include "autoconfig.h"
 
+#include "maptest.h"
 #include "remap.h"
 
 #include <arpa/inet.h>
@@ -704,84 +707,41 @@ static struct remap_rules *load_or_die(const char *path)
 {
 	struct remap_error err;
 	struct remap_rules *r = remap_load(path, &err);
+	char why[512];
 
 	if (!r) {
-		if (err.line)
-			fprintf(stderr, "%s:%u: %s\n", path, err.line,
-				err.message);
-		else
-			fprintf(stderr, "%s\n", err.message);
+		fprintf(stderr, "%s\n",
+			remap_error_format(path, &err, why, sizeof(why)));
 		exit(1);
 	}
 	return r;
 }
 
-static int parse_client(const char *s, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		return 0;
-	}
-	return -1;
-}
-
 static int run_map(int argc, char **argv)
 {
 	struct sockaddr_storage client;
-	enum remap_request kind = REMAP_RRQ;
+	struct maptest_defaults d = {(struct sockaddr *)&client, REMAP_RRQ,
+				     NULL};
 	struct remap_rules *r;
-	char line[8192], out[4096];
-	int i;
+	int i, rc;
 
 	if (argc < 3)
 		return 2;
-	parse_client("127.0.0.1", &client);
+	maptest_address("127.0.0.1", &client);
 	for (i = 3; i < argc; i++) {
 		if (strcmp(argv[i], "-w") == 0) {
-			kind = REMAP_WRQ;
+			d.kind = REMAP_WRQ;
 		} else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-			if (parse_client(argv[++i], &client) != 0)
+			if (maptest_address(argv[++i], &client) != 0)
 				return 2;
 		} else {
 			return 2;
 		}
 	}
 	r = load_or_die(argv[2]);
-	while (fgets(line, sizeof(line), stdin)) {
-		struct remap_trace t;
-		enum remap_result res;
-
-		line[strcspn(line, "\n")] = '\0';
-		res = remap_map(r, line, kind, (struct sockaddr *)&client, out,
-				sizeof(out), &t);
-		switch (res) {
-		case REMAP_MAPPED:
-			printf("mapped %s\n", out);
-			break;
-		case REMAP_UNCHANGED:
-			printf("unchanged %s\n", out);
-			break;
-		case REMAP_REFUSED:
-			printf("refused %u%s%s\n", t.line, out[0] ? " " : "",
-			       out);
-			break;
-		default:
-			printf("error %u %s\n", t.line,
-			       remap_result_message(res));
-			break;
-		}
-		fflush(stdout);
-	}
+	rc = maptest_run(r, &d, stdin, stdout);
 	remap_free(r);
-	return 0;
+	return rc != 0 ? 1 : 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -806,7 +766,7 @@ static int run_bench(int argc, char **argv)
 
 	if (argc < 4 || calls <= 0)
 		return 2;
-	parse_client("192.0.2.169", &client);
+	maptest_address("192.0.2.169", &client);
 	r = load_or_die(argv[2]);
 	for (int b = 0; b < BATCHES; b++) {
 		struct timespec t0, t1;
