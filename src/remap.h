@@ -117,6 +117,8 @@ struct remap_trace {
 	 * nrewrote counts them all.  For logs and --map-test. */
 	unsigned rewrote[REMAP_TRACE_RULES];
 	unsigned nrewrote;
+	unsigned regexecs; /* regexec(3) calls made (rules whose literal
+			    * prefix the name lacks are skipped) */
 	unsigned steps;	   /* rewrites made */
 	unsigned restarts; /* "s" restarts made */
 	size_t rewritten;  /* bytes of the names the rewrites produced */

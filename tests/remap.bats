@@ -59,6 +59,10 @@ run_suite() {
 	run_suite random
 }
 
+@test "remap: anchored literal prefixes skip regexec, never an outcome" {
+	run_suite prefix
+}
+
 @test "remap_test map: one line per name; a bad rule file names its line" {
 	printf 'rg \\\\ /\nri ^/TFTPBOOT/\na ^secret\n~a ^ok\n' >"$BATS_TEST_TMPDIR/rules"
 	run "$REMAP_TEST" map "$BATS_TEST_TMPDIR/rules" <<-'EOF'

@@ -1,7 +1,7 @@
 /* Tests for the remap module (tftpd-hpa rule files), and a small tool.
  * Usage:
  *   remap_test SUITE             run a suite: syntax errors ops escapes
- *                                client limits hostile load random
+ *                                client limits hostile load random prefix
  *   remap_test map RULES [-w] [-c ADDR]
  *                                --map-test's loop (maptest.h) without the
  *                                path policy: each line of stdin is a
@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -701,6 +702,109 @@ static void test_random(void)
 	CHECK(parsed > 2000);
 }
 
+/* Literal prefixes (remap.c literal_prefix): a rule whose anchored prefix
+ * the name lacks costs no regexec, and skipping it never changes an
+ * outcome: random anchored regexes, each as an 'a' rule (with and without
+ * 'i'), refuse exactly the names regexec matches. */
+static void test_prefix(void)
+{
+	static const char *const re[] = {
+		"a",   "b",	"A",   "\\.",  ".",  "*",   "+",    "?",
+		"{0}", "{2}",	"(a)", "[ab]", "$",  "|",   "\\\\", "\\*",
+		"\\{", "{0,1}", "\\1", "^",    "a+", "\\|", "\\$",  "x"};
+	char pat[128], text[160], name[16];
+	struct remap_trace t;
+	struct remap_rules *r;
+	char out[64];
+	unsigned compared = 0, skipped = 0;
+
+	/* The cost the prefix saves, visible in the trace. */
+	r = parse("rg \\\\ /\nr ^host7/ x\nri ^PXELINUX\\.cfg/ p/\na ^\\.\n"
+		  "r ^site1\\.cfg$ y\n");
+	CHECK(r != NULL);
+	if (r) {
+		CHECK(remap_map(r, "ldlinux.c32", REMAP_RRQ, &v4.sa, out,
+				sizeof(out), &t) == REMAP_UNCHANGED);
+		CHECK(t.regexecs == 1);
+		CHECK(remap_map(r, "pxeLinux.CFG\\x", REMAP_RRQ, &v4.sa, out,
+				sizeof(out), &t) == REMAP_MAPPED);
+		/* rg: the match and the rematch; ri: one. */
+		CHECK(strcmp(out, "p/x") == 0 && t.regexecs == 3);
+		CHECK(remap_map(r, "site1.cfg", REMAP_RRQ, &v4.sa, out,
+				sizeof(out), &t) == REMAP_MAPPED);
+		CHECK(strcmp(out, "y") == 0 && t.regexecs == 2);
+		CHECK(remap_map(r, "host", REMAP_RRQ, &v4.sa, out, sizeof(out),
+				&t) == REMAP_UNCHANGED);
+		CHECK(t.regexecs == 1);
+		CHECK(remap_map(r, ".x", REMAP_RRQ, &v4.sa, out, sizeof(out),
+				&t) == REMAP_REFUSED);
+		remap_free(r);
+	}
+	/* Not anchored, or '|' anywhere: always matched by regexec. */
+	CHECK(rrq("r ^a|b X", "b", REMAP_MAPPED, "X"));
+	CHECK(rrq("r ^a|^b X", "b", REMAP_MAPPED, "X"));
+	CHECK(rrq("r ^ab?c X", "ac", REMAP_MAPPED, "X"));
+	CHECK(rrq("r ^ab*c X", "ac", REMAP_MAPPED, "X"));
+	CHECK(rrq("r ^ab{0}c X", "ac", REMAP_MAPPED, "X"));
+	CHECK(rrq("r ^a\\{2} X", "a{2}", REMAP_MAPPED, "X"));
+	CHECK(rrq("r ^a\\.b+ X", "a.bbbc", REMAP_MAPPED, "Xc"));
+	CHECK(rrq("ri ^AbC X", "aBcd", REMAP_MAPPED, "Xd"));
+	CHECK(rrq("r ^AbC X", "aBcd", REMAP_UNCHANGED, "aBcd"));
+
+	for (int round = 0; round < 20000; round++) {
+		size_t plen = 1, tlen = 0, nl;
+		int icase = (int)(rng >> 11) % 2, k;
+		regex_t direct;
+		int want;
+
+		pat[0] = '^';
+		pat[1] = '\0';
+		for (k = (int)(rng >> 13) % 6; k >= 0; k--)
+			append(pat, sizeof(pat), &plen, PICK(re));
+		pat[plen] = '\0';
+		if (regcomp(&direct, pat,
+			    REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0)))
+			continue;
+		append(text, sizeof(text), &tlen, icase ? "ai " : "a ");
+		append(text, sizeof(text), &tlen, pat);
+		text[tlen] = '\0';
+		r = remap_parse(text, tlen, NULL);
+		CHECK(r != NULL);
+		if (!r) {
+			fprintf(stderr, "rule \"%s\" refused\n", text);
+			regfree(&direct);
+			continue;
+		}
+		for (int n = 0; n < 8; n++) {
+			rng = rng * 1103515245u + 12345u;
+			nl = (rng >> 16) % 6;
+			for (size_t i = 0; i < nl; i++) {
+				rng = rng * 1103515245u + 12345u;
+				name[i] = "abAB.\\*{x|$"[(rng >> 16) % 11];
+			}
+			name[nl] = '\0';
+			want = regexec(&direct, name, 0, NULL, 0) == 0;
+			if ((remap_map(r, name, REMAP_RRQ, &v4.sa, out,
+				       sizeof(out), &t) == REMAP_REFUSED) !=
+			    want) {
+				failures++;
+				fprintf(stderr,
+					"rule \"%s\", name \"%s\": "
+					"regexec says %d\n",
+					text, name, want);
+			}
+			checks++;
+			compared++;
+			skipped += t.regexecs == 0;
+		}
+		remap_free(r);
+		regfree(&direct);
+	}
+	printf("prefix: %u names compared with regexec, %u skipped it\n",
+	       compared, skipped);
+	CHECK(compared > 50000 && skipped > compared / 10);
+}
+
 /* --- tools --- */
 
 static struct remap_rules *load_or_die(const char *path)
@@ -803,6 +907,7 @@ int main(int argc, char **argv)
 		{"ops", test_ops},	 {"escapes", test_escapes},
 		{"limits", test_limits}, {"hostile", test_hostile},
 		{"load", test_load},	 {"random", test_random},
+		{"prefix", test_prefix},
 	};
 	size_t i;
 
@@ -831,7 +936,7 @@ int main(int argc, char **argv)
 	return failures ? 1 : 0;
 usage:
 	fprintf(stderr, "usage: remap_test syntax|errors|ops|escapes|limits|"
-			"hostile|load|random\n"
+			"hostile|load|random|prefix\n"
 			"       remap_test map RULES [-w] [-c ADDR] <names\n"
 			"       remap_test bench RULES NAME [CALLS]\n");
 	return 2;
