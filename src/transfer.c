@@ -691,28 +691,70 @@ static void finish_upload(struct transfer *t, struct sink *s, uint64_t last)
 		dally(t, last);
 }
 
-/* Receive the file: DATA blocks in order into the sink, an ACK for each
- * (RFC 1350) or at the end of each window (RFC 7440), the last block
- * acknowledged once it is on disk.  A block seen before is acknowledged
- * again (our ACK was lost) and not written twice; a block past a gap gets
- * one ACK of the last block in order, so the sender resumes from there.
- * first (len bytes: ACK 0 or the OACK) is resent only when the client
- * repeats its WRQ; silence later resends the last ACK on the timer. */
+/* What the receiving side knows between two packets. */
+struct receiver {
+	uint64_t received;  /* highest block written, in order */
+	unsigned in_window; /* blocks since our last ACK */
+	int gap_acked;      /* a gap was answered: wait for the resend */
+	int ack_resent;     /* our last ACK went more than once (Karn) */
+	int64_t acked_us;   /* when our last ACK went out */
+};
+
+/* One DATA block from the client.  In order: written, then acknowledged
+ * when it ends a window (RFC 7440) or the file.  Seen before: our ACK was
+ * lost, so it is acknowledged again, not written twice.  Past a gap: one
+ * ACK of the last block in order, so the sender resumes from there.
+ * Returns 0 to go on, -1 when the transfer is over. */
+static int take_data(struct transfer *t, struct sink *s, struct receiver *rx,
+		     const struct tftp_packet *pkt)
+{
+	uint16_t delta = (uint16_t)(pkt->block - (uint16_t)rx->received);
+
+	if (delta != 1) {
+		if (delta != 0 && delta < 0x8000) { /* ahead: a gap */
+			if (rx->gap_acked)
+				return 0;
+			rx->gap_acked = 1;
+		}
+		rx->in_window = 0;
+		return send_ack(t, rx->received);
+	}
+	if (sink_write(s, pkt->data, pkt->data_len) != 0) {
+		write_failed(t, errno);
+		return -1;
+	}
+	rx->received++;
+	t->blocks++;
+	t->bytes += pkt->data_len;
+	rx->gap_acked = 0;
+	if (rx->in_window == 0)
+		progress(t, rx->acked_us, rx->ack_resent);
+	if (pkt->data_len < t->blksize) {
+		finish_upload(t, s, rx->received);
+		return -1;
+	}
+	if (++rx->in_window < t->windowsize)
+		return 0;
+	rx->in_window = 0;
+	rx->ack_resent = 0;
+	rx->acked_us = now_us();
+	return send_ack(t, rx->received);
+}
+
+/* Receive the file (RFC 1350 WRQ, RFC 7440 windows) into the sink.  first
+ * (len bytes: ACK 0 or the OACK) is resent only when the client repeats its
+ * WRQ; later, silence resends the last ACK on the timer. */
 static void receive_file(struct transfer *t, struct sink *s,
 			 const uint8_t *first, size_t len)
 {
-	uint64_t received = 0;  /* highest block written, in order */
-	unsigned in_window = 0; /* blocks since our last ACK */
-	int gap_acked = 0, ack_resent = 0;
-	int64_t acked_us = now_us(); /* when our last ACK went out */
+	struct receiver rx = {.acked_us = now_us()};
 	struct tftp_packet pkt;
 
 	for (;;) {
-		uint16_t delta;
 		switch (wait_packet(t, deadline(t), &pkt)) {
 		case WAIT_REPEAT: /* ACK 0 or the OACK was lost */
 			t->retransmits++;
-			ack_resent = 1;
+			rx.ack_resent = 1;
 			if (send_packet(t, first, len, NULL, 0) != 0)
 				return;
 			continue;
@@ -720,8 +762,8 @@ static void receive_file(struct transfer *t, struct sink *s,
 			if (silence(t))
 				return;
 			t->retransmits++;
-			ack_resent = 1;
-			if (send_ack(t, received) != 0)
+			rx.ack_resent = 1;
+			if (send_ack(t, rx.received) != 0)
 				return;
 			continue;
 		case WAIT_END:
@@ -730,48 +772,16 @@ static void receive_file(struct transfer *t, struct sink *s,
 			break;
 		}
 		if (pkt.opcode != TFTP_DATA || pkt.data_len > t->blksize) {
-			send_error(t, TFTP_EBADOP, pkt.opcode != TFTP_DATA
-							   ? "expected DATA"
-							   : "DATA over blksize");
+			int data = pkt.opcode == TFTP_DATA;
+			send_error(t, TFTP_EBADOP, data ? "DATA over blksize"
+							: "expected DATA");
 			end(t, TRANSFER_REFUSED, "failed: client sent %s%s",
 			    packet_opcode_name(pkt.opcode),
-			    pkt.opcode != TFTP_DATA ? " during a write"
-						    : " larger than blksize");
+			    data ? " larger than blksize" : " during a write");
 			return;
 		}
-		delta = (uint16_t)(pkt.block - (uint16_t)received);
-		if (delta != 1) {
-			if (delta != 0 && delta < 0x8000) { /* ahead: a gap */
-				if (gap_acked)
-					continue;
-				gap_acked = 1;
-			}
-			in_window = 0;
-			if (send_ack(t, received) != 0)
-				return;
-			continue;
-		}
-		if (sink_write(s, pkt.data, pkt.data_len) != 0) {
-			write_failed(t, errno);
+		if (take_data(t, s, &rx, &pkt) != 0)
 			return;
-		}
-		received++;
-		t->blocks++;
-		t->bytes += pkt.data_len;
-		gap_acked = 0;
-		if (in_window == 0)
-			progress(t, acked_us, ack_resent);
-		if (pkt.data_len < t->blksize) {
-			finish_upload(t, s, received);
-			return;
-		}
-		if (++in_window >= t->windowsize) {
-			in_window = 0;
-			ack_resent = 0;
-			acked_us = now_us();
-			if (send_ack(t, received) != 0)
-				return;
-		}
 	}
 }
 
