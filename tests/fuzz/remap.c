@@ -7,15 +7,17 @@
  *   the rest    the rule text, a NUL, then the requested name (to the next
  *               NUL or the end)
  * Checked: a refused rule file says where and why; a mapping stays in its
- * buffer, within the work bounds remap.h promises, reports UNCHANGED only
- * for the name as it came and MAPPED only for another, names the deciding
- * rule's line exactly when a rule decided, leaves "" behind on an error,
- * and gives the same answer twice.  A rule file is the administrator's,
- * not the network's: rule texts with more than 8 repetition operators or
- * more than one {m,n} bound are skipped, as glibc's regcomp copies the
- * expression under each and "^(.+++++...)$" alone exhausts memory (a rule
- * file that slow fails at start-up, where the administrator sees it).  A
- * name that makes sane rules spin is a finding (libFuzzer's -timeout). */
+ * buffer, within the work bounds remap.h promises (regexec calls included),
+ * reports UNCHANGED only for the name as it came and MAPPED only for
+ * another, names the deciding rule's line exactly when a rule decided,
+ * leaves "" behind on an error, and gives the same answer twice.
+ *
+ * A rule file is the administrator's, not the network's: rule texts with
+ * more than 8 repetition operators or more than one {m,n} bound are
+ * skipped, as glibc's regcomp copies the expression under each and
+ * "^(.+++++...)$" alone exhausts memory (such a file fails at start-up,
+ * where the administrator sees it).  A name that makes sane rules spin is
+ * a finding (libFuzzer's -timeout). */
 #include "autoconfig.h"
 
 #include <errno.h>
@@ -83,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sockaddr_storage ss;
 	const struct sockaddr *client;
 	const char *text, *nul;
-	char *name, *out, *again;
+	char *name, *out, *again, list[16 * REMAP_TRACE_RULES + 8];
 	size_t textlen, namelen, outsz;
 	struct remap_rules *rules;
 	struct remap_error err;
@@ -138,6 +140,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(trace.steps <= REMAP_MAX_STEPS &&
 		   trace.restarts <= REMAP_MAX_RESTARTS &&
 		   trace.rewritten <= REMAP_MAX_REWRITE_BYTES);
+	/* remap.h's bound on the regexec calls of one request. */
+	FUZZ_CHECK(trace.regexecs <=
+		   (REMAP_MAX_RESTARTS + 1) * remap_count(rules) +
+			   REMAP_MAX_STEPS);
+	/* Each rule that rewrote did so at least once, and is a line. */
+	FUZZ_CHECK(trace.nrewrote <= trace.steps);
+	for (unsigned i = 0; i < trace.nrewrote && i < REMAP_TRACE_RULES; i++)
+		FUZZ_CHECK(trace.rewrote[i] >= 1 && trace.rewrote[i] <= lines);
+	FUZZ_CHECK(remap_trace_lines(&trace, list, sizeof(list)) == list);
+	FUZZ_CHECK(memchr(list, '\0', sizeof(list)) && list[0] != '\0');
 	if (outsz == 0)
 		FUZZ_CHECK(res == REMAP_TOO_LONG);
 	else
@@ -148,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case REMAP_MAPPED:
 		FUZZ_CHECK(strcmp(out, name) != 0 && trace.line == 0);
-		FUZZ_CHECK(trace.steps > 0);
+		FUZZ_CHECK(trace.steps > 0 && trace.nrewrote > 0);
 		break;
 	case REMAP_REFUSED:
 		FUZZ_CHECK(trace.line >= 1 && trace.line <= lines);
@@ -184,7 +196,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     &trace2) == res);
 	FUZZ_CHECK(trace.line == trace2.line && trace.steps == trace2.steps &&
 		   trace.restarts == trace2.restarts &&
-		   trace.rewritten == trace2.rewritten);
+		   trace.rewritten == trace2.rewritten &&
+		   trace.regexecs == trace2.regexecs &&
+		   trace.nrewrote == trace2.nrewrote &&
+		   memcmp(trace.rewrote, trace2.rewrote,
+			  sizeof(trace.rewrote)) == 0);
 	if (outsz > 0)
 		FUZZ_CHECK(strcmp(again, out) == 0);
 
