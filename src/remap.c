@@ -814,10 +814,8 @@ static enum remap_result rewrite(struct mapping *mp, const struct rule *r,
 				 regmatch_t *m)
 {
 	struct remap_trace *t = mp->trace;
+	unsigned before = t->steps;
 
-	if (t->nrewrote < REMAP_TRACE_RULES)
-		t->rewrote[t->nrewrote] = r->line;
-	t->nrewrote++;
 	for (;;) {
 		char *other;
 		size_t len;
@@ -833,7 +831,13 @@ static enum remap_result rewrite(struct mapping *mp, const struct rule *r,
 		if (len > REMAP_MAX_REWRITE_BYTES - t->rewritten)
 			return REMAP_TOO_MUCH_REWRITING;
 		t->rewritten += len;
-		t->steps++;
+		/* Listed once it has rewritten: a rule stopped by a bound or
+		 * the buffer before its first step changed nothing. */
+		if (t->steps++ == before) {
+			if (t->nrewrote < REMAP_TRACE_RULES)
+				t->rewrote[t->nrewrote] = r->line;
+			t->nrewrote++;
+		}
 		mp->cur = other;
 		if (!(r->ops & OP_GLOBAL))
 			return REMAP_UNCHANGED;

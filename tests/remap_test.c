@@ -429,6 +429,8 @@ static void test_limits(void)
 	res = remap_map(r, "aaaaaaa", REMAP_RRQ, &v4.sa, small, sizeof(small),
 			&t);
 	CHECK(res == REMAP_TOO_LONG && t.line == 1);
+	/* A rule that could not rewrite is not listed as having done so. */
+	CHECK(t.steps == 0 && t.nrewrote == 0);
 	remap_free(r);
 
 	/* Step counts: one per rewrite, each "g" repetition included. */
