@@ -51,6 +51,8 @@ struct transfer {
 	struct rto rto;      /* how long to wait for a reply before resending */
 	int confirmed;       /* the client acknowledged something: its
 			      * address is real, the timer may resend */
+	int backed_off;      /* silence has backed the timer off since the
+			      * last progress */
 	int64_t heard_us;    /* the client's last progress (before
 			      * confirmation: its last request) */
 	int64_t give_up_us;  /* silence that ends a confirmed transfer */
@@ -293,6 +295,20 @@ static enum wait_result wait_ack(struct transfer *t, uint64_t acked,
 			*seq = acked + delta;
 			return WAIT_GOT;
 		}
+		/* The last ACK again while the timer is backed off: a client
+		 * resending it on its own timer is alive and still lacks the
+		 * next block.  No resend for it (no Sorcerer's Apprentice),
+		 * but the backoff ends, so the timer sends the block soon,
+		 * not after up to 16 s in which such a client gives up. */
+		if (delta == 0 && t->backed_off) {
+			int64_t soon;
+			t->backed_off = 0;
+			rto_progress(&t->rto);
+			soon = now_us() + (int64_t)rto_timeout_ms(&t->rto) * 1000;
+			if (soon < until)
+				until = soon;
+			continue;
+		}
 		if (log_level() >= LOG_V_PACKETS)
 			log_msg(LOG_DEBUG, "%s: ignoring ACK %u (acked %llu)",
 				t->client_str, pkt.block,
@@ -318,6 +334,7 @@ static int silence(struct transfer *t)
 		return 1;
 	}
 	rto_backoff(&t->rto);
+	t->backed_off = 1;
 	return 0;
 }
 
@@ -327,6 +344,7 @@ static int silence(struct transfer *t)
 static void progress(struct transfer *t, int64_t sent_us, int resent)
 {
 	t->confirmed = 1;
+	t->backed_off = 0;
 	t->heard_us = now_us();
 	if (!resent)
 		rto_sample(&t->rto, (uint64_t)(t->heard_us - sent_us));
