@@ -27,9 +27,21 @@ CLIENT_WRAP=${CLIENT_WRAP:-}
 # client cannot ask what was asked.  tftp-hpa exits 0 even after an ERROR or
 # a timeout, so for it its messages decide.
 tftp_get() {
-	local mode=octet blksize= window= tsize= trace= port=$PORT
+	tftp_transfer get "$@"
+}
+
+# tftp_put [the options of tftp_get] CLIENT HOST LOCAL NAME: upload LOCAL
+# as NAME (a WRQ), the same way.
+tftp_put() {
+	tftp_transfer put "$@"
+}
+
+# tftp_transfer get|put [OPTIONS] CLIENT HOST FROM TO: what tftp_get and
+# tftp_put share.
+tftp_transfer() {
+	local dir=$1 mode=octet blksize= window= tsize= trace= port=$PORT
 	local limit=$CLIENT_LIMIT msgs="$BATS_TEST_TMPDIR/client.out"
-	local OPTIND=1 opt url host
+	local OPTIND=2 opt url host name local
 	local -a cmd
 	while getopts 'm:b:w:svp:T:o:' opt; do
 		case $opt in
@@ -45,33 +57,42 @@ tftp_get() {
 		esac
 	done
 	shift $((OPTIND - 1))
-	local client=$1 name=$3 local=$4
+	local client=$1
 	host=$2
+	# name: the server's side; local: ours.
+	if [ "$dir" = get ]; then
+		name=$3 local=$4
+	else
+		local=$3 name=$4
+	fi
 	case $client in
 	tftp-hpa)
 		[ -z "$blksize$window$tsize$trace" ] || return 2
 		cmd=(tftp)
 		[[ $host == *:* ]] && cmd+=(-6)
 		[ "$mode" = octet ] && cmd+=(-m binary) || cmd+=(-m "$mode")
-		cmd+=("$host" "$port" -c get "$name" "$local") ;;
+		cmd+=("$host" "$port" -c "$dir")
+		[ "$dir" = get ] && cmd+=("$name" "$local") ||
+			cmd+=("$local" "$name") ;;
 	curl)
 		[ -z "$window$trace" ] || return 2
 		[[ $host == *:* ]] && host="[$host]"
 		url="tftp://$host:$port/$name"
 		[ "$mode" = octet ] || url="$url;mode=$mode"
-		cmd=(curl -sS --fail ${blksize:+--tftp-blksize "$blksize"}
-			-o "$local" "$url") ;;
+		cmd=(curl -sS --fail ${blksize:+--tftp-blksize "$blksize"})
+		[ "$dir" = get ] && cmd+=(-o "$local") || cmd+=(-T "$local")
+		cmd+=("$url") ;;
 	busybox)
 		[ -z "$window$trace" ] && [ "$mode" = octet ] || return 2
-		cmd=(busybox tftp ${blksize:+-b "$blksize"} -g -r "$name"
-			-l "$local" "$host" "$port") ;;
+		cmd=(busybox tftp ${blksize:+-b "$blksize"} "-${dir:0:1}"
+			-r "$name" -l "$local" "$host" "$port") ;;
 	atftp)
 		cmd=(atftp ${trace:+--trace})
 		[ "$mode" = octet ] || cmd+=(--option "mode $mode")
 		[ -z "$blksize" ] || cmd+=(--option "blksize $blksize")
 		[ -z "$window" ] || cmd+=(--option "windowsize $window")
 		[ -z "$tsize" ] || cmd+=(--option "tsize 0")
-		cmd+=(-g -r "$name" -l "$local" "$host" "$port") ;;
+		cmd+=("-${dir:0:1}" -r "$name" -l "$local" "$host" "$port") ;;
 	*)
 		echo "unknown client $client" >&2
 		return 2 ;;
