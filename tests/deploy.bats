@@ -540,10 +540,7 @@ ids_are() {
 	chmod 600 "$BATS_TEST_TMPDIR/tftpd.remap"
 	start_server -s -u nobody -m "$BATS_TEST_TMPDIR/tftpd.remap"
 	[ "$(readlink "/proc/$SERVER_PID/root")" = "$ROOT" ]
-	rm -f "$BATS_TEST_TMPDIR/got"
-	timeout "$CLIENT_LIMIT" curl -sS --fail -o "$BATS_TEST_TMPDIR/got" \
-		"tftp://127.0.0.1:$PORT/PXE"
-	cmp "$BATS_TEST_TMPDIR/got" "$ROOT/hello.txt"
+	fetch_same curl 127.0.0.1 PXE "$ROOT/hello.txt"
 }
 
 @test "tftpd-hpa's /etc/default/tftpd-hpa command line works unchanged (plus -L)" {

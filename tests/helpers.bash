@@ -192,22 +192,28 @@ log_count_becomes() {
 # A transfer that started logs one line when it ends (src/transfer.c):
 #   RRQ from 127.0.0.1:40000 file "f.bin" mode octet: complete; 1000 bytes,
 #   2 blocks, 0 retransmits, 0.001 s; cache fill; blksize 512, windowsize 1
-# (one line).  A request refused before anything was sent logs a short form
-# without the numbers, which is not a summary here.
-SUMMARY_RE='(RRQ|WRQ) from (.+) file "(.*)" mode ([a-z]+): (.*); ([0-9]+) bytes, ([0-9]+) blocks, ([0-9]+) retransmits, ([0-9.]+) s; cache ([a-z]+); blksize ([0-9]+), windowsize ([0-9]+)$'
-SUMMARY_FIELDS="request client file mode outcome bytes blocks retransmits seconds cache blksize windowsize"
+# (one line), with ' -> "MAPPED"' after the name when a remap rule rewrote
+# it.  Names are logged escaped: \" and \\ for a quote and a backslash.  A
+# request refused before anything was sent logs a short form without the
+# numbers, which is not a summary here.
+SUMMARY_NAME='"(([^"\\]|\\.)*)"'
+SUMMARY_RE="(RRQ|WRQ) from (.+) file $SUMMARY_NAME( -> $SUMMARY_NAME)? mode ([a-z]+): (.*); ([0-9]+) bytes, ([0-9]+) blocks, ([0-9]+) retransmits, ([0-9.]+) s; cache ([a-z]+); blksize ([0-9]+), windowsize ([0-9]+)\$"
+# The fields, and the group of SUMMARY_RE each is in.
+SUMMARY_FIELDS="request:1 client:2 file:3 mapped:6 mode:8 outcome:9 bytes:10
+blocks:11 retransmits:12 seconds:13 cache:14 blksize:15 windowsize:16"
 
 # parse_summary LINE: split a summary line into S_REQUEST (RRQ or WRQ),
-# S_CLIENT (address:port), S_FILE, S_MODE, S_OUTCOME ("complete", "failed:
-# ...", "client gone ..."), S_BYTES, S_BLOCKS, S_RETRANSMITS, S_SECONDS,
-# S_CACHE (hit, fill, miss or off), S_BLKSIZE and S_WINDOWSIZE.  Fails when
-# LINE is not a summary line.
+# S_CLIENT (address:port), S_FILE (as logged), S_MAPPED (the remapped name,
+# or empty), S_MODE, S_OUTCOME ("complete", "failed: ...", "client gone
+# ..."), S_BYTES, S_BLOCKS, S_RETRANSMITS, S_SECONDS, S_CACHE (hit, fill,
+# miss or off), S_BLKSIZE and S_WINDOWSIZE.  Fails when LINE is not a
+# summary line.
 parse_summary() {
-	local f i=1
+	local f name
 	[[ $1 =~ $SUMMARY_RE ]] || return 1
 	for f in $SUMMARY_FIELDS; do
-		printf -v "S_${f^^}" '%s' "${BASH_REMATCH[i]}"
-		i=$((i + 1))
+		name=${f%:*}
+		printf -v "S_${name^^}" '%s' "${BASH_REMATCH[${f#*:}]}"
 	done
 }
 

@@ -8,6 +8,10 @@
 
 load helpers
 
+# A client that mentions an error or a timeout has failed, whatever its
+# status.
+CLIENT_STRICT=1
+
 # Octet sizes: empty, one byte, around one block, 1 MiB, and 40 MiB, which is
 # 81921 blocks of 512 bytes: the 16-bit block number rolls over past 65535.
 SIZES="0 1 511 512 513 1048576 41943040"
@@ -78,7 +82,6 @@ octet_all_sizes() {
 	start_server
 	for s in $SIZES; do
 		fetch_same "$client" 127.0.0.1 "f$s"
-		client_quiet
 		n=$((n + 1))
 	done
 	expect_summaries "$n" octet
@@ -109,7 +112,6 @@ octet_all_sizes() {
 	start_server
 	for client in tftp-hpa curl atftp busybox; do
 		fetch_same "$client" ::1 f1048576
-		client_quiet
 		n=$((n + 1))
 	done
 	expect_summaries "$n" octet
@@ -134,7 +136,6 @@ octet_all_sizes() {
 	for f in $NETASCII_FILES; do
 		netascii_encode "$ROOT/$f" "$BATS_TEST_TMPDIR/want.$f"
 		fetch_same -m netascii curl 127.0.0.1 "$f" "$BATS_TEST_TMPDIR/want.$f"
-		client_quiet
 		n=$((n + 1))
 		# Hand-written expectations for the block-boundary cases.
 		case $f in
@@ -165,7 +166,6 @@ netascii_round_trip() {
 	start_server
 	for f in $NETASCII_FILES; do
 		fetch_same -m netascii "$1" 127.0.0.1 "$f"
-		client_quiet
 		n=$((n + 1))
 	done
 	expect_summaries "$n" netascii
@@ -217,8 +217,6 @@ refused() {
 	stop_server
 	start_server --permissive
 	fetch_same curl 127.0.0.1 private
-	client_quiet
 	fetch_same tftp-hpa 127.0.0.1 private
-	client_quiet
 	expect_summaries 2 octet
 }
