@@ -2034,6 +2034,25 @@ static size_t build_rrq(struct probe *p, uint8_t *buf, size_t cap,
 	return len;
 }
 
+/* Build the RRQ for file with NAME VALUE options into req (cap bytes; its
+ * length in *len) and send it from a fresh socket.  Returns the socket, or
+ * -1 with the diagnosis set. */
+static int open_with_rrq(struct probe *p, uint8_t *req, size_t cap,
+			 size_t *len, const char *file, char *const *opts,
+			 int nopts)
+{
+	int fd;
+
+	*len = build_rrq(p, req, cap, file, opts, nopts);
+	if (*len == 0 || (fd = open_client(p)) < 0)
+		return -1;
+	if (send_to(p, fd, &p->server, req, *len) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Take the server's first packet (OACK or DATA 1) into w, without answering
  * it: an OACK sets blksize and windowsize, DATA 1 is stored as block 1. */
 static int wdl_take_first(struct probe *p, struct wdl *w,
@@ -2091,14 +2110,11 @@ static int sc_repeat_request(struct probe *p, int argc, char **argv)
 	if (parse_count(p, argv[2], 0, 50, "COUNT", &count) != 0 ||
 	    parse_count(p, argv[3], 100, 60000, "GAP_MS", &gap) != 0)
 		return -1;
-	len = build_rrq(p, req, sizeof(req), argv[0], argv + 4, argc - 4);
-	if (len == 0)
-		return -1;
-	fd = open_client(p);
+	fd = open_with_rrq(p, req, sizeof(req), &len, argv[0], argv + 4,
+			   argc - 4);
 	if (fd < 0)
 		return -1;
-	rc = send_to(p, fd, &p->server, req, len);
-	if (rc == 0 && (rc = recv_reply(p, fd, REPLY_MS, &first)) == 0)
+	if ((rc = recv_reply(p, fd, REPLY_MS, &first)) == 0)
 		rc = fail(p, "%s: no reply to the RRQ", argv[0]);
 	rc = rc < 0 ? -1 : 0;
 	for (unsigned long i = 0; rc == 0 && i < count; i++) {
@@ -2358,15 +2374,14 @@ static int sc_field(struct probe *p, int argc, char **argv)
 	    parse_count(p, argv[3], 0, 100, "DUP_ACKS", &dup_acks) != 0 ||
 	    parse_count(p, argv[4], 0, 1000000, "DROP_BLOCK", &drop) != 0)
 		return -1;
-	len = build_rrq(p, req, sizeof(req), argv[0], argv + 5, argc - 5);
-	if (len == 0 || open_out(p, argc, argv, 1, &out) != 0)
+	if (open_out(p, argc, argv, 1, &out) != 0)
 		return -1;
-	fd = open_client(p);
+	fd = open_with_rrq(p, req, sizeof(req), &len, argv[0], argv + 5,
+			   argc - 5);
 	if (fd < 0)
 		return close_out(p, out, "", -1);
 	wdl_init(&w, fd, argv[0]);
 	w.out = out;
-	rc = send_to(p, fd, &p->server, req, len);
 	deadline = now_ms() + (int64_t)timer;
 	while (rc == 0) {
 		int64_t left = deadline - now_ms();
@@ -2538,13 +2553,11 @@ static int sc_amplify(struct probe *p, int argc, char **argv)
 	if (parse_count(p, argv[1], 100, 600000, "QUIET_MS", &quiet) != 0 ||
 	    parse_count(p, argv[2], 100, 600000, "CAP_MS", &cap) != 0)
 		return -1;
-	len = build_rrq(p, req, sizeof(req), argv[0], argv + 3, argc - 3);
-	if (len == 0)
-		return -1;
-	fd = open_client(p);
+	fd = open_with_rrq(p, req, sizeof(req), &len, argv[0], argv + 3,
+			   argc - 3);
 	if (fd < 0)
 		return -1;
-	rc = send_to(p, fd, &p->server, req, len);
+	rc = 0;
 	stop = now_ms() + (int64_t)cap;
 	while (rc == 0) {
 		int64_t left = stop - now_ms();
