@@ -6,30 +6,32 @@
 
 load helpers
 
-# get NAME: fetch into $BATS_TEST_TMPDIR/out and compare with the root's.
+# get NAME: fetch with curl and compare with the root's.
 get() {
-	rm -f "$BATS_TEST_TMPDIR/out"
-	timeout 60 curl -sS --fail -o "$BATS_TEST_TMPDIR/out" \
-		"tftp://127.0.0.1:$PORT/$1" 3>&-
-	cmp "$BATS_TEST_TMPDIR/out" "$ROOT/$1"
+	fetch_same curl 127.0.0.1 "$1"
 }
 
-# states NAME: the cache words of NAME's summary lines, in order.
+# states NAME: the cache words of NAME's summary lines, oldest first.
 states() {
-	grep "file \"$1\" mode" "$SERVER_LOG" |
-		sed 's/.*; cache \([a-z]*\);.*/\1/' | tr '\n' ' '
+	summary_values cache "$1"
 }
 
-summaries_are() { # N NAME
-	[ "$(grep -c "file \"$2\" mode .*: complete" "$SERVER_LOG")" -eq "$1" ]
+# states_are NAME WORD...: once NAME has one complete summary per WORD, the
+# cache words of its summaries are the WORDs, in order.
+states_are() {
+	wait_for 5 summaries_are $(($# - 1)) "$1" complete
+	[ "$(states "$1")" = "${*:2}" ] || {
+		echo "$1: cache $(states "$1"), expected ${*:2}" >&2
+		return 1
+	}
 }
 
 # stats: ask for the counters and print the newest stats line.
 stats() {
 	local before
-	before=$(grep -c 'cache: entries=' "$SERVER_LOG" || true)
+	before=$(log_count 'cache: entries=')
 	kill -USR1 "$SERVER_PID"
-	wait_for 5 sh -c "[ \$(grep -c 'cache: entries=' '$SERVER_LOG') -gt $before ]"
+	wait_for 5 log_count_is $((before + 1)) 'cache: entries='
 	grep 'cache: entries=' "$SERVER_LOG" | tail -n 1
 }
 
@@ -45,8 +47,7 @@ counter() {
 	get f.bin
 	get f.bin
 	get f.bin
-	wait_for 5 summaries_are 3 f.bin
-	[ "$(states f.bin)" = "fill hit hit " ]
+	states_are f.bin fill hit hit
 	local s
 	s=$(stats)
 	[ "$(counter hits "$s")" -eq 2 ]
@@ -63,29 +64,28 @@ counter() {
 	get big.bin
 	local w
 	for w in 1 4 16; do
-		rm -f "$BATS_TEST_TMPDIR/w.out"
-		timeout 60 atftp --option "blksize 1468" --option "windowsize $w" \
-			-g -r big.bin -l "$BATS_TEST_TMPDIR/w.out" 127.0.0.1 "$PORT" \
-			>/dev/null 2>&1 3>&-
-		cmp "$BATS_TEST_TMPDIR/w.out" "$ROOT/big.bin"
+		fetch_same -b 1468 -w "$w" atftp 127.0.0.1 big.bin
 	done
-	wait_for 5 summaries_are 4 big.bin
-	[ "$(states big.bin)" = "fill hit hit hit " ]
+	states_are big.bin fill hit hit hit
 	# netascii twice: the fill and a hit give the same wire bytes.
-	perl -0777 -pe 's/\r/\r\0/g; s/\n/\r\n/g' <"$ROOT/text.txt" >"$BATS_TEST_TMPDIR/want"
+	netascii_encode "$ROOT/text.txt" "$BATS_TEST_TMPDIR/want"
 	local i
 	for i in 1 2; do
-		timeout 60 curl -sS --fail -o "$BATS_TEST_TMPDIR/na" \
-			"tftp://127.0.0.1:$PORT/text.txt;mode=netascii" 3>&-
-		cmp "$BATS_TEST_TMPDIR/na" "$BATS_TEST_TMPDIR/want"
+		fetch_same -m netascii curl 127.0.0.1 text.txt "$BATS_TEST_TMPDIR/want"
 	done
-	wait_for 5 summaries_are 2 text.txt
-	[ "$(states text.txt)" = "fill hit " ]
+	states_are text.txt fill hit
 }
 
-# cached NAME: the newest summary of NAME says hit.
+# last_is_hit NAME: the newest summary of NAME says hit.
 last_is_hit() {
 	[ "$(states "$1" | awk '{print $NF}')" = hit ]
+}
+
+# fetched_from_cache NAME: a fetch of NAME brings the file's bytes, and the
+# newest summary of NAME says hit (a condition for wait_for).
+fetched_from_cache() {
+	tftp_get curl 127.0.0.1 "$1" "$BATS_TEST_TMPDIR/cached" &&
+		cmp -s "$BATS_TEST_TMPDIR/cached" "$ROOT/$1" && last_is_hit "$1"
 }
 
 @test "a rewritten file is never served stale: same size, then another size" {
@@ -96,23 +96,18 @@ last_is_hit() {
 	# after any timestamp tick.
 	start_server --cache-min-age 100
 	# Fetch until the file is cached (it is, once it is 100 ms old).
-	wait_for 10 sh -c "curl -s -o /dev/null tftp://127.0.0.1:$PORT/f.bin 3>&- &&
-		grep 'file \"f.bin\"' '$SERVER_LOG' | tail -n 1 | grep -q 'cache hit'"
+	wait_for 10 fetched_from_cache f.bin
 	# Same size, new bytes.
 	head -c 200000 /dev/urandom >"$BATS_TEST_TMPDIR/new"
 	cat "$BATS_TEST_TMPDIR/new" >"$ROOT/f.bin"
 	get f.bin
 	# Until it is cached again, and after: always the new bytes.
-	wait_for 10 sh -c "curl -s -o '$BATS_TEST_TMPDIR/o2' tftp://127.0.0.1:$PORT/f.bin 3>&- &&
-		cmp -s '$BATS_TEST_TMPDIR/o2' '$ROOT/f.bin' &&
-		grep 'file \"f.bin\"' '$SERVER_LOG' | tail -n 1 | grep -q 'cache hit'"
+	wait_for 10 fetched_from_cache f.bin
 	get f.bin
 	# Another size.
 	head -c 123457 /dev/urandom >"$ROOT/f.bin"
 	get f.bin
-	wait_for 10 sh -c "curl -s -o '$BATS_TEST_TMPDIR/o3' tftp://127.0.0.1:$PORT/f.bin 3>&- &&
-		cmp -s '$BATS_TEST_TMPDIR/o3' '$ROOT/f.bin' &&
-		grep 'file \"f.bin\"' '$SERVER_LOG' | tail -n 1 | grep -q 'cache hit'"
+	wait_for 10 fetched_from_cache f.bin
 	get f.bin
 	local s
 	s=$(stats)
@@ -125,8 +120,8 @@ last_is_hit() {
 	start_server --cache-min-age 0
 	local i pids=() failed=0
 	for i in $(seq 1 100); do
-		timeout 120 curl -sS --fail -o "$BATS_TEST_TMPDIR/c$i" \
-			"tftp://127.0.0.1:$PORT/crowd.bin" 3>&- &
+		tftp_get -o "$BATS_TEST_TMPDIR/c$i.msg" curl 127.0.0.1 crowd.bin \
+			"$BATS_TEST_TMPDIR/c$i" 3>&- &
 		pids+=($!)
 	done
 	for i in "${!pids[@]}"; do
@@ -136,7 +131,7 @@ last_is_hit() {
 	for i in $(seq 1 100); do
 		cmp "$BATS_TEST_TMPDIR/c$i" "$ROOT/crowd.bin"
 	done
-	wait_for 10 summaries_are 100 crowd.bin
+	wait_for 10 summaries_are 100 crowd.bin complete
 	local s
 	s=$(stats)
 	echo "$s"
@@ -144,7 +139,7 @@ last_is_hit() {
 	[ "$(counter pins "$s")" -eq 0 ]
 	[ "$(counter loading "$s")" -eq 0 ]
 	# Those that came while it was being filled were served from disk.
-	[ "$(grep -c 'file "crowd.bin" .*cache hit' "$SERVER_LOG")" -ge 1 ]
+	[ "$(log_count 'file "crowd.bin" .*cache hit')" -ge 1 ]
 }
 
 @test "eviction under pressure: least recently used first" {
@@ -160,11 +155,9 @@ last_is_hit() {
 	get a.bin         # a is now more recent than b
 	get c.bin         # evicts b, the least recently used
 	get a.bin
-	wait_for 5 summaries_are 3 a.bin
-	[ "$(states a.bin)" = "fill hit hit " ]
+	states_are a.bin fill hit hit
 	get b.bin
-	wait_for 5 summaries_are 2 b.bin
-	[ "$(states b.bin)" = "fill fill " ]
+	states_are b.bin fill fill
 	local s
 	s=$(stats)
 	[ "$(counter evictions "$s")" -ge 1 ]
@@ -177,19 +170,16 @@ last_is_hit() {
 	start_server --cache-min-age 0 --cache-max-file 2M
 	get big.bin
 	get big.bin
-	wait_for 5 summaries_are 2 big.bin
-	[ "$(states big.bin)" = "miss miss " ]
+	states_are big.bin miss miss
 	get small.bin
 	get small.bin
-	wait_for 5 summaries_are 2 small.bin
-	[ "$(states small.bin)" = "fill hit " ]
+	states_are small.bin fill hit
 	stop_server
 	# A cache of 1 MiB cannot hold 3 MB whatever --cache-max-file says.
 	start_server --cache-min-age 0 --cache-size 1M --cache-max-file 64M
 	get big.bin
 	get big.bin
-	wait_for 5 summaries_are 2 big.bin
-	[ "$(states big.bin)" = "miss miss " ]
+	states_are big.bin miss miss
 }
 
 @test "a child killed mid-transfer leaves no pin behind; everything still serves" {
@@ -199,27 +189,19 @@ last_is_hit() {
 	start_server --cache-min-age 0 --cache-max-file 64M --cache-size 128M --retries 20
 	get other.bin
 	# Hold a transfer of big open by stopping its client.
-	curl -sS -o "$BATS_TEST_TMPDIR/held" "tftp://127.0.0.1:$PORT/big" \
-		>/dev/null 2>&1 3>&- &
-	HELD_PIDS="$HELD_PIDS $!"
-	local held=$!
-	wait_for 20 test -s "$BATS_TEST_TMPDIR/held"
-	kill -STOP "$held"
-	local child s
-	child=$(children_of | head -n 1)
-	[ -n "$child" ]
+	hold_open "$BATS_TEST_TMPDIR/held"
+	local child=$HELD_CHILD s
 	s=$(stats)
 	[ "$(counter pins "$s")" -eq 1 ]
 	kill -KILL "$child"
-	wait_for 10 grep -q "transfer process $child killed by signal 9" "$SERVER_LOG"
+	log_has "transfer process $child killed by signal 9"
 	s=$(stats)
 	echo "$s"
 	[ "$(counter pins "$s")" -eq 0 ]
 	[ "$(counter released_dead "$s")" -eq 1 ]
 	get big
 	get other.bin
-	wait_for 5 summaries_are 2 other.bin
-	[ "$(states other.bin)" = "fill hit " ]
+	states_are other.bin fill hit
 }
 
 @test "--cache-size 0 turns the cache off; transfers are unchanged" {
@@ -228,10 +210,9 @@ last_is_hit() {
 	start_server --cache-size 0
 	get f.bin
 	get f.bin
-	wait_for 5 summaries_are 2 f.bin
-	[ "$(states f.bin)" = "off off " ]
+	states_are f.bin off off
 	kill -USR1 "$SERVER_PID"
-	wait_for 5 grep -q 'notice: cache: off' "$SERVER_LOG"
+	log_has 'notice: cache: off'
 }
 
 @test "bad cache values exit 2" {

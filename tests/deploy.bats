@@ -8,7 +8,7 @@
 
 load helpers
 
-: "${CLIENT_LIMIT:=20}"
+CLIENT_LIMIT=20
 # Seconds of idleness after which an inetd-style ctftpd exits.
 IDLE=2
 
@@ -32,6 +32,7 @@ teardown() {
 	done
 	KILL_PIDS=
 	REAP_PARENTS=
+	end_held_clients
 	stop_server
 	for pid in $PRIV_DIRS; do
 		rm -rf "$pid"
@@ -50,11 +51,8 @@ need() { # need COMMAND PACKAGE
 # public_root: a root that other users can reach (bats's own temporary
 # directories are private to us): for the tests that drop privileges.
 public_root() {
-	ROOT=$(mktemp -d /tmp/ctftpd-deploy.XXXXXX)
+	make_root "$(mktemp -d /tmp/ctftpd-deploy.XXXXXX)"
 	PRIV_DIRS="$PRIV_DIRS $ROOT"
-	chmod 755 "$ROOT"
-	printf 'hello, world\n' >"$ROOT/hello.txt"
-	chmod 644 "$ROOT/hello.txt"
 }
 
 # port_bound PORT: something listens on UDP 127.0.0.1:PORT (or [::]:PORT).
@@ -73,31 +71,14 @@ pick_port() {
 	return 1
 }
 
-# fetch NAME [PORT [HOST]]: download NAME with curl into $BATS_TEST_TMPDIR/got
-# and compare it with $ROOT/NAME.
+# fetch NAME [PORT [HOST]]: download NAME with curl and compare it with
+# $ROOT/NAME.
 fetch() {
-	local name=$1 port=${2:-$PORT} host=${3:-127.0.0.1}
-	rm -f "$BATS_TEST_TMPDIR/got"
-	[[ $host == *:* ]] && host="[$host]"
-	timeout "$CLIENT_LIMIT" curl -sS --fail --max-time "$CLIENT_LIMIT" \
-		-o "$BATS_TEST_TMPDIR/got" "tftp://$host:$port/$name" 3>&- || {
-		echo "fetch $name from $host:$port failed" >&2
-		return 1
-	}
-	cmp "$BATS_TEST_TMPDIR/got" "$ROOT/$name"
-}
-
-# live_ctftpd_of PARENT: the pids of PARENT's live (not zombie) children.
-live_children_of() {
-	ps -o pid=,stat= --ppid "$1" 2>/dev/null | awk '$2 !~ /^Z/ { print $1 }'
+	fetch_same -p "${2:-$PORT}" curl "${3:-127.0.0.1}" "$1"
 }
 
 no_live_children() {
 	[ -z "$(live_children_of "$1")" ]
-}
-
-has_live_children() {
-	[ -n "$(live_children_of "$1")" ]
 }
 
 gone() {
@@ -120,6 +101,23 @@ find_inetd() {
 			skip "/usr/sbin/inetd is not openbsd-inetd's"
 		INETD=/usr/sbin/inetd
 	fi
+}
+
+# superserver_up [READY...]: the superserver just started in the background
+# ($!) becomes SS_PID, which teardown ends with its children.  True once
+# READY (a command, if given) succeeds, PORT is bound and the superserver
+# lives; otherwise it is ended (the caller tries another port).
+superserver_up() {
+	SS_PID=$!
+	KILL_PIDS="$KILL_PIDS $SS_PID"
+	REAP_PARENTS="$REAP_PARENTS $SS_PID"
+	if wait_for 10 "${@:-true}" && wait_for 10 port_bound "$PORT" &&
+		! gone "$SS_PID"; then
+		return 0
+	fi
+	kill "$SS_PID" 2>/dev/null || true
+	wait "$SS_PID" 2>/dev/null || true
+	return 1
 }
 
 # start_xinetd ARGS...: xinetd on 127.0.0.1:PORT (a free port is picked)
@@ -152,12 +150,7 @@ start_xinetd() {
 		EOF
 		"$XINETD" -dontfork -pidfile "$BATS_TEST_TMPDIR/xinetd.pid" \
 			-f "$conf" >"$BATS_TEST_TMPDIR/xinetd.out" 2>&1 3>&- &
-		SS_PID=$!
-		KILL_PIDS="$KILL_PIDS $SS_PID"
-		REAP_PARENTS="$REAP_PARENTS $SS_PID"
-		wait_for 10 port_bound "$PORT" && ! gone "$SS_PID" && return 0
-		kill "$SS_PID" 2>/dev/null || true
-		wait "$SS_PID" 2>/dev/null || true
+		superserver_up && return 0
 	done
 	echo "xinetd did not start:" >&2
 	cat "$BATS_TEST_TMPDIR/xinetd.out" "$BATS_TEST_TMPDIR/xinetd.log" >&2
@@ -188,12 +181,7 @@ start_inetd() {
 		# options) for the server.
 		"${wrap[@]}" "$INETD" -d -E "$conf" \
 			>"$BATS_TEST_TMPDIR/inetd.out" 2>&1 3>&- &
-		SS_PID=$!
-		KILL_PIDS="$KILL_PIDS $SS_PID"
-		REAP_PARENTS="$REAP_PARENTS $SS_PID"
-		wait_for 10 port_bound "$PORT" && ! gone "$SS_PID" && return 0
-		kill "$SS_PID" 2>/dev/null || true
-		wait "$SS_PID" 2>/dev/null || true
+		superserver_up && return 0
 	done
 	echo "inetd did not start:" >&2
 	cat "$BATS_TEST_TMPDIR/inetd.out" >&2
@@ -281,13 +269,8 @@ start_activated() {
 		pick_port
 		"$SSA" --datagram -l "${listen/PORT/$PORT}" "$CTFTPD" "$@" \
 			>"$BATS_TEST_TMPDIR/ssa.out" 2>&1 3>&- &
-		SS_PID=$!
-		KILL_PIDS="$KILL_PIDS $SS_PID"
-		REAP_PARENTS="$REAP_PARENTS $SS_PID"
-		wait_for 10 grep -q '^Listening on' "$BATS_TEST_TMPDIR/ssa.out" &&
-			port_bound "$PORT" && ! gone "$SS_PID" && return 0
-		kill "$SS_PID" 2>/dev/null || true
-		wait "$SS_PID" 2>/dev/null || true
+		superserver_up grep -q '^Listening on' "$BATS_TEST_TMPDIR/ssa.out" &&
+			return 0
 	done
 	echo "systemd-socket-activate did not start ctftpd:" >&2
 	cat "$BATS_TEST_TMPDIR/ssa.out" >&2
@@ -482,20 +465,6 @@ ids_are() {
 	done
 }
 
-# hold_open: start a curl download of big into got.held, wait until data
-# flows and the server has a transfer child, then stop the client.
-hold_open() {
-	curl -sS --fail --max-time 120 -o "$BATS_TEST_TMPDIR/got.held" \
-		"tftp://127.0.0.1:$PORT/big" >/dev/null 2>&1 3>&- &
-	HELD_PID=$!
-	KILL_PIDS="$KILL_PIDS $HELD_PID"
-	wait_for 10 has_live_children "$SERVER_PID"
-	wait_for 10 test -s "$BATS_TEST_TMPDIR/got.held"
-	kill -STOP "$HELD_PID"
-	CHILD_PID=$(live_children_of "$SERVER_PID")
-	[ -n "$CHILD_PID" ]
-}
-
 @test "--user nobody: the listener and a transfer child run as nobody, no supplementary groups" {
 	need_root
 	need curl curl
@@ -511,9 +480,9 @@ hold_open() {
 		return 1
 	}
 	fetch hello.txt
-	hold_open
-	grep -E '^(Uid|Gid|Groups):' "/proc/$CHILD_PID/status"
-	ids_are "$CHILD_PID" "$uid" "$gid" nobody
+	hold_open "$BATS_TEST_TMPDIR/got.held"
+	grep -E '^(Uid|Gid|Groups):' "/proc/$HELD_CHILD/status"
+	ids_are "$HELD_CHILD" "$uid" "$gid" nobody
 }
 
 @test "--user with an unknown user, --group with an unknown group: exit 2 before binding" {
@@ -542,22 +511,15 @@ hold_open() {
 	[ "$(readlink "/proc/$SERVER_PID/root")" = "$ROOT" ]
 	fetch hello.txt
 	# A symlink that stays inside the root is an ordinary file.
-	rm -f "$BATS_TEST_TMPDIR/got"
-	curl -sS --fail --max-time "$CLIENT_LIMIT" -o "$BATS_TEST_TMPDIR/got" \
-		"tftp://127.0.0.1:$PORT/inside"
-	cmp "$BATS_TEST_TMPDIR/got" "$ROOT/hello.txt"
+	fetch_same curl 127.0.0.1 inside "$ROOT/hello.txt"
 	# A name spelling the root's absolute path still works in the chroot
 	# (PXE configs written for tftpd-hpa).
-	rm -f "$BATS_TEST_TMPDIR/got"
-	curl -sS --fail --max-time "$CLIENT_LIMIT" -o "$BATS_TEST_TMPDIR/got" \
-		"tftp://127.0.0.1:$PORT/$ROOT/hello.txt"
-	cmp "$BATS_TEST_TMPDIR/got" "$ROOT/hello.txt"
+	fetch_same curl 127.0.0.1 "$ROOT/hello.txt" "$ROOT/hello.txt"
 	local name rc
 	for name in passwd passwd-rel; do
 		rm -f "$BATS_TEST_TMPDIR/got"
 		rc=0
-		curl -sS --fail --max-time "$CLIENT_LIMIT" -o "$BATS_TEST_TMPDIR/got" \
-			"tftp://127.0.0.1:$PORT/$name" || rc=$?
+		tftp_get curl 127.0.0.1 "$name" "$BATS_TEST_TMPDIR/got" || rc=$?
 		echo "$name: curl status $rc"
 		# 68: TFTP error 1 (not found), 69: TFTP error 2 (access violation)
 		[ "$rc" -eq 68 ] || [ "$rc" -eq 69 ]
@@ -578,10 +540,7 @@ hold_open() {
 	chmod 600 "$BATS_TEST_TMPDIR/tftpd.remap"
 	start_server -s -u nobody -m "$BATS_TEST_TMPDIR/tftpd.remap"
 	[ "$(readlink "/proc/$SERVER_PID/root")" = "$ROOT" ]
-	rm -f "$BATS_TEST_TMPDIR/got"
-	timeout "$CLIENT_LIMIT" curl -sS --fail -o "$BATS_TEST_TMPDIR/got" \
-		"tftp://127.0.0.1:$PORT/PXE"
-	cmp "$BATS_TEST_TMPDIR/got" "$ROOT/hello.txt"
+	fetch_same curl 127.0.0.1 PXE "$ROOT/hello.txt"
 }
 
 @test "tftpd-hpa's /etc/default/tftpd-hpa command line works unchanged (plus -L)" {
@@ -629,10 +588,7 @@ hold_open() {
 	start_server --port-range 40000:40010
 	local tid port
 	for _ in 1 2 3 4; do
-		run "$PROBE" 127.0.0.1 "$PORT" get bin "$BATS_TEST_TMPDIR/got"
-		echo "$output"
-		[ "$status" -eq 0 ]
-		cmp "$BATS_TEST_TMPDIR/got" "$ROOT/bin"
+		probe_fetch 127.0.0.1 get bin
 		tid=${output##*from TID }
 		port=${tid##*:}
 		port=${port%%[!0-9]*}

@@ -35,16 +35,15 @@ load helpers
 # not hold the suite for long.  A 40 MiB transfer takes 0.1-30 s.
 : "${SMALL_LIMIT:=15}"
 : "${BIG_LIMIT:=180}"
+CLIENT_LIMIT=$SMALL_LIMIT
 
 BLKSIZES="8 512 1428 1468 8192 65464"
 WINDOWS="1 4 16 64"
 BIG=41943040 # 40 MiB
 
 setup_file() {
-	ROOT="$BATS_FILE_TMPDIR/root"
+	make_root "$BATS_FILE_TMPDIR/root"
 	export ROOT
-	mkdir -p "$ROOT"
-	chmod 755 "$ROOT"
 	local n
 	make_file empty 0
 	# For each block size N: exactly one block (then an empty DATA),
@@ -63,67 +62,13 @@ setup_file() {
 # 511 (CR ends block 1 at blksize 512, its NUL starts block 2), then many
 # lines so that conversion state crosses block boundaries at many offsets.
 make_text() {
-	local i
 	{
 		head -c 511 /dev/zero | tr '\0' 'y'
 		printf '\rafter the boundary\n'
-		for i in $(seq 1 400); do
-			printf 'line %d\n' "$i"
-			[ $((i % 7)) -eq 0 ] && printf 'cr %d\r' "$i"
-			[ $((i % 11)) -eq 0 ] && printf 'dos %d\r\n' "$i"
-		done
+		mixed_line_ends 400
 		printf 'no newline at the end\r'
 	} >"$1"
 	chmod 644 "$1"
-}
-
-# netascii_encode IN OUT: RFC 764 encoding, computed independently of the
-# daemon: CR -> CR NUL, then LF -> CR LF.
-netascii_encode() {
-	perl -0777 -pe 's/\r/\r\0/g; s/\n/\r\n/g' <"$1" >"$2"
-}
-
-size_of() {
-	wc -c <"$1" | tr -d ' '
-}
-
-# client_failed WHAT RC: report a client's failure with its output.
-client_failed() {
-	echo "$1 exited $2:" >&2
-	tail -n 20 "$BATS_TEST_TMPDIR/client.out" >&2
-	echo "server log:" >&2
-	tail -n 5 "$SERVER_LOG" >&2
-	return 1
-}
-
-# atftp_get LIMIT HOST NAME LOCAL [OPTION...]: fetch NAME with atftp
-# --trace, each OPTION passed as --option "OPTION".  Output (the trace) in
-# $BATS_TEST_TMPDIR/client.out.
-atftp_get() {
-	local limit=$1 host=$2 name=$3 local=$4 o rc=0
-	local args=()
-	shift 4
-	for o in "$@"; do
-		args+=(--option "$o")
-	done
-	timeout "$limit" atftp --trace "${args[@]}" -g -r "$name" \
-		-l "$local" "$host" "$PORT" >"$BATS_TEST_TMPDIR/client.out" \
-		2>&1 || rc=$?
-	[ "$rc" -eq 0 ] || client_failed "atftp $* ($name)" "$rc"
-}
-
-# atftp_quiet: the same without --trace (a 40 MiB trace at blksize 8 would
-# be 5 M lines).
-atftp_quiet() {
-	local limit=$1 host=$2 name=$3 local=$4 o rc=0
-	local args=()
-	shift 4
-	for o in "$@"; do
-		args+=(--option "$o")
-	done
-	timeout "$limit" atftp "${args[@]}" -g -r "$name" -l "$local" \
-		"$host" "$PORT" >"$BATS_TEST_TMPDIR/client.out" 2>&1 || rc=$?
-	[ "$rc" -eq 0 ] || client_failed "atftp $* ($name)" "$rc"
 }
 
 # oack_has FIELD...: atftp's trace shows an OACK holding every "name: value"
@@ -157,78 +102,37 @@ oack_lacks() {
 	esac
 }
 
-# curl_get LIMIT URL-PATH LOCAL [CURL-ARGS...]: fetch from 127.0.0.1.
-curl_get() {
-	local limit=$1 path=$2 local=$3 rc=0
-	shift 3
-	timeout "$limit" curl -sS --fail "$@" -o "$local" \
-		"tftp://127.0.0.1:$PORT/$path" >"$BATS_TEST_TMPDIR/client.out" \
-		2>&1 || rc=$?
-	[ "$rc" -eq 0 ] || client_failed "curl $* ($path)" "$rc"
-}
-
-# busybox_get LIMIT BLKSIZE NAME LOCAL
-busybox_get() {
-	local rc=0
-	timeout "$1" busybox tftp -b "$2" -g -r "$3" -l "$4" 127.0.0.1 \
-		"$PORT" >"$BATS_TEST_TMPDIR/client.out" 2>&1 || rc=$?
-	[ "$rc" -eq 0 ] || client_failed "busybox tftp -b $2 ($3)" "$rc"
-}
-
-# same FILE EXPECTED: cmp, with a useful message.
-same() {
-	if ! cmp "$1" "$2" >&2; then
-		echo "$1 differs from $2 ($(size_of "$1" 2>/dev/null) vs" \
-			"$(size_of "$2") bytes)" >&2
-		return 1
-	fi
-}
-
 # Transfers made by the current test, in order: the k-th "RRQ from" line
 # of the server log is the k-th transfer's summary, because every test waits
 # for a transfer's line before it starts the next transfer.
 XFERS=0
 
-rrq_lines_at_least() {
-	[ "$(grep -c 'RRQ from' "$SERVER_LOG")" -ge "$1" ]
-}
-
 # expect_transfer NAME MODE BYTES BLKSIZE WINDOWSIZE: the next transfer's
 # summary says it completed with BYTES bytes on the wire in BYTES/BLKSIZE+1
 # blocks (the last one short, possibly empty), with these options.
 expect_transfer() {
-	local name=$1 mode=$2 bytes=$3 bs=$4 w=$5 line want end
+	local bytes=$3 bs=$4
 	XFERS=$((XFERS + 1))
-	if ! wait_for 10 rrq_lines_at_least "$XFERS"; then
-		echo "no summary line for transfer $XFERS ($name); log:" >&2
+	if ! wait_for 10 summaries_at_least "$XFERS"; then
+		echo "no summary line for transfer $XFERS ($1); log:" >&2
 		cat "$SERVER_LOG" >&2
 		return 1
 	fi
-	line=$(grep 'RRQ from' "$SERVER_LOG" | sed -n "${XFERS}p")
-	want="file \"$name\" mode $mode: complete; $bytes bytes, $((bytes / bs + 1)) blocks, "
-	end="; blksize $bs, windowsize $w"
-	case $line in
-	*"$want"*"$end") ;;
-	*)
-		echo "transfer $XFERS: expected '$want...$end', got:" >&2
-		echo "$line" >&2
-		return 1 ;;
-	esac
+	summary_is "$(summaries | sed -n "${XFERS}p")" file="$1" mode="$2" \
+		outcome=complete bytes="$bytes" blocks=$((bytes / bs + 1)) \
+		blksize="$bs" windowsize="$5"
 }
 
 # atftp_small_matrix N: with blksize N, every windowsize, every small file:
 # intact, the OACK grants N, the window and the file's size, and the log
 # agrees.
 atftp_small_matrix() {
-	local n=$1 w f size out
+	local n=$1 w f size
 	start_server --max-window 64
 	for w in $WINDOWS; do
 		for f in empty "b$n.one" "b$n.two" "b$n.odd"; do
 			size=$(size_of "$ROOT/$f")
-			out="$BATS_TEST_TMPDIR/$f.w$w"
-			atftp_get "$SMALL_LIMIT" 127.0.0.1 "$f" "$out" \
-				"blksize $n" "windowsize $w" "tsize 0"
-			same "$out" "$ROOT/$f"
+			fetch_same -v -b "$n" -w "$w" -s atftp 127.0.0.1 "$f"
 			# An empty file's OACK leaves tsize out (see the curl
 			# test below for why).
 			if [ "$size" -eq 0 ]; then
@@ -277,13 +181,11 @@ atftp_small_matrix() {
 # 45-120 s or more (65464 x 4 stalls on some runs), so the big blocks use
 # 65464 x 2 and 8192 x 8 here, and windowsize 16 and 64 are covered at 512
 # and 1468 (64 x 1468 fits the buffer).
-# big_atftp BLKSIZE WINDOWSIZE
+# big_atftp BLKSIZE WINDOWSIZE (without -v: a trace of 40 MiB at blksize 8
+# would be 5 M lines)
 big_atftp() {
-	local out="$BATS_TEST_TMPDIR/big.$1.$2"
-	atftp_quiet "$BIG_LIMIT" 127.0.0.1 big "$out" "blksize $1" \
-		"windowsize $2" "tsize 0"
-	same "$out" "$ROOT/big"
-	rm -f "$out"
+	fetch_same -T "$BIG_LIMIT" -b "$1" -w "$2" -s atftp 127.0.0.1 big
+	rm -f "$GOT"
 	expect_transfer big octet "$BIG" "$1" "$2"
 }
 
@@ -314,155 +216,109 @@ big_atftp() {
 # tsize -:0:- value in OACK packet", exit 71).  ctftpd leaves tsize out of
 # the OACK of an empty file, so curl fetches it with its default options.
 @test "curl --tftp-blksize: 0 B, 1, 2 and 3+ blocks at 8, 512, 1428, 1468, 8192, 65464" {
-	local n f size out
+	local n f size
 	start_server
-	out="$BATS_TEST_TMPDIR/curl.empty"
-	curl_get "$SMALL_LIMIT" empty "$out"
-	same "$out" "$ROOT/empty"
+	fetch_same curl 127.0.0.1 empty
 	expect_transfer empty octet 0 512 1
-	out="$BATS_TEST_TMPDIR/curl.empty.1468"
-	curl_get "$SMALL_LIMIT" empty "$out" --tftp-blksize 1468
-	same "$out" "$ROOT/empty"
+	fetch_same -b 1468 curl 127.0.0.1 empty
 	expect_transfer empty octet 0 1468 1
 	for n in $BLKSIZES; do
 		for f in "b$n.one" "b$n.two" "b$n.odd"; do
 			size=$(size_of "$ROOT/$f")
-			out="$BATS_TEST_TMPDIR/curl.$f"
-			curl_get "$SMALL_LIMIT" "$f" "$out" --tftp-blksize "$n"
-			same "$out" "$ROOT/$f"
+			fetch_same -b "$n" curl 127.0.0.1 "$f"
 			expect_transfer "$f" octet "$size" "$n" 1
 		done
 	done
 }
 
 @test "curl --tftp-blksize: 40 MiB at 1468 and at 65464" {
-	local n out
+	local n
 	start_server
 	for n in 1468 65464; do
-		out="$BATS_TEST_TMPDIR/curl.big.$n"
-		curl_get "$BIG_LIMIT" big "$out" --tftp-blksize "$n"
-		same "$out" "$ROOT/big"
-		rm -f "$out"
+		fetch_same -T "$BIG_LIMIT" -b "$n" curl 127.0.0.1 big
+		rm -f "$GOT"
 		expect_transfer big octet "$BIG" "$n" 1
 	done
 }
 
 @test "busybox tftp -b: 64, 512, 1468, 65464, and 65564 (granted 65464)" {
-	local n f size out granted
+	local n f size granted
 	start_server
 	for n in 64 512 1468 65464 65564; do
 		granted=$n
 		[ "$n" -gt 65464 ] && granted=65464
 		for f in empty b512.odd b1468.odd b65464.two b65464.odd m1; do
 			size=$(size_of "$ROOT/$f")
-			out="$BATS_TEST_TMPDIR/busybox.$n.$f"
-			busybox_get "$SMALL_LIMIT" "$n" "$f" "$out"
-			same "$out" "$ROOT/$f"
+			fetch_same -b "$n" busybox 127.0.0.1 "$f"
 			expect_transfer "$f" octet "$size" "$granted" 1
 		done
 	done
 }
 
 @test "tftp-hpa (which cannot ask options) gets plain 512-byte lockstep transfers" {
-	local f size out rc
+	local f size
 	start_server
 	for f in empty b512.one b512.two b1468.odd m1; do
 		size=$(size_of "$ROOT/$f")
-		out="$BATS_TEST_TMPDIR/hpa.$f"
-		rc=0
-		timeout "$SMALL_LIMIT" tftp -m binary 127.0.0.1 "$PORT" \
-			-c get "$f" "$out" >"$BATS_TEST_TMPDIR/client.out" 2>&1 ||
-			rc=$?
-		[ "$rc" -eq 0 ] || client_failed tftp-hpa "$rc"
-		# tftp-hpa exits 0 after an ERROR or a timeout.
-		[ "$(grep -Eci 'error|timed out|timeout' \
-			"$BATS_TEST_TMPDIR/client.out")" -eq 0 ]
-		same "$out" "$ROOT/$f"
+		# (tftp_get judges tftp-hpa by its messages: it exits 0 after an
+		# ERROR or a timeout.)
+		fetch_same tftp-hpa 127.0.0.1 "$f"
 		expect_transfer "$f" octet "$size" 512 1
 	done
 }
 
 @test "--max-block-size 1024: atftp, curl and busybox asking 8192 get 1024" {
-	local out
 	start_server --max-block-size 1024
-	out="$BATS_TEST_TMPDIR/atftp.cap"
-	atftp_get "$SMALL_LIMIT" 127.0.0.1 b8192.odd "$out" "blksize 8192" \
-		"tsize 0"
-	same "$out" "$ROOT/b8192.odd"
+	fetch_same -v -b 8192 -s atftp 127.0.0.1 b8192.odd
 	oack_has "blksize: 1024" "tsize: 24583"
 	expect_transfer b8192.odd octet 24583 1024 1
 
-	out="$BATS_TEST_TMPDIR/curl.cap"
-	curl_get "$SMALL_LIMIT" b8192.odd "$out" --tftp-blksize 8192
-	same "$out" "$ROOT/b8192.odd"
+	fetch_same -b 8192 curl 127.0.0.1 b8192.odd
 	expect_transfer b8192.odd octet 24583 1024 1
 
-	out="$BATS_TEST_TMPDIR/busybox.cap"
-	busybox_get "$SMALL_LIMIT" 8192 b8192.odd "$out"
-	same "$out" "$ROOT/b8192.odd"
+	fetch_same -b 8192 busybox 127.0.0.1 b8192.odd
 	expect_transfer b8192.odd octet 24583 1024 1
 
 	# Below the cap, what was asked is what is granted.
-	out="$BATS_TEST_TMPDIR/atftp.below"
-	atftp_get "$SMALL_LIMIT" 127.0.0.1 b512.odd "$out" "blksize 1000"
-	same "$out" "$ROOT/b512.odd"
+	fetch_same -v -b 1000 atftp 127.0.0.1 b512.odd
 	oack_has "blksize: 1000"
 	expect_transfer b512.odd octet 1543 1000 1
 }
 
 @test "--max-window 4: atftp asking windowsize 16 gets 4; by default 64 gets 16" {
-	local out
 	start_server --max-window 4
-	out="$BATS_TEST_TMPDIR/atftp.w4"
-	atftp_get "$SMALL_LIMIT" 127.0.0.1 m1 "$out" "blksize 1468" \
-		"windowsize 16" "tsize 0"
-	same "$out" "$ROOT/m1"
+	fetch_same -v -b 1468 -w 16 -s atftp 127.0.0.1 m1
 	oack_has "blksize: 1468" "windowsize: 4" "tsize: 1048576"
 	expect_transfer m1 octet 1048576 1468 4
 
 	stop_server
 	XFERS=0
 	start_server
-	out="$BATS_TEST_TMPDIR/atftp.w16"
-	atftp_get "$SMALL_LIMIT" 127.0.0.1 m1 "$out" "blksize 1468" \
-		"windowsize 64" "tsize 0"
-	same "$out" "$ROOT/m1"
+	fetch_same -v -b 1468 -w 64 -s atftp 127.0.0.1 m1
 	oack_has "blksize: 1468" "windowsize: 16" "tsize: 1048576"
 	expect_transfer m1 octet 1048576 1468 16
 }
 
 @test "--refuse blksize: atftp asking 8192 gets 512-byte blocks, with and without other options" {
-	local out
 	start_server --refuse blksize
 	# With tsize also asked: an OACK holding tsize only.
-	out="$BATS_TEST_TMPDIR/atftp.rb1"
-	atftp_get "$SMALL_LIMIT" 127.0.0.1 b8192.odd "$out" "blksize 8192" \
-		"tsize 0"
-	same "$out" "$ROOT/b8192.odd"
+	fetch_same -v -b 8192 -s atftp 127.0.0.1 b8192.odd
 	oack_has "tsize: 24583"
 	oack_lacks blksize
 	expect_transfer b8192.odd octet 24583 512 1
 
 	# blksize alone: nothing accepted, so no OACK at all, DATA 1 at once.
-	out="$BATS_TEST_TMPDIR/atftp.rb2"
-	atftp_get "$SMALL_LIMIT" 127.0.0.1 b8192.odd "$out" "blksize 8192"
-	same "$out" "$ROOT/b8192.odd"
+	fetch_same -v -b 8192 atftp 127.0.0.1 b8192.odd
 	[ "$(grep -c '^received OACK' "$BATS_TEST_TMPDIR/client.out")" -eq 0 ]
 	expect_transfer b8192.odd octet 24583 512 1
 
-	out="$BATS_TEST_TMPDIR/curl.rb"
-	curl_get "$SMALL_LIMIT" b8192.odd "$out" --tftp-blksize 8192
-	same "$out" "$ROOT/b8192.odd"
+	fetch_same -b 8192 curl 127.0.0.1 b8192.odd
 	expect_transfer b8192.odd octet 24583 512 1
 }
 
 @test "--refuse windowsize: atftp asking windowsize 16 gets lockstep, blksize still granted" {
-	local out
 	start_server --refuse windowsize
-	out="$BATS_TEST_TMPDIR/atftp.rw"
-	atftp_get "$SMALL_LIMIT" 127.0.0.1 m1 "$out" "blksize 1468" \
-		"windowsize 16" "tsize 0"
-	same "$out" "$ROOT/m1"
+	fetch_same -v -b 1468 -w 16 -s atftp 127.0.0.1 m1
 	oack_has "blksize: 1468" "tsize: 1048576"
 	oack_lacks windowsize
 	expect_transfer m1 octet 1048576 1468 1
@@ -487,7 +343,7 @@ big_atftp() {
 }
 
 @test "netascii with tsize: curl gets the RFC 764 wire encoding, at 512 and 1468" {
-	local n out want enc
+	local n want enc
 	want="$BATS_TEST_TMPDIR/want.text"
 	netascii_encode "$ROOT/text.txt" "$want"
 	enc=$(size_of "$want")
@@ -496,36 +352,26 @@ big_atftp() {
 	[ "$enc" -gt "$(size_of "$ROOT/text.txt")" ]
 	start_server
 	for n in 512 1468; do
-		out="$BATS_TEST_TMPDIR/curl.text.$n"
-		curl_get "$SMALL_LIMIT" "text.txt;mode=netascii" "$out" \
-			--tftp-blksize "$n"
-		same "$out" "$want"
+		fetch_same -m netascii -b "$n" curl 127.0.0.1 text.txt "$want"
 		expect_transfer text.txt netascii "$enc" "$n" 1
 	done
 }
 
 @test "netascii with tsize: atftp at blksize 1468 decodes back to the source; tsize is the converted size" {
-	local out want enc
+	local want enc
 	want="$BATS_TEST_TMPDIR/want.text"
 	netascii_encode "$ROOT/text.txt" "$want"
 	enc=$(size_of "$want")
 	start_server
-	out="$BATS_TEST_TMPDIR/atftp.text"
-	atftp_get "$SMALL_LIMIT" 127.0.0.1 text.txt "$out" "mode netascii" \
-		"blksize 1468" "windowsize 4" "tsize 0"
-	same "$out" "$ROOT/text.txt"
+	fetch_same -v -m netascii -b 1468 -w 4 -s atftp 127.0.0.1 text.txt
 	oack_has "blksize: 1468" "windowsize: 4" "tsize: $enc"
 	expect_transfer text.txt netascii "$enc" 1468 4
 }
 
 @test "IPv6: atftp fetches 1 MiB over ::1 at blksize 1468, windowsize 4" {
-	local out
 	start_server
-	out="$BATS_TEST_TMPDIR/atftp.v6"
-	atftp_get "$SMALL_LIMIT" ::1 m1 "$out" "blksize 1468" "windowsize 4" \
-		"tsize 0"
-	same "$out" "$ROOT/m1"
+	fetch_same -v -b 1468 -w 4 -s atftp ::1 m1
 	oack_has "blksize: 1468" "windowsize: 4" "tsize: 1048576"
 	expect_transfer m1 octet 1048576 1468 4
-	[ "$(grep -c 'RRQ from \[::1\]:' "$SERVER_LOG")" -eq 1 ]
+	[ "$(log_count 'RRQ from \[::1\]:')" -eq 1 ]
 }

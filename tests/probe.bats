@@ -13,50 +13,6 @@ CTFTPD_TEST_ARGS="--min-timeout 255000"
 
 HOSTS="127.0.0.1 ::1"
 
-# probe_pass HOST SCENARIO [ARGS...]: the probe must report PASS.
-probe_pass() {
-	local host=$1
-	shift
-	run "$PROBE" "$host" "$PORT" "$@"
-	echo "probe $host $*: status $status: $output"
-	[ "$status" -eq 0 ]
-	[[ "$output" == PASS* ]]
-}
-
-# log_has PATTERN: the server log gets a line matching PATTERN (grep -E)
-# within 10 s.
-log_has() {
-	wait_for 10 grep -Eq -- "$1" "$SERVER_LOG" || {
-		echo "no log line matching: $1" >&2
-		cat "$SERVER_LOG" >&2
-		return 1
-	}
-}
-
-# log_lacks PATTERN: no line of the server log matches PATTERN (grep -E).
-# (A bare "! grep" would not fail a bats test unless it is the last line.)
-log_lacks() {
-	if grep -Eq -- "$1" "$SERVER_LOG"; then
-		echo "unexpected log line matching: $1" >&2
-		grep -E -- "$1" "$SERVER_LOG" >&2
-		return 1
-	fi
-}
-
-no_zombies() {
-	[ "$(zombies_of)" -eq 0 ]
-}
-
-# transfer summaries for a file: the one line a finished transfer logs
-# ("... file \"NAME\" mode octet: OUTCOME; ...").  Refusals say "refused".
-summaries_for() {
-	grep -c "file \"$1\" mode [a-z]*: " "$SERVER_LOG" || true
-}
-
-server_alive() {
-	kill -0 "$SERVER_PID"
-}
-
 @test "probe: usage errors exit 2, other addresses are refused" {
 	run "$PROBE"
 	[ "$status" -eq 2 ]
@@ -84,9 +40,7 @@ server_alive() {
 	local host f
 	for host in $HOSTS; do
 		for f in hello.txt big.bin exact.bin; do
-			rm -f "$BATS_TEST_TMPDIR/out"
-			probe_pass "$host" get "$f" "$BATS_TEST_TMPDIR/out"
-			cmp "$ROOT/$f" "$BATS_TEST_TMPDIR/out"
+			probe_fetch "$host" get "$f"
 		done
 	done
 	log_has 'file "big.bin" mode octet: complete'
@@ -165,9 +119,7 @@ server_alive() {
 	local host
 	for host in $HOSTS; do
 		probe_pass "$host" mode-refused
-		rm -f "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" get hello.txt "$BATS_TEST_TMPDIR/out" OcTeT
-		cmp "$ROOT/hello.txt" "$BATS_TEST_TMPDIR/out"
+		probe_fetch "$host" get hello.txt OcTeT
 	done
 }
 
@@ -210,9 +162,7 @@ server_alive() {
 	start_server
 	local host
 	for host in $HOSTS; do
-		rm -f "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" foreign-tid big.bin "$BATS_TEST_TMPDIR/out"
-		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+		probe_fetch "$host" foreign-tid big.bin
 	done
 	log_has 'file "big.bin" mode octet: complete'
 }
@@ -225,9 +175,7 @@ server_alive() {
 	local host f
 	for host in $HOSTS; do
 		for f in big.bin exact.bin; do
-			rm -f "$BATS_TEST_TMPDIR/out"
-			probe_pass "$host" dup-ack "$f" "$BATS_TEST_TMPDIR/out"
-			cmp "$ROOT/$f" "$BATS_TEST_TMPDIR/out"
+			probe_fetch "$host" dup-ack "$f"
 		done
 	done
 	# No retransmissions at all: every summary says 0.
@@ -249,7 +197,7 @@ server_alive() {
 	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "big.bin" mode octet: failed: no reply from the client, gave up after 3\.0 s; 512 bytes, 1 blocks, 0 retransmits'
 	log_has 'RRQ from \[::1\]:[0-9]+ file "big.bin" mode octet: failed: no reply from the client, gave up after 3\.0 s'
 	wait_for 10 no_children
-	[ "$(summaries_for big.bin)" -eq 2 ]
+	[ "$(summary_count big.bin)" -eq 2 ]
 }
 
 @test "probe: a source that repeats its RRQ gets the first packet once per request" {
@@ -260,18 +208,14 @@ server_alive() {
 	for host in $HOSTS; do
 		# Twice repeated: three copies of DATA 1 in all, none on the
 		# 1 s timer in the 1.5 s gaps.  Then the download completes.
-		rm -f "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" repeat-request big.bin "$BATS_TEST_TMPDIR/out" 2 1500
-		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+		probe_fetch "$host" repeat-request big.bin 2 1500
 		# The same for the OACK.
-		rm -f "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" repeat-request big.bin "$BATS_TEST_TMPDIR/out" 2 1500 \
+		probe_fetch "$host" repeat-request big.bin 2 1500 \
 			blksize 1024 windowsize 2
-		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
 	done
 	log_has 'RRQ from \[::1\]:[0-9]+ file "big.bin" mode octet: complete; 3000 bytes, 3 blocks, 2 retransmits.*blksize 1024, windowsize 2'
 	wait_for 10 no_children
-	[ "$(summaries_for big.bin)" -eq 4 ]
+	[ "$(summary_count big.bin)" -eq 4 ]
 }
 
 @test "probe: a new request from a transfer's port replaces it at once" {
@@ -291,6 +235,14 @@ server_alive() {
 	log_lacks 'killed by signal'
 }
 
+# again_ok HOST FILE1 FILE2 ROUNDS [ARGS...]: the "again" scenario passes,
+# and its last download (FILE2: ROUNDS is even) is intact.
+again_ok() {
+	rm -f "$BATS_TEST_TMPDIR/out"
+	probe_pass "$1" again "$2" "$3" "$BATS_TEST_TMPDIR/out" "${@:4}"
+	cmp "$ROOT/$3" "$BATS_TEST_TMPDIR/out"
+}
+
 @test "probe: a request right after a transfer ends, from its port, is answered at once" {
 	make_root
 	make_file a.bin 1500
@@ -301,17 +253,12 @@ server_alive() {
 	for host in $HOSTS; do
 		# The same request again and again (one block, then several),
 		# and two requests in turn; each sent once only.
-		probe_pass "$host" again one.bin one.bin "$BATS_TEST_TMPDIR/out" 20
-		cmp "$ROOT/one.bin" "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" again a.bin a.bin "$BATS_TEST_TMPDIR/out" 20
-		cmp "$ROOT/a.bin" "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" again a.bin b.bin "$BATS_TEST_TMPDIR/out" 20
-		cmp "$ROOT/b.bin" "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" again a.bin a.bin "$BATS_TEST_TMPDIR/out" 10 blksize 1024
-		cmp "$ROOT/a.bin" "$BATS_TEST_TMPDIR/out"
+		again_ok "$host" one.bin one.bin 20
+		again_ok "$host" a.bin a.bin 20
+		again_ok "$host" a.bin b.bin 20
+		again_ok "$host" a.bin a.bin 10 blksize 1024
 		# A UEFI size probe (OACK, ERROR 8), then the file, repeatedly.
-		probe_pass "$host" again a.bin a.bin "$BATS_TEST_TMPDIR/out" 10 error8
-		cmp "$ROOT/a.bin" "$BATS_TEST_TMPDIR/out"
+		again_ok "$host" a.bin a.bin 10 error8
 	done
 	wait_for 10 no_children
 	log_lacks 'killed by signal|gave up'
@@ -371,8 +318,7 @@ server_alive() {
 	# every datagram.  The ACK of block 3 is lost: only a gap of more
 	# than 5 s in the server's resends lets the client's timer fire.
 	start_server --min-timeout 20 --give-up 25
-	probe_pass 127.0.0.1 field big.bin "$BATS_TEST_TMPDIR/out" 5000 0 3
-	cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+	probe_fetch 127.0.0.1 field big.bin 5000 0 3
 	log_has 'file "big.bin" mode octet: complete'
 }
 
@@ -417,13 +363,11 @@ server_alive() {
 	for host in $HOSTS; do
 		f=twice4.bin
 		[ "$host" = ::1 ] && f=twice6.bin
-		rm -f "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" retransmitted-rrq "$f" "$BATS_TEST_TMPDIR/out"
-		cmp "$ROOT/$f" "$BATS_TEST_TMPDIR/out"
+		probe_fetch "$host" retransmitted-rrq "$f"
 		log_has "file \"$f\" mode octet: complete"
 		wait_for 10 no_children
-		echo "summaries for $f: $(summaries_for "$f")"
-		[ "$(summaries_for "$f")" -eq 1 ]
+		echo "summaries for $f: $(summary_count "$f")"
+		[ "$(summary_count "$f")" -eq 1 ]
 	done
 }
 
@@ -453,9 +397,7 @@ server_alive() {
 	done
 	server_alive
 	wait_for 5 no_zombies
-	rm -f "$BATS_TEST_TMPDIR/out"
-	probe_pass 127.0.0.1 get big.bin "$BATS_TEST_TMPDIR/out"
-	cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+	probe_fetch 127.0.0.1 get big.bin
 }
 
 # ---- option negotiation (RFC 2347, 2348, 2349, 7440) ----------------------
@@ -603,7 +545,7 @@ oack_ok() {
 		want=$((size + lf + cr))
 		echo "$f: $size bytes, $lf LF, $cr CR: $want in netascii"
 		NETASCII_REF="$BATS_TEST_TMPDIR/$f.ref"
-		perl -0777 -pe 's/\r/\r\0/g; s/\n/\r\n/g' <"$ROOT/$f" >"$NETASCII_REF"
+		netascii_encode "$ROOT/$f" "$NETASCII_REF"
 		[ "$(wc -c <"$NETASCII_REF")" -eq "$want" ]
 		for host in $HOSTS; do
 			oack_ok "$host" "$f" netascii "tsize=$want" tsize 0
@@ -621,19 +563,13 @@ oack_ok() {
 	start_server
 	local host
 	for host in $HOSTS; do
-		rm -f "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" many-options big.bin "$BATS_TEST_TMPDIR/out" 255 none
-		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
-		rm -f "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" many-options big.bin "$BATS_TEST_TMPDIR/out" 255 \
+		probe_fetch "$host" many-options big.bin 255 none
+		probe_fetch "$host" many-options big.bin 255 \
 			blksize=1024,tsize=20000,windowsize=4 \
 			blksize 1024 tsize 0 windowsize 4
-		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
 		# 500 options (about 3400 bytes), the known one last.
-		rm -f "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" many-options big.bin "$BATS_TEST_TMPDIR/out" 500 \
+		probe_fetch "$host" many-options big.bin 500 \
 			blksize=2048 blksize 2048
-		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
 		# The listener's buffer is 4096 bytes: that much is a request,
 		# one byte more is refused, and so is a 65000-byte datagram.
 		probe_pass "$host" long-request 4096
@@ -657,7 +593,7 @@ oack_ok() {
 	log_has 'info: RRQ from 127\.0\.0\.1:[0-9]+ file "big.bin" mode octet: ended by client: ERROR 8 '
 	log_has 'info: RRQ from \[::1\]:[0-9]+ file "big.bin" mode octet: ended by client: ERROR 8 '
 	wait_for 10 no_children
-	[ "$(summaries_for big.bin)" -eq 4 ]
+	[ "$(summary_count big.bin)" -eq 4 ]
 	log_lacks '(warning|error): .*big\.bin'
 	log_lacks 'big\.bin.*gave up'
 }
@@ -674,7 +610,7 @@ oack_ok() {
 	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "big.bin" mode octet: failed: no reply from the client, gave up after 2\.0 s; 0 bytes, 0 blocks, 0 retransmits'
 	log_has 'RRQ from \[::1\]:[0-9]+ file "big.bin" mode octet: .*no reply from the client'
 	wait_for 10 no_children
-	[ "$(summaries_for big.bin)" -eq 4 ]
+	[ "$(summary_count big.bin)" -eq 4 ]
 }
 
 @test "probe: ACKs outside the window are ignored" {
@@ -686,12 +622,8 @@ oack_ok() {
 	start_server --timeout 3
 	local host
 	for host in $HOSTS; do
-		rm -f "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" window-stray big.bin "$BATS_TEST_TMPDIR/out" 4
-		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
-		rm -f "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" window-stray w8.bin "$BATS_TEST_TMPDIR/out" 8
-		cmp "$ROOT/w8.bin" "$BATS_TEST_TMPDIR/out"
+		probe_fetch "$host" window-stray big.bin 4
+		probe_fetch "$host" window-stray w8.bin 8
 	done
 	wait_for 10 no_children
 	log_lacks 'file "(big|w8)\.bin".* [1-9][0-9]* retransmits'
@@ -705,9 +637,7 @@ oack_ok() {
 	start_server --timeout 5
 	local host
 	for host in $HOSTS; do
-		rm -f "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" window-ack-inside big.bin "$BATS_TEST_TMPDIR/out"
-		cmp "$ROOT/big.bin" "$BATS_TEST_TMPDIR/out"
+		probe_fetch "$host" window-ack-inside big.bin
 	done
 	# Blocks 4..8 went twice: 5 retransmits, no more.
 	wait_for 10 no_children
@@ -724,9 +654,7 @@ oack_ok() {
 	for host in $HOSTS; do
 		for f in big.bin exact.bin; do
 			for w in 2 8 16; do
-				rm -f "$BATS_TEST_TMPDIR/out"
-				probe_pass "$host" window-dup-ack "$f" "$BATS_TEST_TMPDIR/out" "$w"
-				cmp "$ROOT/$f" "$BATS_TEST_TMPDIR/out"
+				probe_fetch "$host" window-dup-ack "$f" "$w"
 			done
 		done
 	done
@@ -753,13 +681,9 @@ oack_ok() {
 	start_server
 	local host
 	for host in $HOSTS; do
-		rm -f "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" pxe boot.efi "$BATS_TEST_TMPDIR/out" 1000000
-		cmp "$ROOT/boot.efi" "$BATS_TEST_TMPDIR/out"
+		probe_fetch "$host" pxe boot.efi 1000000
 		# Firmware that asks again from the same port.
-		rm -f "$BATS_TEST_TMPDIR/out"
-		probe_pass "$host" pxe boot.efi "$BATS_TEST_TMPDIR/out" 1000000 same-port
-		cmp "$ROOT/boot.efi" "$BATS_TEST_TMPDIR/out"
+		probe_fetch "$host" pxe boot.efi 1000000 same-port
 	done
 	log_has 'info: RRQ from 127\.0\.0\.1:[0-9]+ file "boot.efi" mode octet: ended by client: ERROR 8 '
 	log_has 'file "boot.efi" mode octet: complete; 1000000 bytes, 682 blocks, .*; blksize 1468, windowsize 4$'

@@ -8,60 +8,18 @@
 load helpers
 
 CLIENT_LIMIT=60
-
-# fetch CLIENT HOST NAME LOCAL: an octet RRQ for NAME (sent byte for byte:
-# every client here keeps backslashes), its messages in client.out.  Returns
-# the client's status; tftp-hpa exits 0 after an ERROR, so for it the
-# messages decide.
-fetch() {
-	local client=$1 host=$2 name=$3 local=$4 url=$2 fam=
-	case $host in *:*) fam=-6 url="[$host]" ;; esac
-	rm -f "$local"
-	case $client in
-	tftp-hpa)
-		timeout "$CLIENT_LIMIT" tftp $fam -m binary "$host" "$PORT" \
-			-c get "$name" "$local" ;;
-	curl)
-		timeout "$CLIENT_LIMIT" curl -sS --fail -o "$local" \
-			"tftp://$url:$PORT/$name" ;;
-	busybox)
-		timeout "$CLIENT_LIMIT" busybox tftp -g -r "$name" -l "$local" \
-			"$host" "$PORT" ;;
-	atftp)
-		timeout "$CLIENT_LIMIT" atftp -g -r "$name" -l "$local" \
-			"$host" "$PORT" ;;
-	esac >"$BATS_TEST_TMPDIR/client.out" 2>&1 || return
-	! grep -Eqi 'error|timed out|timeout' "$BATS_TEST_TMPDIR/client.out"
-}
-
-# fetch_same CLIENT HOST NAME EXPECTED: NAME arrives with EXPECTED's bytes.
-fetch_same() {
-	local got="$BATS_TEST_TMPDIR/got" rc=0
-	fetch "$1" "$2" "$3" "$got" || rc=$?
-	if [ "$rc" -ne 0 ]; then
-		echo "$1 $2 '$3': status $rc:" >&2
-		cat "$BATS_TEST_TMPDIR/client.out" >&2
-		tail -n 5 "$SERVER_LOG" >&2
-		return 1
-	fi
-	cmp "$got" "$4"
-}
+# A client that mentions an error or a timeout has failed, whatever its
+# status.
+CLIENT_STRICT=1
 
 # refused NAME CODE MESSAGE: tftp-hpa's RRQ for NAME gets ERROR CODE with
 # MESSAGE, and nothing is written.
 refused() {
-	fetch tftp-hpa 127.0.0.1 "$1" "$BATS_TEST_TMPDIR/got" || true
+	rm -f "$BATS_TEST_TMPDIR/got"
+	tftp_get tftp-hpa 127.0.0.1 "$1" "$BATS_TEST_TMPDIR/got" || true
 	cat "$BATS_TEST_TMPDIR/client.out"
 	grep -qxF "Error code $2: $3" "$BATS_TEST_TMPDIR/client.out"
 	[ ! -s "$BATS_TEST_TMPDIR/got" ]
-}
-
-log_has() {
-	wait_for 10 grep -Eq -- "$1" "$SERVER_LOG" || {
-		echo "no log line matching: $1" >&2
-		cat "$SERVER_LOG" >&2
-		return 1
-	}
 }
 
 # put_file PATH [BYTES]: random bytes at $ROOT/PATH, world-readable, in
@@ -102,7 +60,7 @@ PXE_RULES=(
 	# The summary line names both, as sent and as mapped.
 	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "\\\\Boot\\\\x64\\\\WdsMgfw\.EFI" -> "boot/x64/wdsmgfw\.efi" mode octet: complete; 70000 bytes'
 	log_has 'RRQ from \[::1\]:[0-9]+ file "\\\\boot\\\\x64\\\\BCD" -> "boot/x64/bcd" mode octet: complete; 3000 bytes'
-	[ "$(grep -c ' -> "boot/x64/.*: complete' "$SERVER_LOG")" -eq 10 ]
+	[ "$(log_count ' -> "boot/x64/.*: complete')" -eq 10 ]
 }
 
 @test "a name no rule changes logs as before; -v2 logs the rule lines that rewrote" {
@@ -147,7 +105,7 @@ PXE_RULES=(
 	start_server -m "$RULES" -c
 	local src="$BATS_TEST_TMPDIR/src"
 	head -c 5000 /dev/urandom >"$src"
-	timeout "$CLIENT_LIMIT" tftp -m binary 127.0.0.1 "$PORT" -c put "$src" up.bin
+	tftp_put tftp-hpa 127.0.0.1 "$src" up.bin
 	wait_for 10 test -f "$ROOT/incoming/up.bin"
 	cmp "$src" "$ROOT/incoming/up.bin"
 	log_has 'WRQ from 127\.0\.0\.1:[0-9]+ file "up\.bin" -> "incoming/up\.bin" mode octet: complete'
@@ -171,8 +129,7 @@ PXE_RULES=(
 	# A rule that rewrites towards a refused name does not get past it.
 	refused open/secret/key 2 "Access denied"
 	# Uploads too.
-	timeout "$CLIENT_LIMIT" tftp -m binary 127.0.0.1 "$PORT" -c put \
-		"$ROOT/hello.txt" secret/new >"$BATS_TEST_TMPDIR/client.out" 2>&1 || true
+	tftp_put tftp-hpa 127.0.0.1 "$ROOT/hello.txt" secret/new || true
 	grep -qxF "Error code 2: Access denied" "$BATS_TEST_TMPDIR/client.out"
 	log_has "WRQ from 127\.0\.0\.1:[0-9]+ file \"secret/new\" refused by $RULES line 3\$"
 	[ ! -e "$ROOT/secret/new" ]
@@ -216,8 +173,7 @@ PXE_RULES=(
 	refused abs 1 "File not found"
 	refused empty 2 "empty file name"
 	# Uploads the same.
-	timeout "$CLIENT_LIMIT" tftp -m binary 127.0.0.1 "$PORT" -c put \
-		"$ROOT/hello.txt" up >"$BATS_TEST_TMPDIR/client.out" 2>&1 || true
+	tftp_put tftp-hpa 127.0.0.1 "$ROOT/hello.txt" up || true
 	grep -qF 'Error code 2: ".." is not allowed' "$BATS_TEST_TMPDIR/client.out"
 }
 
@@ -243,21 +199,13 @@ PXE_RULES=(
 	[[ "$output" == *"not a regular file"* ]]
 }
 
-log_count_above() {
-	[ "$(grep -cE -- "$2" "$SERVER_LOG")" -gt "$1" ]
-}
-
 # hup_and_wait PATTERN: SIGHUP the server, wait for one more log line
 # matching PATTERN.
 hup_and_wait() {
 	local before
-	before=$(grep -cE -- "$1" "$SERVER_LOG" || true)
+	before=$(log_count "$1")
 	kill -HUP "$SERVER_PID"
-	wait_for 10 log_count_above "$before" "$1" || {
-		echo "no new log line matching $1:" >&2
-		cat "$SERVER_LOG" >&2
-		return 1
-	}
+	log_count_becomes $((before + 1)) "$1"
 }
 
 @test "SIGHUP reads the rule file again; a bad one keeps the rules in force" {

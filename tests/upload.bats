@@ -21,24 +21,7 @@ teardown() {
 
 # put CLIENT HOST LOCAL REMOTE [MODE]: upload LOCAL as REMOTE.
 put() {
-	local client=$1 host=$2 local=$3 remote=$4 mode=${5:-octet} fam= url=$2
-	case $host in *:*) fam=-6 url="[$host]" ;; esac
-	case $client in
-	tftp-hpa)
-		timeout "$CLIENT_LIMIT" tftp $fam -m "$mode" "$host" "$PORT" \
-			-c put "$local" "$remote" ;;
-	curl)
-		local suffix=
-		[ "$mode" = netascii ] && suffix=";mode=netascii"
-		timeout "$CLIENT_LIMIT" curl -sS --fail -T "$local" \
-			"tftp://$url:$PORT/$remote$suffix" ;;
-	busybox)
-		timeout "$CLIENT_LIMIT" busybox tftp -p -l "$local" -r "$remote" \
-			"$host" "$PORT" ;;
-	atftp)
-		timeout "$CLIENT_LIMIT" atftp --option "mode $mode" -p -l "$local" \
-			-r "$remote" "$host" "$PORT" ;;
-	esac >"$BATS_TEST_TMPDIR/client.out" 2>&1
+	tftp_put -m "${5:-octet}" "${@:1:4}"
 }
 
 # put_ok CLIENT HOST SIZE [MODE]: upload SIZE random bytes, compare them.
@@ -57,23 +40,6 @@ put_ok() {
 # no_leftovers: no temporary upload file anywhere under the root.
 no_leftovers() {
 	[ -z "$(find "$ROOT" -name '.ctftpd-upload-*')" ]
-}
-
-probe_pass() {
-	local host=$1
-	shift
-	run "$PROBE" "$host" "$PORT" "$@"
-	echo "probe $host $*: status $status: $output"
-	[ "$status" -eq 0 ]
-	[[ "$output" == PASS* ]]
-}
-
-log_has() {
-	wait_for 10 grep -Eq -- "$1" "$SERVER_LOG" || {
-		echo "no log line matching: $1" >&2
-		cat "$SERVER_LOG" >&2
-		return 1
-	}
 }
 
 @test "every client uploads 0 B to 1 MiB intact over IPv4 (-c)" {
@@ -104,8 +70,7 @@ log_has() {
 	cmp "$BATS_TEST_TMPDIR/big" "$ROOT/big1"
 	put curl 127.0.0.1 "$BATS_TEST_TMPDIR/big" big2
 	cmp "$BATS_TEST_TMPDIR/big" "$ROOT/big2"
-	timeout "$CLIENT_LIMIT" atftp --option "blksize 1468" --option "windowsize 16" \
-		-p -l "$BATS_TEST_TMPDIR/big" -r big3 127.0.0.1 "$PORT" >/dev/null 2>&1
+	tftp_put -b 1468 -w 16 atftp 127.0.0.1 "$BATS_TEST_TMPDIR/big" big3
 	cmp "$BATS_TEST_TMPDIR/big" "$ROOT/big3"
 	log_has 'file "big1" mode octet: complete; 41943040 bytes, 81921 blocks'
 	log_has 'file "big3" mode octet: complete; 41943040 bytes, .*blksize 1468, windowsize 16'
