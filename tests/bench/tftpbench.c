@@ -115,9 +115,9 @@ struct session {
 struct tally {
 	uint64_t ok, failed, bytes, resends, dups, verified;
 	double first, last; /* first request sent, last transfer ended (s) */
-	unsigned neg_blksize,
-		neg_window; /* of the first transfer to end well */
-	unsigned nlat;	    /* entries in the latency array that follows */
+	/* blksize and windowsize of the first transfer to end well */
+	unsigned neg_blksize, neg_window;
+	unsigned nlat; /* entries in the latency array that follows */
 };
 
 struct worker {
@@ -262,7 +262,11 @@ static int send_to_peer(struct worker *w, struct session *s,
 
 static void arm(struct worker *w, struct session *s, double now)
 {
-	s->t_deadline = now + w->set->timeout_ms / 1e3;
+	unsigned ms = w->set->timeout_ms < w->set->give_up_ms
+			      ? w->set->timeout_ms
+			      : w->set->give_up_ms;
+
+	s->t_deadline = now + ms / 1e3;
 }
 
 static void send_ack(struct worker *w, struct session *s, uint64_t block)
@@ -930,29 +934,14 @@ static void init_worker(struct worker *w, const struct settings *set,
 	}
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t r = write(fd, c, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		c += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *p, size_t n)
+/* Move exactly n bytes through a pipe: write them when out, else read
+ * them.  0, or -1 on an error or an early end. */
+static int pipe_all(int fd, void *p, size_t n, int out)
 {
 	char *c = p;
 
 	while (n) {
-		ssize_t r = read(fd, c, n);
+		ssize_t r = out ? write(fd, c, n) : read(fd, c, n);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -1037,8 +1026,9 @@ static double *run_all(const struct settings *set, const struct copy *copy,
 			if (set->written)
 				w.t.verified =
 					check_uploads(set, copy, p, set->procs);
-			if (write_all(fds[1], &w.t, sizeof(w.t)) ||
-			    write_all(fds[1], w.lat, w.t.nlat * sizeof(double)))
+			if (pipe_all(fds[1], &w.t, sizeof(w.t), 1) ||
+			    pipe_all(fds[1], w.lat, w.t.nlat * sizeof(double),
+				     1))
 				_exit(1);
 			_exit(0);
 		}
@@ -1050,14 +1040,12 @@ static double *run_all(const struct settings *set, const struct copy *copy,
 	for (unsigned p = 0; set->procs > 1 && p < set->procs; p++) {
 		struct tally t;
 
-		if (read_all(res[p], &t, sizeof(t)) != 0 ||
-		    read_all(res[p], lat + sum->nlat,
-			     t.nlat * sizeof(double))) {
+		if (pipe_all(res[p], &t, sizeof(t), 0) != 0 ||
+		    pipe_all(res[p], lat + sum->nlat, t.nlat * sizeof(double),
+			     0) != 0) {
+			/* Its clients' transfers count as failed. */
 			fprintf(stderr, "tftpbench: process %u lost\n", p);
-			t.ok = t.bytes = t.resends = t.dups = t.verified = 0;
-			t.first = t.last = 0;
-			t.neg_blksize = t.neg_window = 0;
-			t.nlat = 0;
+			memset(&t, 0, sizeof(t));
 			t.failed = (set->clients - p + set->procs - 1) /
 				   set->procs * set->requests;
 		}
