@@ -8,6 +8,7 @@
 #include "log.h"
 #include "packet.h"
 #include "path.h"
+#include "sink.h"
 #include "transfer.h"
 
 #include <errno.h>
@@ -31,6 +32,8 @@ struct child {
 	int slot;              /* its handoff word */
 	int ending;            /* replaced by a new request: no longer the
 				* client's transfer, only waiting to be reaped */
+	char *upload;          /* WRQ: the name under the root, to remove
+				* its temporary file should the child die */
 };
 
 /* The only state a signal handler touches. */
@@ -232,6 +235,25 @@ static void log_cache_stats(struct listener *l)
 		cache_stats_format(&st, line, sizeof(line)));
 }
 
+/* An upload whose process was killed leaves its temporary file beside the
+ * target (a child that ends any other way removes its own): remove it. */
+static void remove_upload_leftover(struct listener *l, const char *rel,
+				   pid_t pid)
+{
+	char name[NAME_MAX + 1], tmp[64];
+	const char *why;
+	int code, dirfd = path_parent_dir(l->cfg->root_real, rel, name, &code,
+					  &why);
+
+	if (dirfd < 0)
+		return;
+	sink_temp_name(tmp, (long)pid);
+	if (unlinkat(dirfd, tmp, 0) == 0)
+		log_msg(LOG_NOTICE, "removed the unfinished upload of process "
+			"%ld", (long)pid);
+	close(dirfd);
+}
+
 /* Collect ended children and drop them from the table; with block, wait
  * for one child at least. */
 static void reap(struct listener *l, int block)
@@ -254,11 +276,15 @@ static void reap(struct listener *l, int block)
 		}
 		int ending = 0;
 		for (unsigned i = 0; i < l->nchildren; i++) {
-			if (l->children[i].pid != pid)
+			struct child *c = &l->children[i];
+			if (c->pid != pid)
 				continue;
-			ending = l->children[i].ending;
-			handoff_release(l->handoff, l->children[i].slot);
-			l->children[i] = l->children[--l->nchildren];
+			ending = c->ending;
+			handoff_release(l->handoff, c->slot);
+			if (c->upload && WIFSIGNALED(status))
+				remove_upload_leftover(l, c->upload, pid);
+			free(c->upload);
+			*c = l->children[--l->nchildren];
 			break;
 		}
 		if (WIFSIGNALED(status) &&
@@ -407,9 +433,9 @@ static void handle_request(struct listener *l, int idx)
 		refuse(fd, &from, TFTP_EBADOP, "unsupported mode");
 		return;
 	}
-	if (req.opcode == TFTP_WRQ) {
-		log_msg(LOG_INFO, "WRQ from %s refused: writes are disabled",
-			net_format(&from, who));
+	if (req.opcode == TFTP_WRQ && l->cfg->readonly) {
+		log_msg(LOG_INFO, "WRQ from %s refused: writes are disabled "
+			"(--readonly)", net_format(&from, who));
 		refuse(fd, &from, TFTP_EACCESS, "writes are disabled");
 		return;
 	}
@@ -418,8 +444,9 @@ static void handle_request(struct listener *l, int idx)
 	if (pr != PATH_OK) {
 		log_sanitize(req.filename, req.filename_len, name,
 			     sizeof(name));
-		log_msg(LOG_INFO, "RRQ from %s file \"%s\" refused: %s",
-			net_format(&from, who), name, path_result_message(pr));
+		log_msg(LOG_INFO, "%s from %s file \"%s\" refused: %s",
+			packet_opcode_name(req.opcode), net_format(&from, who),
+			name, path_result_message(pr));
 		refuse(fd, &from,
 		       pr == PATH_TOO_LONG ? TFTP_ENOTFOUND : TFTP_EACCESS,
 		       path_result_message(pr));
@@ -435,15 +462,17 @@ static void handle_request(struct listener *l, int idx)
 			return;
 	}
 	if (l->nchildren >= l->cfg->max_clients) {
-		log_msg(LOG_WARNING, "RRQ from %s refused: server busy "
-			"(%u transfers, --max-clients)", net_format(&from, who),
+		log_msg(LOG_WARNING, "%s from %s refused: server busy "
+			"(%u transfers, --max-clients)",
+			packet_opcode_name(req.opcode), net_format(&from, who),
 			l->nchildren);
 		refuse(fd, &from, TFTP_EUNDEF, "server busy");
 		return;
 	}
 	if (l->npending && retry_releases(l) != 0) {
-		log_msg(LOG_WARNING, "RRQ from %s refused: cache lock held by a "
-			"stopped transfer", net_format(&from, who));
+		log_msg(LOG_WARNING, "%s from %s refused: cache lock held by a "
+			"stopped transfer", packet_opcode_name(req.opcode),
+			net_format(&from, who));
 		refuse(fd, &from, TFTP_EUNDEF, "server busy");
 		return;
 	}
@@ -469,6 +498,7 @@ static void handle_request(struct listener *l, int idx)
 	c->request_len = (size_t)n;
 	c->slot = slot;
 	c->ending = 0;
+	c->upload = req.opcode == TFTP_WRQ ? strdup(rel) : NULL;
 }
 
 static int install_signals(struct listener *l)
