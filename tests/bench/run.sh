@@ -2,6 +2,7 @@
 # ctftpd beside its peers (tftpd-hpa's in.tftpd, atftpd, dnsmasq) on the
 # loopback, and the ceilings of this machine measured in the same run: a
 # bare fork+_exit+waitpid, and a bare UDP exchange of each transfer's shape.
+# RRQs and WRQs (uploads; not dnsmasq, which serves reads only).
 # Every scenario runs in interleaved rounds (A B C D, B C D A, ...) so that
 # drift hits all alike; the table gives medians and ratios of medians.
 # Server cost is read from a cgroup v2 per server (its CPU and its
@@ -183,6 +184,8 @@ mk big "$BIG"
 mk huge "$HUGE"
 mk ten "$TEN"
 mk quarter "$QUARTER"
+# Uploads (WRQ) land here, one file per server, checked after each run.
+mkdir -p "$root/up" && chmod 777 "$root/up"
 # Older than any "recently changed" rule (ctftpd --cache-min-age), so that
 # every server may cache them from the first request.
 touch -d '1 hour ago' "$root"/*
@@ -228,12 +231,13 @@ start() { # NAME PORT CMD...
 }
 SKIPPED=
 # Each server at its defaults, but with room for the 1,000 concurrent
-# transfers and logging to a file or nowhere.
+# transfers, new files allowed (the WRQ rows), and logging to a file or
+# nowhere.
 start ctftpd $base "$CTFTPD" -L --host 127.0.0.1 --port $base \
-	--max-clients 2000 "$root"
+	--max-clients 2000 --create "$root"
 if command -v in.tftpd >/dev/null; then
 	start tftpd-hpa $((base + 1)) in.tftpd -L -a "127.0.0.1:$((base + 1))" \
-		-s "$root"
+		-c -s "$root"
 else
 	SKIPPED="$SKIPPED tftpd-hpa(not installed)"
 fi
@@ -267,6 +271,8 @@ SCENARIOS=(
 	"lock65464|lockstep, blksize 65464|lockstep 65464|MB/s|high|huge|-b 65464 -n $N65464|udp 65464 1 $((HUGE * N65464))"
 	"win1468|windowsize 16, blksize 1468|window 16 x 1468|MB/s|high|big|-b 1468 -w 16 -n $NWIN1468|udp 1468 16 $((BIG * NWIN1468))"
 	"win65464|windowsize 16, blksize 65464|window 16 x 65464|MB/s|high|huge|-b 65464 -w 16 -n $NWIN65464|udp 65464 16 $((HUGE * NWIN65464))"
+	"wrq1468|WRQ (upload), lockstep, blksize 1468|WRQ 1468|MB/s|high|big|-o wrq -b 1468|udp 1468 1 $BIG"
+	"wrqwin1468|WRQ (upload), windowsize 16, blksize 1468|WRQ window 16 x 1468|MB/s|high|big|-o wrq -b 1468 -w 16|udp 1468 16 $BIG"
 	"conc|$CONC clients x $((TEN / KiB)) KiB at 1468, aggregate|$CONC clients x 1468|MB/s|high|ten|-b 1468 -c $CONC -j 2 -G 30000|"
 	"many|$MANY concurrent transfers of $((QUARTER / KiB)) KiB (all done)|$MANY transfers|s|low|quarter|-b 1468 -c $MANY -j 2 -G 30000|"
 )
@@ -293,10 +299,16 @@ one() {
 		u1=$(cpu_usec limits)
 		;;
 	*)
+		local remote=$file check=()
+		if [[ "$opts" == *"-o wrq"* ]]; then
+			remote=up/$who.bin
+			check=(-U "$root/$remote")
+		fi
 		u0=$(cpu_usec "$who")
 		# shellcheck disable=SC2086 # opts is a word list
 		line=$(in_ns "$BENCH" -l "$name/$who/$r" $opts -V "$root/$file" \
-			127.0.0.1 "${PORT[$who]}" "$file" 2>>"$out/clients.log")
+			"${check[@]}" 127.0.0.1 "${PORT[$who]}" "$remote" \
+			2>>"$out/clients.log")
 		quiet "$who" "${PID[$who]}"
 		u1=$(cpu_usec "$who")
 		;;
@@ -319,6 +331,8 @@ one() {
 for spec in "${SCENARIOS[@]}"; do
 	IFS='|' read -r name label _ _ _ _ _ lim <<<"$spec"
 	who=("${SERVERS[@]}")
+	# dnsmasq serves reads only.
+	[[ "$name" == wrq* ]] && mapfile -t who < <(printf '%s\n' "${who[@]}" | grep -vx dnsmasq)
 	[ -n "$lim" ] && who+=(limit)
 	[ "$name" = seq1k ] && who+=(limit-dynamic)
 	echo "run.sh: $label: ${who[*]} x $rounds rounds" >&2
