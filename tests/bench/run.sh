@@ -30,7 +30,7 @@ die() {
 	exit 2
 }
 usage() {
-	sed -n '9,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '/^# Usage:/,/^#$/p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit "$1"
 }
 
@@ -80,7 +80,7 @@ if [ "$smoke" = 1 ]; then
 else
 	SEQ_N=2000 BIG=$((32 * MiB)) HUGE=$((256 * MiB)) TEN=$((10 * MiB))
 	QUARTER=$((256 * KiB)) CONC=64 MANY=1000 FORK_N=2000
-	N512=1 N1468=2 N65464=2 NWIN1468=2 NWIN65464=4
+	N512=1 N1468=2 N65464=2 NWIN1468=2 NWIN65464=2
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ctftpd-bench.XXXXXX") || die "mktemp"
