@@ -92,19 +92,30 @@ static uint32_t get32(const unsigned char *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
-/* A loopback socket with room for two windows, connected to peer when
- * given; its port in *port. */
+/* Room in a socket buffer for two windows, never less than the system's
+ * default (the kernel caps it at its maximum). */
+static void size_buffer(int fd, int opt, size_t room)
+{
+	int have = 0, v = room > (size_t)1 << 30 ? 1 << 30 : (int)room;
+	socklen_t len = sizeof(have);
+
+	if (getsockopt(fd, SOL_SOCKET, opt, &have, &len) == 0 && have >= v)
+		return;
+	setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+/* A socket on 127.0.0.1 with room for two windows, connected to peer when
+ * given; its own address in *self. */
 static int udp_socket(size_t room, const struct sockaddr_in *peer,
 		      struct sockaddr_in *self)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	int v = room > (size_t)1 << 30 ? 1 << 30 : (int)room;
 	socklen_t len = sizeof(*self);
 
 	if (fd < 0)
 		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	size_buffer(fd, SO_RCVBUF, room);
+	size_buffer(fd, SO_SNDBUF, room);
 	memset(self, 0, sizeof(*self));
 	self->sin_family = AF_INET;
 	self->sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -280,7 +280,7 @@ field() { # KEY LINE: the value of KEY=... in a key=value line
 	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
 }
 results=$out/results.tsv
-printf 'scenario\twho\tround\tvalue\tcpu_usec\tbytes\ttransfers\tok\tfailed\tresends\tdups\tneg_windowsize\tseconds\n' >"$results"
+printf 'scenario\twho\tround\tvalue\tcpu_usec\tbytes\ttransfers\tok\tfailed\tresends\tdups\tneg_windowsize\tseconds\tneg_blksize\n' >"$results"
 : >"$out/clients.log"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 t_start=$SECONDS
@@ -320,12 +320,12 @@ one() {
 	*) if [ "$name" = many ]; then value=$(field seconds "$line"); else
 		value=$(field "$([ "$name" = seq1k ] && echo rps || echo MBps)" "$line"); fi ;;
 	esac
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$who" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$who" \
 		"$r" "${value:--}" "${cpu:--}" "$(field bytes "$line")" \
 		"$(field transfers "$line")$(field n "$line")" "$(field ok "$line")" \
 		"$(field failed "$line")" "$(field resends "$line")$(field lost "$line")" \
 		"$(field dups "$line")" "$(field neg_windowsize "$line")" \
-		"$(field seconds "$line")" >>"$results"
+		"$(field seconds "$line")" "$(field neg_blksize "$line")" >>"$results"
 }
 
 for spec in "${SCENARIOS[@]}"; do
@@ -402,13 +402,21 @@ function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "-" : sprintf("%.
 NR == 1 { next }
 {
 	k = $1 SUBSEP $2
-	if ($4 != "-" && $4 != "") V[k] = V[k] " " $4
-	FAILED[k] += $9; RESENDS[k] += $10; TRANSFERS[k] += $7; OK[k] += $8
+	if ($3 > NROUNDS) NROUNDS = $3
+	if ($4 != "-" && $4 != "") { V[k] = V[k] " " $4; VR[k, $3] = $4 }
+	FAILED[k] += $9; TRANSFERS[k] += $7; OK[k] += $8
+	if ($10 != "") RESENDS[k] = RESENDS[k] " " $10
 	if ($12 != "" && (!(k in NEGW) || $12 < NEGW[k])) NEGW[k] = $12
+	if ($14 != "" && (!(k in NEGB) || $14 < NEGB[k])) NEGB[k] = $14
 	if ($5 != "-" && $5 != "") {
-		if ($1 == "seq1k" && $8 > 0) CPUREQ[k] = CPUREQ[k] " " $5 / $8 / 1000
-		if ($2 == "limit" && $1 == "seq1k") CPUREQ[k] = CPUREQ[k] " " $5 / $7 / 1000
-		if ($6 > 0) CPUGIB[k] = CPUGIB[k] " " $5 / 1e6 / ($6 / 1073741824)
+		c = ""
+		if ($1 == "seq1k" && $8 > 0) c = $5 / $8 / 1000
+		if ($1 == "seq1k" && $2 == "limit") c = $5 / $7 / 1000
+		if (c != "") { CPUREQ[k] = CPUREQ[k] " " c; CR[k, $3] = c }
+		if ($6 > 0 && $1 != "seq1k") {
+			c = $5 / 1e6 / ($6 / 1073741824)
+			CPUGIB[k] = CPUGIB[k] " " c; CR[k, $3] = c
+		}
 	}
 }
 END {
@@ -420,40 +428,45 @@ END {
 	for (c = 1; c <= nc; c++) { head = head " " C[c] " |"; rule = rule "---|" }
 	print "## Speed (median of the rounds; higher is better, except seconds)"
 	print ""
-	print head " limit | ctftpd / limit | ctftpd / best peer |"
-	print rule "---|---|---|"
-	plotted = 0
+	print head " limit | ctftpd / limit | ctftpd / best peer | ctftpd min-max |"
+	print rule "---|---|---|---|"
 	for (s = 1; s <= ns; s++) {
 		split(S[s], F, "|")
 		name = F[1]; better = F[5]
+		asked = match(F[7], /-b [0-9]+/) ? substr(F[7], RSTART + 3, RLENGTH - 3) + 0 : 0
 		line = "| " F[2] " | " F[4] " |"
-		best = ""
 		for (c = 1; c <= nc; c++) {
 			k = name SUBSEP C[c]
 			m = median(V[k]); M[name, C[c]] = m
 			cell = fmt(m)
-			if (name ~ /^win/ && NEGW[k] == 1) cell = cell " (w=1)"
+			if (asked && (k in NEGB) && NEGB[k] < asked) cell = cell " (b=" NEGB[k] ")"
+			if (F[7] ~ /-w 16/ && NEGW[k] == 1) cell = cell " (w=1)"
 			if (FAILED[k] > 0) cell = cell " (" FAILED[k] " failed)"
 			else if (name == "many") cell = cell " (" OK[k] "/" TRANSFERS[k] " ok)"
-			if (RESENDS[k] > 0) cell = cell " (" RESENDS[k] " resends)"
+			r = median(RESENDS[k])
+			if (r > 0) cell = cell " (" r " resends)"
 			line = line " " cell " |"
 		}
+		bestp = ""
 		for (p = 1; p <= np; p++) {
 			m = M[name, P[p]]
 			if (m == "") continue
-			if (best == "" || (better == "high" ? m > best : m < best)) best = m
+			if (bestp == "" || (better == "high" ? m > M[name, bestp] : m < M[name, bestp])) bestp = P[p]
 		}
 		lim = median(V[name SUBSEP "limit"]); M[name, "limit"] = lim
-		mine = M[name, "ctftpd"]
-		lr = better == "high" ? ratio(mine, lim) : "-"
-		pr = better == "high" ? ratio(mine, best) : ratio(best, mine)
-		print line " " fmt(lim) " | " lr " | " pr " |"
+		lr = better == "high" ? rratio(VR, name, "ctftpd", "limit") : "-"
+		pr = bestp == "" ? "-" : better == "high" ? rratio(VR, name, "ctftpd", bestp) \
+			: rratio(VR, name, bestp, "ctftpd")
+		print line " " fmt(lim) " | " lr " | " pr " | " spread(V[name SUBSEP "ctftpd"]) " |"
 	}
 	dyn = median(V["seq1k" SUBSEP "limit-dynamic"])
 	print ""
-	print "limit: for the 1 KiB RRQs, fork+_exit+waitpid per second of the minimal program (a dynamic one: " fmt(dyn) "/s);" \
+	print "Ratios are medians of per-round ratios (the two ran side by side in each round);" \
+		" the best peer is the one with the best median." \
+		" limit: for the 1 KiB RRQs, fork+_exit+waitpid per second of the minimal program (a dynamic one: " fmt(dyn) "/s);" \
 		" for transfers, the bare UDP exchange of the same blksize and windowsize." \
-		" (w=1): the server does not do windowsize, the transfer ran in lockstep." \
+		" (w=1): the server does not do windowsize, the transfer ran in lockstep;" \
+		" (b=N): the server granted a smaller blksize; resends: the client's, median per round." \
 		" For the concurrent transfers, ctftpd / best peer is the peer's time over ctftpd's."
 	print ""
 	print "## Server cost (median of the rounds; lower is better)"
@@ -490,18 +503,34 @@ END {
 		print l " " (M[F[1], "limit"] == "" ? "-" : M[F[1], "limit"]) > f
 	}
 }
-function costrow(label, A, name, withlimit,   line, c, m, best, p, lim, mine) {
+function costrow(label, A, name, withlimit,   line, c, m, bestp, p, lim) {
 	line = "| " label " |"
-	best = ""
+	bestp = ""
 	for (c = 1; c <= nc; c++) {
 		m = median(A[name SUBSEP C[c]]); CM[C[c]] = m
 		line = line " " fmt(m) " |"
 	}
 	for (p = 1; p <= np; p++)
-		if (CM[P[p]] != "" && (best == "" || CM[P[p]] < best)) best = CM[P[p]]
+		if (CM[P[p]] != "" && (bestp == "" || CM[P[p]] < CM[bestp])) bestp = P[p]
 	lim = withlimit ? median(A[name SUBSEP "limit"]) : ""
-	mine = CM["ctftpd"]
-	print line " " fmt(lim) " | " ratio(mine, lim) " | " ratio(mine, best) " |"
+	print line " " fmt(lim) " | " (withlimit ? rratio(CR, name, "ctftpd", "limit") : "-") \
+		" | " (bestp == "" ? "-" : rratio(CR, name, "ctftpd", bestp)) " |"
+}
+# rratio(R, name, a, b): the median over the rounds of R[a] / R[b].
+function rratio(R, name, a, b,   r, list, x, y) {
+	list = ""
+	for (r = 1; r <= NROUNDS; r++) {
+		x = R[name SUBSEP a, r]; y = R[name SUBSEP b, r]
+		if (x != "" && y != "" && y > 0) list = list " " x / y
+	}
+	return list == "" ? "-" : sprintf("%.2f", median(list))
+}
+function spread(list,   n, a, i, lo, hi) {
+	n = split(list, a, " ")
+	if (n == 0) return "-"
+	lo = hi = a[1] + 0
+	for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
+	return fmt(lo) "-" fmt(hi)
 }
 function rssrow(label, list,   line, n, a, c, kv, R, best, p) {
 	n = split(list, a, " ")
