@@ -43,12 +43,16 @@ void rto_progress(struct rto *r)
 {
 	if (r->have_sample && r->floor_ms != r->cap_ms)
 		recompute(r);
+	else
+		r->current_ms = r->cap_ms;
 }
 
 void rto_sample(struct rto *r, uint64_t rtt_us)
 {
-	if (r->floor_ms == r->cap_ms)
-		return; /* fixed */
+	if (r->floor_ms == r->cap_ms) {
+		r->current_ms = r->cap_ms; /* fixed: only the backoff ends */
+		return;
+	}
 	if (!r->have_sample) {
 		r->srtt_us = rtt_us;
 		r->rttvar_us = rtt_us / 2;

@@ -48,9 +48,9 @@ void rto_init(struct rto *r, unsigned initial_ms, unsigned floor_ms,
  * floor and the cap; a sample also ends any backoff. */
 void rto_sample(struct rto *r, uint64_t rtt_us);
 
-/* Progress without a sample (an ACK of a packet sent more than once): the
- * path works, so undo the backoff and return to the timeout the last
- * samples gave.  Without this, a client that loses a packet in every window
+/* Progress without a sample (an ACK of a packet sent more than once, or a
+ * client heard again after a silence): the path works, so undo the backoff
+ * and return to the timeout the last samples gave (the cap before any).  Without this, a client that loses a packet in every window
  * would never yield a sample and the timer would stay at its ceiling. */
 void rto_progress(struct rto *r);
 

@@ -29,9 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Room for a request's file name in log lines. */
-#define LOG_NAME_MAX 256
-
 /* What the ring knows of each block it holds. */
 struct slot_meta {
 	size_t len;      /* datagram bytes, header included */
@@ -46,7 +43,7 @@ struct transfer {
 	int sock;            /* connected to the client */
 	int wake_fd;         /* handoff: a repeated request, or stop */
 	char client_str[NET_ADDRSTRLEN];
-	char name[LOG_NAME_MAX];
+	char name[LOG_FILE_NAMES_MAX]; /* "requested" [-> "mapped"] */
 	const char *op;      /* "RRQ" or "WRQ" */
 	const char *mode_name;
 	unsigned blksize;    /* bytes of payload in a full DATA block */
@@ -54,6 +51,8 @@ struct transfer {
 	struct rto rto;      /* how long to wait for a reply before resending */
 	int confirmed;       /* the client acknowledged something: its
 			      * address is real, the timer may resend */
+	int backed_off;      /* silence has backed the timer off since the
+			      * last progress */
 	int64_t heard_us;    /* the client's last progress (before
 			      * confirmation: its last request) */
 	int64_t give_up_us;  /* silence that ends a confirmed transfer */
@@ -125,12 +124,12 @@ static void summary(struct transfer *t)
 			    : LOG_INFO;
 
 	if (t->outcome == TRANSFER_REFUSED && t->blocks == 0) {
-		log_msg(LOG_INFO, "%s from %s file \"%s\" %s", t->op,
+		log_msg(LOG_INFO, "%s from %s file %s %s", t->op,
 			t->client_str, t->name, t->detail);
 		return;
 	}
 	log_msg(level,
-		"%s from %s file \"%s\" mode %s: %s; %llu bytes, %llu blocks, "
+		"%s from %s file %s mode %s: %s; %llu bytes, %llu blocks, "
 		"%llu retransmits, %.3f s; cache %s; blksize %u, windowsize %u",
 		t->op, t->client_str, t->name, t->mode_name, t->detail,
 		(unsigned long long)t->bytes, (unsigned long long)t->blocks,
@@ -296,6 +295,20 @@ static enum wait_result wait_ack(struct transfer *t, uint64_t acked,
 			*seq = acked + delta;
 			return WAIT_GOT;
 		}
+		/* The last ACK again while the timer is backed off: a client
+		 * resending it on its own timer is alive and still lacks the
+		 * next block.  No resend for it (no Sorcerer's Apprentice),
+		 * but the backoff ends, so the timer sends the block soon,
+		 * not after up to 16 s in which such a client gives up. */
+		if (delta == 0 && t->backed_off) {
+			int64_t soon;
+			t->backed_off = 0;
+			rto_progress(&t->rto);
+			soon = now_us() + (int64_t)rto_timeout_ms(&t->rto) * 1000;
+			if (soon < until)
+				until = soon;
+			continue;
+		}
 		if (log_level() >= LOG_V_PACKETS)
 			log_msg(LOG_DEBUG, "%s: ignoring ACK %u (acked %llu)",
 				t->client_str, pkt.block,
@@ -321,6 +334,7 @@ static int silence(struct transfer *t)
 		return 1;
 	}
 	rto_backoff(&t->rto);
+	t->backed_off = 1;
 	return 0;
 }
 
@@ -330,6 +344,7 @@ static int silence(struct transfer *t)
 static void progress(struct transfer *t, int64_t sent_us, int resent)
 {
 	t->confirmed = 1;
+	t->backed_off = 0;
 	t->heard_us = now_us();
 	if (!resent)
 		rto_sample(&t->rto, (uint64_t)(t->heard_us - sent_us));
@@ -909,8 +924,8 @@ enum transfer_outcome transfer_run(const struct config *cfg,
 	t.wake_fd = tr->wake_fd;
 	t.heard_us = now_us();
 	net_format(&tr->client, t.client_str);
-	log_sanitize(tr->req->filename, tr->req->filename_len, t.name,
-		     sizeof(t.name));
+	log_file_names(tr->req->filename, tr->req->filename_len, tr->mapped,
+		       t.name, sizeof(t.name));
 	t.op = tr->req->opcode == TFTP_WRQ ? "WRQ" : "RRQ";
 	t.mode_name = packet_mode_name(tr->req->mode);
 	t.blksize = TFTP_BLKSIZE_DEFAULT;

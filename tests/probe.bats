@@ -341,6 +341,14 @@ server_alive() {
 	log_has 'RRQ from \[::1\]:[0-9]+ file "big.bin" mode octet: failed: client silent, gave up after 2\.0 s'
 }
 
+@test "probe: the last ACK again ends the backoff (a client on its own timer)" {
+	make_root
+	make_file big.bin 100000
+	start_server --min-timeout 20 --give-up 10
+	probe_pass 127.0.0.1 backoff-ended big.bin 20
+	probe_pass ::1 backoff-ended big.bin 20
+}
+
 @test "probe: a client's timeout option caps the timer, --strict-timeout fixes it" {
 	make_root
 	make_file big.bin 100000

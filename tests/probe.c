@@ -2488,6 +2488,69 @@ static int sc_backoff(struct probe *p, int argc, char **argv)
 		    w.last_block, gaps);
 }
 
+/* backoff-ended FILE BLOCKS: ACK BLOCKS blocks at once, fall silent until
+ * the server's copies of the next block come 300 ms or more apart (its
+ * timer backed off), then send the last ACK again, as a client does on its
+ * own timer.  The next copy must then come within 150 ms: the backoff
+ * ends, though the duplicate ACK itself is not answered (no Sorcerer's
+ * Apprentice: nothing arrives at once either). */
+static int sc_backoff_ended(struct probe *p, int argc, char **argv)
+{
+	static struct reply r;
+	unsigned long blocks;
+	int64_t last_at, gap = 0, after;
+	uint8_t req[2048];
+	struct optset got;
+	struct wdl w;
+	size_t len;
+	int fd, rc, n;
+
+	(void)argc;
+	if (parse_count(p, argv[1], 1, 10000, "BLOCKS", &blocks) != 0)
+		return -1;
+	len = build_rrq(p, req, sizeof(req), argv[0], NULL, 0);
+	fd = len ? client_socket(p) : -1;
+	if (fd < 0)
+		return fail(p, "client socket: %s", strerror(errno));
+	wdl_init(&w, fd, argv[0]);
+	rc = wdl_start(p, &w, req, len, NULL, &got, 1);
+	while (rc == 0 && !w.done && w.blocks < blocks) {
+		rc = wdl_window(p, &w);
+		if (rc == 0 && w.blocks < blocks)
+			rc = wdl_ack(p, &w);
+	}
+	last_at = now_ms();
+	while (rc == 0 && gap < 300) {
+		n = recv_reply(p, fd, 5000, &r);
+		if (n <= 0) {
+			rc = n < 0 ? -1 : fail(p, "no copy within 5 s");
+			break;
+		}
+		gap = now_ms() - last_at;
+		last_at = now_ms();
+	}
+	if (rc == 0)
+		rc = send_ack(p, fd, &w.tid, (uint16_t)(w.last_block - 1));
+	after = now_ms();
+	if (rc == 0) {
+		n = recv_reply(p, fd, 2000, &r);
+		if (n <= 0)
+			rc = n < 0 ? -1 : fail(p, "no copy within 2 s after the "
+					      "repeated ACK");
+	}
+	close(fd);
+	if (rc != 0)
+		return -1;
+	after = now_ms() - after;
+	if (after < 5 || after > 150)
+		return fail(p, "after a gap of %lld ms and a repeated ACK, the "
+			    "next copy came after %lld ms: expected a round "
+			    "trip's timeout (5..150 ms)", (long long)gap,
+			    (long long)after);
+	return pass(p, "gap %lld ms, then the repeated ACK: next copy after "
+		    "%lld ms", (long long)gap, (long long)after);
+}
+
 /* field FILE OUT TIMER_MS DUP_ACKS DROP_BLOCK [NAME VALUE]...: a client as
  * found in the field.  It restarts its timer on every datagram it receives,
  * answers a repeated DATA with an ACK only DUP_ACKS times per block (0:
@@ -2959,6 +3022,7 @@ static const struct scenario scenarios[] = {
 	{"field", "FILE OUT TIMER_MS DUP_ACKS DROP_BLOCK [NAME VALUE]...", 5,
 	 100, sc_field},
 	{"gone", "FILE", 1, 1, sc_gone},
+	{"backoff-ended", "FILE BLOCKS", 2, 2, sc_backoff_ended},
 	{"window-silence", "FILE WINDOW QUIET_MS", 3, 3, sc_window_silence},
 	{"amplify", "FILE QUIET_MS CAP_MS [NAME VALUE]...", 3, 100,
 	 sc_amplify},

@@ -540,6 +540,18 @@ static void test_rto(void)
 	CHECK(rto_timeout_ms(&r) == 3000);
 	rto_backoff(&r);
 	CHECK(rto_timeout_ms(&r) == 6000);
+	/* ... and progress or a sample ends the backoff. */
+	rto_progress(&r);
+	CHECK(rto_timeout_ms(&r) == 3000);
+	rto_backoff(&r);
+	rto_sample(&r, 100);
+	CHECK(rto_timeout_ms(&r) == 3000);
+	/* Before any sample, progress returns to the initial value. */
+	rto_init(&r, 1000, RTO_FLOOR_MS, RTO_BACKOFF_MAX_MS);
+	rto_backoff(&r);
+	rto_backoff(&r);
+	rto_progress(&r);
+	CHECK(rto_timeout_ms(&r) == 1000);
 
 	/* The strict reading of a client's timeout (RFC 2349): fixed, no
 	 * adaptation and no backoff. */
