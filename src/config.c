@@ -40,6 +40,8 @@ void config_defaults(struct config *cfg)
 	cfg->retries = 5;
 	cfg->give_up_ms = CONFIG_DEFAULT_GIVE_UP_MS;
 	cfg->max_clients = 256;
+	cfg->max_per_client = CONFIG_DEFAULT_MAX_PER_CLIENT;
+	cfg->rate_limit = CONFIG_DEFAULT_RATE_LIMIT;
 	cfg->verbosity = LOG_V_TRANSFERS;
 }
 
@@ -96,6 +98,11 @@ const char *config_usage(void)
 	       "                             timer (RFC 2349 read literally) instead of\n"
 	       "                             capping the adaptive one\n"
 	       "      --max-clients N        concurrent transfers, 1..65535 (default 256)\n"
+	       "      --max-per-client N     concurrent transfers per client address,\n"
+	       "                             0..65535, 0 no limit (default " STR(CONFIG_DEFAULT_MAX_PER_CLIENT) ")\n"
+	       "      --rate-limit N         new transfers a second per client address, in\n"
+	       "                             bursts of up to 2N; 0..100000, 0 no limit\n"
+	       "                             (default " STR(CONFIG_DEFAULT_RATE_LIMIT) ")\n"
 	       "  -p, --permissive           serve files that are not world-readable\n"
 	       "  -U, --umask MASK           umask for created files (octal; none are created\n"
 	       "                             yet: uploads are not implemented)\n"
@@ -297,6 +304,8 @@ enum {
 	OPT_CACHE_MIN_AGE,
 	OPT_GIVE_UP,
 	OPT_STRICT_TIMEOUT,
+	OPT_MAX_PER_CLIENT,
+	OPT_RATE_LIMIT,
 };
 
 enum config_status config_parse(int argc, char **argv, struct config *cfg,
@@ -335,6 +344,8 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		{"give-up", required_argument, NULL, OPT_GIVE_UP},
 		{"strict-timeout", no_argument, NULL, OPT_STRICT_TIMEOUT},
 		{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+		{"max-per-client", required_argument, NULL, OPT_MAX_PER_CLIENT},
+		{"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
 		{"max-window", required_argument, NULL, OPT_MAX_WINDOW},
 		{"min-timeout", required_argument, NULL, OPT_MIN_TIMEOUT},
 		{"refuse", required_argument, NULL, 'r'},
@@ -500,6 +511,17 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 			if (parse_uint(optarg, 1, 65535, &cfg->max_clients) != 0)
 				return bad(errbuf, errsz, "--max-clients",
 					   optarg, "a count, 1..65535");
+			break;
+		case OPT_MAX_PER_CLIENT:
+			if (parse_uint(optarg, 0, 65535,
+				       &cfg->max_per_client) != 0)
+				return bad(errbuf, errsz, "--max-per-client",
+					   optarg, "a count, 0..65535");
+			break;
+		case OPT_RATE_LIMIT:
+			if (parse_uint(optarg, 0, 100000, &cfg->rate_limit) != 0)
+				return bad(errbuf, errsz, "--rate-limit", optarg,
+					   "transfers a second, 0..100000");
 			break;
 		case OPT_MAX_WINDOW:
 			if (parse_uint(optarg, 1, OPTIONS_WINDOWSIZE_GRANT_MAX,

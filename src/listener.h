@@ -10,6 +10,7 @@
 #include "handoff.h"
 #include "config.h"
 #include "net.h"
+#include "ratelimit.h"
 
 #define LISTENER_MAX_SOCKETS 8
 
@@ -31,6 +32,14 @@ struct listener {
 	 * child could be given the same pid. */
 	pid_t pending_release[16];
 	unsigned npending;
+	/* Limits (listener.c): per client address, the rate of new transfers
+	 * and of refusals sent; for all addresses together, refusals sent and
+	 * logged, and what was suppressed since quiet_since_ms. */
+	struct ratelimit_table *sources;
+	struct ratelimit_bucket all_replies, log_lines;
+	unsigned long quiet_replies, quiet_lines;
+	int quiet_priority;     /* the most severe line suppressed */
+	int64_t quiet_since_ms;
 };
 
 /* Bind the UDP sockets cfg asks for (cfg->address, or all IPv4 and IPv6
