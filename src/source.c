@@ -127,6 +127,8 @@ int source_size(struct source *s, const struct stat *st, uint64_t *size)
 		*size = (uint64_t)st->st_size;
 		return 0;
 	}
+	if ((uint64_t)st->st_size > SOURCE_NETASCII_TSIZE_MAX)
+		return 1;
 	if (s->cached) {
 		/* Straight over the shared pages, no copy. */
 		struct iovec v[2];

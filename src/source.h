@@ -35,9 +35,16 @@ void source_init(struct source *s, int fd, enum tftp_mode mode);
 const char *source_use_cache(struct source *s, struct cache *cache,
 			     const char *rel, const struct stat *st);
 
+/* The largest file (bytes) whose netascii size is counted for tsize: the
+ * count reads the whole file, and a request of a few bytes must not cost
+ * more than this much reading. */
+#define SOURCE_NETASCII_TSIZE_MAX ((uint64_t)4 << 20)
+
 /* The RFC 2349 tsize of the transfer in bytes: the file's size, or for
- * netascii the converted size (one pass over the file, then rewound).
- * Returns 0, or -1 on a read error. */
+ * netascii the converted size (one pass over the file or its cache entry,
+ * then rewound), for files up to SOURCE_NETASCII_TSIZE_MAX bytes.  Returns
+ * 0; 1 when a netascii file is larger (tsize is then left out of the OACK,
+ * as RFC 2347 lets a server do); -1 on a read error. */
 int source_size(struct source *s, const struct stat *st, uint64_t *size);
 
 /* The payload of the next block, at most len bytes: as up to two iovecs

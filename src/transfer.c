@@ -554,7 +554,8 @@ static int negotiate(struct transfer *t, const struct transfer_request *tr,
 	start_timer(t, &acc);
 	if (acc.present & OPTION_TSIZE) {
 		/* netascii grows the file: send the converted size, or
-		 * nothing rather than a wrong one.  curl (7.88 at least)
+		 * nothing rather than a wrong one (or than counting a large
+		 * file for a 30-byte request).  curl (7.88 at least)
 		 * rejects "tsize 0" and aborts; leaving tsize out (RFC 2347
 		 * lets the server decline any option) lets every client
 		 * fetch an empty file. */

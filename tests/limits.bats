@@ -160,6 +160,35 @@ fetch() {
 	done
 }
 
+@test "netascii tsize: counted for files up to 4 MiB, left out of the OACK above" {
+	make_root
+	# Text lines: every LF becomes CR LF, so the netascii size is larger
+	# than the file's.
+	yes 'a line of text' | head -c 4194304 >"$ROOT/4m.txt"
+	cp "$ROOT/4m.txt" "$ROOT/4m1.txt"
+	printf 'x' >>"$ROOT/4m1.txt"
+	chmod 644 "$ROOT/4m.txt" "$ROOT/4m1.txt"
+	local want
+	want=$((4194304 + $(tr -cd '\n' <"$ROOT/4m.txt" | wc -c)))
+	start_server
+	run "$PROBE" 127.0.0.1 "$PORT" oack 4m.txt "$BATS_TEST_TMPDIR/out" \
+		netascii "tsize=$want,blksize=65464" tsize 0 blksize 65464
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# One byte more: the server does not read 4 MiB to answer a request,
+	# and the OACK goes without tsize (RFC 2347 lets it leave an option
+	# out).
+	run "$PROBE" 127.0.0.1 "$PORT" oack 4m1.txt "$BATS_TEST_TMPDIR/out" \
+		netascii blksize=65464 tsize 0 blksize 65464
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# In octet mode the size is known without reading: tsize is sent.
+	run "$PROBE" 127.0.0.1 "$PORT" oack 4m1.txt "$BATS_TEST_TMPDIR/out" \
+		octet tsize=4194305 tsize 0
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 @test "--max-per-client and --rate-limit: bad values are refused, naming the option" {
 	run "$CTFTPD" --max-per-client x /tmp
 	[ "$status" -eq 2 ]
