@@ -347,6 +347,15 @@ static int send_blocks(struct transfer *t, struct source *src,
 		if (seq > w->produced) {
 			ssize_t n = source_next(src, b + TFTP_DATA_HEADER,
 						t->blksize, m->iov, &m->niov);
+			if (n < 0 && source_changed(src)) {
+				/* What the client has is not the file, nor
+				 * the tsize it was told: say so. */
+				send_error(t, TFTP_EUNDEF,
+					   "file changed during the transfer");
+				end(t, TRANSFER_FAILED, "failed: file changed "
+				    "during the transfer");
+				return -1;
+			}
 			if (n < 0) {
 				send_error(t, TFTP_EUNDEF, "read error");
 				end(t, TRANSFER_FAILED, "failed: read error: %s",
@@ -619,7 +628,7 @@ enum transfer_outcome transfer_run(const struct config *cfg,
 	src.fd = -1;
 
 	if (open_socket(&t, tr) == 0 && (fd = open_file(&t, tr, &st)) >= 0) {
-		source_init(&src, fd, tr->req->mode);
+		source_init(&src, fd, tr->req->mode, &st);
 		t.cache_state = source_use_cache(&src, cache, tr->rel, &st);
 		if (negotiate(&t, tr, &src, &st, oack, sizeof(oack),
 			      &oack_len) == 0 &&
