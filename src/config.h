@@ -16,7 +16,7 @@
 /* The default --max-per-client (transfers) and --rate-limit (new transfers
  * per second, per client address). */
 #define CONFIG_DEFAULT_MAX_PER_CLIENT 8
-#define CONFIG_DEFAULT_RATE_LIMIT 20
+#define CONFIG_DEFAULT_RATE_LIMIT 100
 
 /* One --address or --host: a numeric address, and a port or 0 for --port. */
 struct config_listen {

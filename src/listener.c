@@ -174,14 +174,18 @@ int listener_adopt(struct listener *l, const struct config *cfg,
 }
 
 /* Refusals are sent from the listening port, and logged, within these
- * rates (per second, with bursts of twice as many): a flood of garbage or
- * of requests over a limit, perhaps from spoofed addresses, gets neither an
- * ERROR nor a log line for each datagram.  Per source address, then for all
+ * rates (per second) and bursts: a flood of garbage or of requests over a
+ * limit, perhaps from spoofed addresses, gets neither an ERROR nor a log
+ * line for each datagram, while a client that sends a few bad requests
+ * (a test suite) is answered each time.  Per source address, then for all
  * together; the suppressed are counted in a summary line at most every
  * QUIET_SUMMARY_MS. */
-#define REFUSALS_PER_SOURCE 10
+#define REFUSALS_PER_SOURCE 20
+#define REFUSALS_PER_SOURCE_BURST 50
 #define REFUSALS_ALL 200
-#define REFUSAL_LOG_LINES 10
+#define REFUSALS_ALL_BURST 400
+#define REFUSAL_LOG_LINES 20
+#define REFUSAL_LOG_BURST 50
 #define QUIET_SUMMARY_MS 5000
 
 static int64_t now_ms(void)
@@ -237,8 +241,8 @@ static void refuse(struct listener *l, int fd, const union sockaddr_any *to,
 
 	quiet_summary(l, now, 0);
 	if (ratelimit_take(&src->replies, REFUSALS_PER_SOURCE,
-			   2 * REFUSALS_PER_SOURCE, now) &&
-	    ratelimit_take(&l->all_replies, REFUSALS_ALL, 2 * REFUSALS_ALL,
+			   REFUSALS_PER_SOURCE_BURST, now) &&
+	    ratelimit_take(&l->all_replies, REFUSALS_ALL, REFUSALS_ALL_BURST,
 			   now)) {
 		uint8_t buf[256];
 		size_t len = packet_build_error(buf, sizeof(buf), code, msg);
@@ -248,8 +252,8 @@ static void refuse(struct listener *l, int fd, const union sockaddr_any *to,
 	}
 	if (!log_enabled(priority))
 		return;
-	if (ratelimit_take(&l->log_lines, REFUSAL_LOG_LINES,
-			   2 * REFUSAL_LOG_LINES, now)) {
+	if (ratelimit_take(&l->log_lines, REFUSAL_LOG_LINES, REFUSAL_LOG_BURST,
+			   now)) {
 		char line[512];
 		va_list ap;
 		va_start(ap, fmt);
