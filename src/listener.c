@@ -287,18 +287,38 @@ static uint64_t request_hash(const uint8_t *buf, size_t len)
 	return h;
 }
 
-/* Retry the cache releases that failed at reaping time.  Returns 0 when
- * none is left, -1 when some still fail (then no new child may be forked:
- * it could be given a pid whose pins are still recorded). */
-static int retry_releases(struct listener *l)
-{
-	unsigned kept = 0;
+/* The longest the listener waits for the cache lock to release what a
+ * reaped child held (milliseconds): a child stopped while holding the lock
+ * must not stall the listener; what cannot be released now is retried. */
+#define LISTENER_LOCK_MS 10
 
-	for (unsigned i = 0; i < l->npending; i++)
-		if (cache_release_owner(l->cache, l->pending_release[i]) < 0)
-			l->pending_release[kept++] = l->pending_release[i];
+/* Retry the cache releases that failed at reaping time, until one fails
+ * (the lock is still held: the others would fail too). */
+static void retry_releases(struct listener *l)
+{
+	unsigned kept = 0, i;
+
+	for (i = 0; i < l->npending; i++) {
+		if (cache_release_owner_within(l->cache, l->pending_release[i],
+					       LISTENER_LOCK_MS) < 0)
+			break;
+	}
+	for (; i < l->npending; i++)
+		l->pending_release[kept++] = l->pending_release[i];
 	l->npending = kept;
-	return kept ? -1 : 0;
+}
+
+/* A new child was given pid: if a reaped child with that pid still has
+ * cache pins recorded, the new child releases them itself before it takes
+ * any (run_child), and the listener forgets them. */
+static void pending_taken_over(struct listener *l, pid_t pid)
+{
+	for (unsigned i = 0; i < l->npending; i++)
+		if (l->pending_release[i] == pid) {
+			l->pending_release[i] =
+				l->pending_release[--l->npending];
+			return;
+		}
 }
 
 /* SIGUSR1: one line of cache counters. */
@@ -328,7 +348,11 @@ static void reap(struct listener *l, int block)
 		/* A child killed mid-transfer leaves its cache pin or the
 		 * entry it was filling behind: take them back (cheap when it
 		 * held none); if the lock is busy, later. */
-		if (l->cache && cache_release_owner(l->cache, pid) < 0) {
+		if (l->cache &&
+		    cache_release_owner_within(l->cache, pid,
+					       l->npending ? 0
+							   : LISTENER_LOCK_MS) <
+			    0) {
 			if (l->npending < sizeof(l->pending_release) /
 						  sizeof(l->pending_release[0]))
 				l->pending_release[l->npending++] = pid;
@@ -359,12 +383,16 @@ static void run_child(struct listener *l, const struct transfer_request *tr0,
 		      int slot)
 {
 	struct transfer_request tr = *tr0;
+	struct cache *cache = l->cache;
 	struct sigaction sa;
 	sigset_t none;
 	enum transfer_outcome outcome;
 
+	/* The request's own listening socket stays until the transfer has
+	 * its socket (transfer.h, listen_fd). */
 	for (int i = 0; i < l->nfds; i++)
-		close(l->fds[i]);
+		if (l->fds[i] != tr.listen_fd)
+			close(l->fds[i]);
 	close(l->sigpipe[0]);
 	close(l->sigpipe[1]);
 	memset(&sa, 0, sizeof(sa));
@@ -378,6 +406,13 @@ static void run_child(struct listener *l, const struct transfer_request *tr0,
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	/* A process with this pid, reaped while the cache lock was held,
+	 * left pins recorded under it: drop them before taking any, or else
+	 * serve without the cache (they would be taken for ours). */
+	for (unsigned i = 0; i < l->npending; i++)
+		if (l->pending_release[i] == getpid() &&
+		    cache_release_owner(cache, getpid()) < 0)
+			cache = NULL;
 	tr.wake_fd = handoff_child_init(l->handoff, slot);
 	if (tr.wake_fd < 0)
 		log_msg(LOG_WARNING, "transfer process: no wake-up pipe: %s",
@@ -385,9 +420,10 @@ static void run_child(struct listener *l, const struct transfer_request *tr0,
 	/* What was blocked across fork() is delivered now. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	do
-		outcome = transfer_run(l->cfg, l->cache, &tr);
-	while (handoff_finish());
+	do {
+		outcome = transfer_run(l->cfg, cache, &tr);
+		tr.listen_fd = -1; /* closed by the first run */
+	} while (handoff_finish());
 	_exit(transfer_exit_status(outcome));
 }
 
@@ -564,12 +600,8 @@ static void handle_request(struct listener *l, int idx)
 	}
 	if (over_source_limits(l, fd, &from, src, op))
 		return;
-	if (l->npending && retry_releases(l) != 0) {
-		refuse(l, fd, &from, src, TFTP_EUNDEF, "server busy",
-		       LOG_WARNING, "%s from %s refused: cache lock held by a "
-		       "stopped transfer", op, net_format(&from, who));
-		return;
-	}
+	if (l->npending)
+		retry_releases(l);
 	slot = handoff_claim(l->handoff);
 	pid = slot < 0 ? -1 : fork_child();
 	if (pid < 0) {
@@ -583,9 +615,10 @@ static void handle_request(struct listener *l, int idx)
 	if (pid == 0) {
 		struct transfer_request tr = {.req = &req, .rel = rel,
 					      .client = from, .origin = info,
-					      .wake_fd = -1};
+					      .wake_fd = -1, .listen_fd = fd};
 		run_child(l, &tr, slot);
 	}
+	pending_taken_over(l, pid);
 	c = &l->children[l->nchildren++];
 	c->pid = pid;
 	c->client = from;

@@ -28,8 +28,8 @@ struct listener {
 	struct cache *cache;  /* shared by the children; NULL when off */
 	struct handoff *handoff; /* one word per child, shared (handoff.h) */
 	/* Reaped children whose cache pins could not be released yet (the
-	 * lock was held too long): retried before each fork, since a new
-	 * child could be given the same pid. */
+	 * lock was held): retried before each fork; a new child given one of
+	 * these pids releases them itself (listener.c). */
 	pid_t pending_release[16];
 	unsigned npending;
 	/* Limits (listener.c): per client address, the rate of new transfers

@@ -512,10 +512,19 @@ static int open_socket(struct transfer *t, const struct transfer_request *tr)
 	end(t, TRANSFER_FAILED, "failed: no transfer socket on %s: %s", where,
 	    strerror(saved));
 	t->sock = net_transfer_socket(local, 0, 0, 0, &tr->client);
-	if (t->sock >= 0)
+	if (t->sock >= 0) {
 		send_error(t, TFTP_EUNDEF,
 			   saved == EADDRINUSE ? "no free transfer port"
 					       : "cannot open a transfer port");
+	} else if (tr->listen_fd >= 0) {
+		/* Out of descriptors: the ERROR goes from the listening
+		 * port, as the listener's own refusals do. */
+		uint8_t buf[128];
+		size_t len = packet_build_error(buf, sizeof(buf), TFTP_EUNDEF,
+						"cannot open a transfer port");
+		(void)sendto(tr->listen_fd, buf, len, 0, &tr->client.sa,
+			     net_len(&tr->client));
+	}
 	return -1;
 }
 
@@ -597,8 +606,14 @@ static int open_file(struct transfer *t, const struct transfer_request *tr,
 	if (fd >= 0)
 		return fd;
 	send_error(t, (uint16_t)code,
-		   code == TFTP_ENOTFOUND ? "File not found" : "Access violation");
-	end(t, TRANSFER_REFUSED, "refused: %s (ERROR %d)", why, code);
+		   code == TFTP_ENOTFOUND  ? "File not found"
+		   : code == TFTP_EACCESS ? "Access violation"
+					  : why);
+	/* ERROR 0 is the server's own trouble (out of descriptors): worth a
+	 * warning, where a client's bad request is not. */
+	end(t, code == TFTP_EUNDEF ? TRANSFER_FAILED : TRANSFER_REFUSED,
+	    "%s: %s (ERROR %d)", code == TFTP_EUNDEF ? "failed" : "refused",
+	    why, code);
 	return -1;
 }
 
@@ -611,7 +626,7 @@ enum transfer_outcome transfer_run(const struct config *cfg,
 	static uint8_t oack[512]; /* longer than a DATA of a small blksize */
 	size_t oack_len = 0;
 	struct stat st;
-	int fd;
+	int fd, have_socket = 0;
 
 	memset(&t, 0, sizeof(t));
 	clock_gettime(CLOCK_MONOTONIC, &t.start);
@@ -627,7 +642,13 @@ enum transfer_outcome transfer_run(const struct config *cfg,
 	end(&t, TRANSFER_FAILED, "failed");
 	src.fd = -1;
 
-	if (open_socket(&t, tr) == 0 && (fd = open_file(&t, tr, &st)) >= 0) {
+	if (open_socket(&t, tr) == 0)
+		have_socket = 1;
+	/* From here on the listening socket is not ours to hold: a listener
+	 * restarted meanwhile must be able to bind its port. */
+	if (tr->listen_fd >= 0)
+		close(tr->listen_fd);
+	if (have_socket && (fd = open_file(&t, tr, &st)) >= 0) {
 		source_init(&src, fd, tr->req->mode, &st);
 		t.cache_state = source_use_cache(&src, cache, tr->rel, &st);
 		if (negotiate(&t, tr, &src, &st, oack, sizeof(oack),

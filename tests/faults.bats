@@ -124,3 +124,218 @@ resume_fails() {
 	log_has 'file "big" mode octet: complete'
 	log_has 'file "hello.txt" mode netascii: complete'
 }
+
+# ---- resource limits of the server process ---------------------------
+
+# A root other users can read (bats's temporary directories are private):
+# for a server that runs as nobody.  Removed by teardown.
+PUBLIC_ROOTS=
+public_root() {
+	ROOT=$(mktemp -d /tmp/ctftpd-faults.XXXXXX)
+	PUBLIC_ROOTS="$PUBLIC_ROOTS $ROOT"
+	chmod 755 "$ROOT"
+	printf 'hello, world\n' >"$ROOT/hello.txt"
+	chmod 644 "$ROOT/hello.txt"
+}
+
+# Processes a test started besides the server and held clients.
+KILL_PIDS=
+
+teardown() {
+	local pid
+	for pid in $HELD_PIDS $KILL_PIDS; do
+		kill -KILL "$pid" 2>/dev/null || true
+		kill -CONT "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	HELD_PIDS=
+	KILL_PIDS=
+	stop_server
+	for pid in $PUBLIC_ROOTS; do
+		rm -rf "$pid"
+	done
+	PUBLIC_ROOTS=
+}
+
+need() { # need COMMAND PACKAGE
+	command -v "$1" >/dev/null 2>&1 || skip "$1 not found (apt-get install $2)"
+}
+
+# server_prlimit ARGS...: prlimit on the server, as the server's own user
+# when it dropped privileges (changing another user's limits needs
+# CAP_SYS_RESOURCE, which a container may not grant even to root).
+SERVER_USER=
+server_prlimit() {
+	if [ -n "$SERVER_USER" ]; then
+		setpriv --reuid="$SERVER_USER" --regid="$(id -g "$SERVER_USER")" \
+			--clear-groups prlimit --pid "$SERVER_PID" "$@"
+	else
+		prlimit --pid "$SERVER_PID" "$@"
+	fi
+}
+
+# soft_limit RESOURCE: the server's soft limit (prlimit's name, e.g. nproc).
+soft_limit() {
+	server_prlimit "--$1" --raw --noheadings -o SOFT
+}
+
+# tftp_get NAME OUT: tftp-hpa's client (it prints the server's ERROR text);
+# its messages in OUT.msg.
+tftp_get() {
+	timeout 20 tftp -m binary 127.0.0.1 "$PORT" -c get "$1" "$2" \
+		>"$2.msg" 2>&1 3>&-
+}
+
+@test "fork failing (RLIMIT_NPROC): ERROR 0 and a log line; served again once forks work" {
+	need prlimit util-linux
+	need tftp tftp-hpa
+	public_root
+	# RLIMIT_NPROC does not bind root: as root, run the server as nobody
+	# (after binding, as deployed).
+	if [ "$(id -u)" -eq 0 ]; then
+		need setpriv util-linux
+		SERVER_USER=nobody
+		start_server --user nobody
+	else
+		start_server
+	fi
+	local soft
+	soft=$(soft_limit nproc)
+	# The server itself counts: no fork is possible.
+	server_prlimit --nproc=1:
+	local rc=0
+	tftp_get hello.txt "$BATS_TEST_TMPDIR/a" || rc=$?
+	cat "$BATS_TEST_TMPDIR/a.msg"
+	grep -q 'Error code 0: server busy' "$BATS_TEST_TMPDIR/a.msg"
+	log_has 'error: RRQ from 127\.0\.0\.1:[0-9]+ refused: server busy \(fork: Resource temporarily unavailable\)'
+	kill -0 "$SERVER_PID"
+	server_prlimit --nproc="$soft":
+	tftp_get hello.txt "$BATS_TEST_TMPDIR/b"
+	cmp "$BATS_TEST_TMPDIR/b" "$ROOT/hello.txt"
+}
+
+@test "out of file descriptors (RLIMIT_NOFILE): ERROR 0 and a log line at every limit; served again after" {
+	need prlimit util-linux
+	need tftp tftp-hpa
+	make_root
+	start_server --cache-size 0
+	local soft n rc errors=0
+	soft=$(soft_limit nofile)
+	# From none beyond stdin, stdout and stderr up to enough: the
+	# transfer runs out of descriptors at each step (wake-up pipe,
+	# transfer socket, directories, the file).  The client always gets
+	# the file or an ERROR 0, never silence and never "not found".
+	for n in 3 4 5 6 7 8 9 10 11 12; do
+		server_prlimit --nofile="$n":
+		rc=0
+		tftp_get hello.txt "$BATS_TEST_TMPDIR/got.$n" || rc=$?
+		echo "nofile $n: status $rc: $(cat "$BATS_TEST_TMPDIR/got.$n.msg")"
+		if [ "$rc" -eq 0 ] && ! grep -q 'Error' "$BATS_TEST_TMPDIR/got.$n.msg"; then
+			cmp "$BATS_TEST_TMPDIR/got.$n" "$ROOT/hello.txt"
+		else
+			grep -q 'Error code 0: ' "$BATS_TEST_TMPDIR/got.$n.msg"
+			errors=$((errors + 1))
+		fi
+		# One summary per request: every refusal is in the log.
+		wait_for 10 no_children
+	done
+	[ "$errors" -ge 2 ]
+	log_has 'failed: no transfer socket on 127\.0\.0\.1:[0-9]+: Too many open files'
+	log_has 'warning: RRQ from 127\.0\.0\.1:[0-9]+ file "hello.txt" mode octet: failed: out of file descriptors \(ERROR 0\)'
+	kill -0 "$SERVER_PID"
+	server_prlimit --nofile="$soft":
+	tftp_get hello.txt "$BATS_TEST_TMPDIR/after"
+	cmp "$BATS_TEST_TMPDIR/after" "$ROOT/hello.txt"
+}
+
+# ---- the listener killed ---------------------------------------------
+
+@test "the listener killed with SIGKILL: a running transfer finishes; a new listener binds the port at once" {
+	make_root
+	make_file big 41943040
+	start_server
+	hold_open big "$BATS_TEST_TMPDIR/out"
+	local child old_log=$SERVER_LOG rc=0
+	child=$(children_of)
+	kill -KILL "$SERVER_PID"
+	wait "$SERVER_PID" 2>/dev/null || true
+	SERVER_PID=
+	KILL_PIDS="$KILL_PIDS $child"
+	kill -0 "$child"
+	# The orphaned transfer does not hold the listening port.
+	SERVER_LOG="$BATS_TEST_TMPDIR/second.log"
+	"$CTFTPD" --foreground --host 127.0.0.1 --host ::1 --port "$PORT" \
+		"$ROOT" 2>"$SERVER_LOG" &
+	SERVER_PID=$!
+	wait_for 10 server_ready
+	fetch 127.0.0.1 hello.txt
+	# The held client goes on with the orphan and gets the whole file.
+	kill -CONT "$HELD_PID"
+	wait "$HELD_PID" || rc=$?
+	[ "$rc" -eq 0 ] || { cat "$BATS_TEST_TMPDIR/out.msg"; false; }
+	cmp "$BATS_TEST_TMPDIR/out" "$ROOT/big"
+	SERVER_LOG=$old_log
+	log_has 'file "big" mode octet: complete; 41943040 bytes'
+}
+
+# ---- a burst of garbage and requests ---------------------------------
+
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"
+}
+
+@test "a burst of 10,000 datagrams, malformed and valid mixed: the valid are served, the listener's memory stays flat" {
+	[ -r /proc/self/status ] || skip "no /proc"
+	make_root
+	start_server
+	# A first burst of the same shape touches every page the listener
+	# will use (buffers, the table of sources) ...
+	run "$FLOOD" 127.0.0.1 "$PORT" mixed 10000 100 hello.txt
+	echo "$output"
+	[ "$status" -eq 0 ]
+	local before after
+	wait_for 20 no_children
+	before=$(rss_kb)
+	# ... so that the second may not grow it.  One datagram in 100 is a
+	# valid request, from its own loopback address (127.0.0.2 ...); the
+	# rest come from 127.0.0.1, ten kinds of malformed request.
+	run "$FLOOD" 127.0.0.1 "$PORT" mixed 10000 100 hello.txt
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "PASS: valid=100 complete=100 "* ]]
+	wait_for 20 no_children
+	after=$(rss_kb)
+	echo "listener RSS: $before kB before, $after kB after"
+	[ "$after" -le $((before + 16)) ]
+	kill -0 "$SERVER_PID"
+	fetch '[::1]' hello.txt
+}
+
+# ---- a transfer stopped holding the cache lock -----------------------
+
+@test "a process stopped holding the cache lock: transfers go on from disk; the cache recovers when it dies" {
+	make_root
+	make_file f.bin 300000
+	# tests/lockheld: ctftpd's listener, with the cache's lock taken by a
+	# process that then stopped (SIGSTOP) in its critical section.
+	CTFTPD="$top_builddir/tests/lockheld" start_server --cache-min-age 0
+	local holder i t0
+	holder=$(sed -n 's/.*cache lock held by stopped process \([0-9]*\).*/\1/p' "$SERVER_LOG")
+	[ -n "$holder" ]
+	KILL_PIDS="$KILL_PIDS $holder"
+	t0=$SECONDS
+	for i in $(seq 1 20); do
+		fetch 127.0.0.1 f.bin
+		fetch '[::1]' hello.txt
+	done
+	# Each waits 100 ms for the lock at most, then reads the file.
+	[ $((SECONDS - t0)) -lt 30 ]
+	[ "$(grep -c 'file "f.bin" mode octet: complete.*cache miss' "$SERVER_LOG")" -eq 20 ]
+	log_lacks 'server busy'
+	# The holder dies: the next to lock repairs the index; f.bin is
+	# cached again.
+	kill -KILL "$holder"
+	wait_for 10 sh -c "curl -s -o /dev/null tftp://127.0.0.1:$PORT/f.bin 3>&- &&
+		grep 'file \"f.bin\"' '$SERVER_LOG' | tail -n 1 | grep -q 'cache hit'"
+	fetch 127.0.0.1 f.bin
+}
