@@ -324,7 +324,7 @@ static int sc_mixed(int argc, char **argv)
 			"%d valid requests)\n", MAX_CLIENTS);
 		return 2;
 	}
-	rrq_len = build_rrq(rrq, sizeof(rrq), argv[2], 0, NULL);
+	rrq_len = build_rrq(rrq, sizeof(rrq), argv[2], 0, argv + 3);
 	junk = bound_socket(&server);
 	if (junk < 0 || rrq_len == 0)
 		return 1;
