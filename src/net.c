@@ -81,9 +81,19 @@ int net_is_loopback(const union sockaddr_any *a)
 {
 	if (a->sa.sa_family == AF_INET)
 		return (ntohl(a->sin.sin_addr.s_addr) >> 24) == 127;
+	if (a->sa.sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&a->sin6.sin6_addr))
+		return a->sin6.sin6_addr.s6_addr[12] == 127;
 	if (a->sa.sa_family == AF_INET6)
 		return IN6_IS_ADDR_LOOPBACK(&a->sin6.sin6_addr);
 	return 0;
+}
+
+int net_is_ipv4(const union sockaddr_any *a)
+{
+	return a->sa.sa_family == AF_INET ||
+	       (a->sa.sa_family == AF_INET6 &&
+		IN6_IS_ADDR_V4MAPPED(&a->sin6.sin6_addr));
 }
 
 int net_is_any(const union sockaddr_any *a)

@@ -81,8 +81,13 @@ ssize_t net_recv(int fd, void *buf, size_t cap, union sockaddr_any *from,
  * (no index, or no SIOCGIFMTU on this platform). */
 unsigned net_mtu(unsigned ifindex);
 
-/* Nonzero when the address is a loopback one (127/8 or ::1). */
+/* Nonzero when the address is a loopback one (127/8, also as
+ * ::ffff:127.x.y.z on a dual-stack socket, or ::1). */
 int net_is_loopback(const union sockaddr_any *a);
+
+/* Nonzero when datagrams to or from a travel as IPv4: an IPv4 address, or
+ * an IPv4-mapped IPv6 one (a dual-stack socket's view of an IPv4 peer). */
+int net_is_ipv4(const union sockaddr_any *a);
 
 /* Nonzero when the address is a wildcard (0.0.0.0 or ::). */
 int net_is_any(const union sockaddr_any *a);

@@ -469,18 +469,23 @@ static int send_oack(struct transfer *t, const uint8_t *oack, size_t len)
 /* The largest blksize to grant (bytes): --max-block-size, or else what fits
  * the interface's MTU after the IP, UDP and TFTP headers, so no DATA is
  * fragmented (a client asking 65464 on Ethernet gets 1468).  Without an MTU
- * reading, loopback gets the maximum and anything else Ethernet's. */
+ * reading, loopback (either end: the local address may be a wildcard) gets
+ * the maximum and anything else Ethernet's.  An IPv4 client seen through a
+ * dual-stack socket (::ffff:a.b.c.d) is IPv4 on the wire: 20-byte header. */
 static unsigned blksize_cap(const struct config *cfg,
-			    const struct net_recv_info *origin)
+			    const struct net_recv_info *origin,
+			    const union sockaddr_any *client)
 {
-	int v6 = origin->local.sa.sa_family == AF_INET6;
+	int v6 = !net_is_ipv4(client);
 	unsigned mtu, cap;
 
 	if (cfg->max_block_size)
 		return cfg->max_block_size;
 	mtu = net_mtu(origin->ifindex);
 	if (mtu == 0)
-		mtu = net_is_loopback(&origin->local) ? 65536 : 1500;
+		mtu = net_is_loopback(&origin->local) || net_is_loopback(client)
+			      ? 65536
+			      : 1500;
 	cap = mtu - (v6 ? 40 : 20) - 8 - TFTP_DATA_HEADER;
 	/* Never below RFC 1350's own block: asking for more must not get
 	 * less than asking for nothing. */
@@ -563,7 +568,7 @@ static int negotiate(struct transfer *t, const struct transfer_request *tr,
 	struct options_accepted acc;
 	uint64_t tsize = 0;
 
-	lim.max_blksize = blksize_cap(t->cfg, &tr->origin);
+	lim.max_blksize = blksize_cap(t->cfg, &tr->origin, &tr->client);
 	lim.max_windowsize = t->cfg->max_window;
 	lim.refused = t->cfg->refused;
 	options_negotiate(tr->req, &lim, &acc);

@@ -339,3 +339,26 @@ rss_kb() {
 		grep 'file \"f.bin\"' '$SERVER_LOG' | tail -n 1 | grep -q 'cache hit'"
 	fetch 127.0.0.1 f.bin
 }
+
+# ---- transfer ports used up ------------------------------------------
+
+@test "--port-range used up: ERROR 0 \"no free transfer port\", and the log names the range" {
+	need ss iproute2
+	need tftp tftp-hpa
+	make_root
+	make_file big 41943040
+	local p try
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		p=$((40200 + RANDOM % 800))
+		[ -z "$(ss -Huan "sport = :$p")" ] && break
+	done
+	start_server --port-range "$p:$p"
+	# The only transfer port is taken by a held transfer ...
+	hold_open big "$BATS_TEST_TMPDIR/out"
+	# ... so the next request cannot have one.
+	local rc=0
+	tftp_get hello.txt "$BATS_TEST_TMPDIR/h" || rc=$?
+	cat "$BATS_TEST_TMPDIR/h.msg"
+	grep -q 'Error code 0: no free transfer port' "$BATS_TEST_TMPDIR/h.msg"
+	log_has "warning: RRQ from 127\\.0\\.0\\.1:[0-9]+ file \"hello.txt\" mode octet: failed: no transfer socket on $p-$p: Address already in use"
+}
