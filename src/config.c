@@ -1,19 +1,27 @@
-/* Command-line parsing: every number is checked for junk and range, and
- * every error names the option, before anything is bound or opened. */
+/* Command-line parsing from one table.  Each option is written once: its
+ * names, what its value is (kind, range, unit), where it goes in struct
+ * config, its default and its help.  The getopt tables, --help and every
+ * error message are made from that entry, so they cannot disagree.  Every
+ * number is checked for junk and range before anything is bound or opened. */
 #include "autoconfig.h"
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
-#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
-#ifdef HAVE_GETOPT_LONG
+
+/* Long options need getopt_long (configure looks for it); without it,
+ * only the short ones exist.  tests/config_test builds this file again
+ * with CONFIG_SHORT_OPTIONS_ONLY to run that fallback too. */
+#if defined(HAVE_GETOPT_LONG) && !defined(CONFIG_SHORT_OPTIONS_ONLY)
+#define USE_GETOPT_LONG 1
 #include <getopt.h>
 #endif
 
@@ -22,200 +30,330 @@
 #include "packet.h"
 #include "rto.h"
 
-void config_defaults(struct config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->port = 69;
-	cfg->root = CTFTPD_DEFAULT_ROOT;
-	cfg->max_block_size = 0;
-	cfg->max_window = CONFIG_DEFAULT_MAX_WINDOW;
-	cfg->timeout_ms = 1000;
-	cfg->idle_timeout = 900;
-	cfg->umask = 022;
-	cfg->family = AF_UNSPEC;
-	cfg->cache_size = (size_t)64 << 20;
-	cfg->cache_max_file = (size_t)16 << 20;
-	cfg->cache_min_age_ms = 2000;
-	cfg->min_timeout_ms = RTO_FLOOR_MS;
-	cfg->retries = 5;
-	cfg->give_up_ms = CONFIG_DEFAULT_GIVE_UP_MS;
-	cfg->max_clients = 256;
-	cfg->max_per_client = CONFIG_DEFAULT_MAX_PER_CLIENT;
-	cfg->rate_limit = CONFIG_DEFAULT_RATE_LIMIT;
-	cfg->verbosity = LOG_V_TRANSFERS;
-}
-
 #define STR2(x) #x
 #define STR(x) STR2(x)
 
-const char *config_usage(void)
-{
-	return "Usage: ctftpd [OPTION]... [DIRECTORY]\n"
-	       "Serve files from DIRECTORY (default " CTFTPD_DEFAULT_ROOT
-	       ") over TFTP.\n"
-	       "\n"
-	       "Running:\n"
-	       "  -l, --listen               standalone: bind the port and serve (the default\n"
-	       "                             unless fd 0 is a datagram socket)\n"
-	       "      --inetd                serve the datagram socket on fd 0 (inetd; found\n"
-	       "                             by itself); systemd LISTEN_FDS is honoured too\n"
-	       "  -t, --idle-timeout SECONDS inetd/systemd: exit after this long idle, 0 never\n"
-	       "                             (default 900)\n"
-	       "  -L, --foreground           do not detach; log to standard error\n"
-	       "  -P, --pidfile FILE         write the daemon's pid to FILE, locked\n"
-	       "  -u, --user USER            run as USER after binding (and chroot)\n"
-	       "      --group GROUP          run as GROUP (default: USER's group)\n"
-	       "  -s, --secure, --chroot     chroot into DIRECTORY after binding\n"
-	       "\n"
-	       "Network and protocol:\n"
-	       "  -a, --address ADDR[:PORT]  listen on ADDR (numeric, [v6]:port; repeatable);\n"
-	       "                             default: all IPv4 and IPv6 addresses\n"
-	       "      --host ADDR            the same as --address\n"
-	       "      --port PORT            UDP port to listen on (default 69)\n"
-	       "  -4, --ipv4                 IPv4 only\n"
-	       "  -6, --ipv6                 IPv6 only\n"
-	       "  -R, --port-range LOW:HIGH  send from transfer ports in LOW..HIGH\n"
-	       "      --file-directory DIR   serve files from DIR\n"
-	       "  -B, --max-block-size N     largest blksize granted, 8..65464 bytes; also\n"
-	       "      --blocksize N          (tftpd-hpa's name)\n"
-	       "                             (default: the interface MTU less headers)\n"
-	       "      --max-window N         largest windowsize granted, 1..32767 blocks\n"
-	       "                             (default " STR(CONFIG_DEFAULT_MAX_WINDOW) ")\n"
-	       "  -r, --refuse OPTION        ignore a client's OPTION (blksize, timeout,\n"
-	       "                             tsize, windowsize); repeatable\n"
-	       "      --timeout SECONDS      longest wait for a client before resending,\n"
-	       "                             1..255 (default 1); the wait adapts to the\n"
-	       "                             measured round trip below it\n"
-	       "  -T, --retransmit USEC      the same in microseconds (tftpd-hpa's -T)\n"
-	       "      --min-timeout MS       shortest adaptive wait, 1..255000 ms (default 20);\n"
-	       "                             set to --timeout's value to turn adaptation off\n"
-	       "      --retries N            with --timeout, sets the default --give-up:\n"
-	       "                             --timeout x (N + 1), 1..100 (default 5)\n"
-	       "      --give-up SECONDS      end a transfer whose client made no progress\n"
-	       "                             for this long, 1..3600 (default: 30, or\n"
-	       "                             --timeout x (--retries + 1) when longer)\n"
-	       "      --strict-timeout       a client's timeout option fixes the resend\n"
-	       "                             timer (RFC 2349 read literally) instead of\n"
-	       "                             capping the adaptive one\n"
-	       "      --max-clients N        concurrent transfers, 1..65535 (default 256)\n"
-	       "      --max-per-client N     concurrent transfers per client address,\n"
-	       "                             0..65535, 0 no limit (default " STR(CONFIG_DEFAULT_MAX_PER_CLIENT) ")\n"
-	       "      --rate-limit N         new transfers a second per client address, in\n"
-	       "                             bursts of up to 2N; 0..100000, 0 no limit\n"
-	       "                             (default " STR(CONFIG_DEFAULT_RATE_LIMIT) ")\n"
-	       "  -p, --permissive           serve files that are not world-readable\n"
-	       "  -U, --umask MASK           umask for created files (octal; none are created\n"
-	       "                             yet: uploads are not implemented)\n"
-	       "  -v, --verbose[=LEVEL]      more log lines (0 quiet .. 3 packets; default 1)\n"
-	       "      --verbosity LEVEL      the same as --verbose=LEVEL\n"
-	       "\n"
-	       "\n"
-	       "Cache (file contents in memory shared by all transfers):\n"
-	       "      --cache-size BYTES     size of the cache, with K, M or G; 0 turns it\n"
-	       "                             off (default 64M)\n"
-	       "      --cache-max-file BYTES larger files are served from disk (default 16M)\n"
-	       "      --cache-min-age MS     files changed less than MS ago are served from\n"
-	       "                             disk (timestamps are coarse; default 2000)\n"
-	       "\n"
-	       "Refused, not implemented yet: -c/--create (uploads), -m/--map-file (remapping).\n"
-	       "  -h, --help                 show this help and exit\n"
-	       "  -V, --version              show the version and exit\n";
-}
+#define PORT_MAX 65535
 
-/* Parse a decimal in [min, max]: no sign, no junk, no overflow. */
-static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
-{
-	char *end;
-	unsigned long v;
+enum kind {
+	K_HEADING, /* not an option: a heading in --help */
+	K_SET,	   /* no value: the int field is set to .value */
+	K_UINT,	   /* an unsigned field: digits in .base, .min...max; the
+		    * field holds value * .mul / .div */
+	K_SIZE,	   /* a size_t field: bytes with an optional K, M or G */
+	K_STRING,  /* a const char * field: the value itself, at least .min
+		    * bytes long */
+	K_CUSTOM,  /* only .set knows what to do with the value */
+	K_REFUSED, /* recognised, and refused: .help says why */
+	K_HELP,
+	K_VERSION,
+};
 
-	if (*s < '0' || *s > '9')
+struct opt;
+
+/* A special rule, used instead of the kind's parser.  Returns 0, or -1 for
+ * a bad value: then *why is NULL for the usual "expected ..." message, or
+ * says what is wrong with it. */
+typedef int setter(const struct opt *o, const char *arg, struct config *cfg,
+		   const char **why);
+
+struct opt {
+	const char *name;    /* long name; NULL for a heading */
+	const char *alias;   /* another long name (tftpd-hpa's), or NULL */
+	char letter;	     /* short option, or 0 */
+	const char *metavar; /* the value in --help; NULL: takes no value */
+	int optional;	     /* the value may be left out: then it must be
+			      * attached (-v2, --verbose=2) */
+	enum kind kind;
+	size_t field;	     /* offsetof(struct config, ...) */
+	uint64_t min, max;   /* accepted range, in the option's own unit */
+	uint64_t def;	     /* default, in that unit; 0 leaves the field 0
+			      * (where options share a field, one gives it) */
+	const char *def_str; /* K_STRING: the default */
+	unsigned base;	     /* K_UINT: 8 or 10 (0 means 10) */
+	unsigned mul, div;   /* K_UINT: unit conversion (0 means 1) */
+	int value;	     /* K_SET */
+	const char *expect;  /* the value's unit or form, for errors */
+	setter *set;	     /* a special rule, or NULL */
+	const char *help;    /* --help text: %r the range, %d the default */
+};
+
+static setter set_address, set_port_range, set_refuse, set_verbose;
+
+#define F(member) offsetof(struct config, member)
+/* Largest --cache-size and --cache-max-file: 64 GiB, or what size_t holds. */
+#define SIZE_LIMIT                                                    \
+	((uint64_t)SIZE_MAX < (uint64_t)64 << 30 ? (uint64_t)SIZE_MAX \
+						 : (uint64_t)64 << 30)
+/* --verbose and --verbosity set the same level. */
+#define LEVEL                                                      \
+	.kind = K_UINT, .field = F(verbosity), .min = LOG_V_QUIET, \
+	.max = LOG_V_PACKETS, .def = LOG_V_TRANSFERS, .expect = "a level"
+
+/* One option a paragraph: easier to read than one field a line. */
+/* clang-format off */
+static const struct opt table[] = {
+	{.kind = K_HEADING, .help = "Running:"},
+	{.name = "listen", .letter = 'l', .kind = K_SET, .field = F(mode),
+	 .value = CONFIG_MODE_STANDALONE,
+	 .help = "standalone: bind the port and serve (the default unless "
+		 "fd 0 is a datagram socket)"},
+	{.name = "inetd", .kind = K_SET, .field = F(mode),
+	 .value = CONFIG_MODE_INETD,
+	 .help = "serve the datagram socket on fd 0 (inetd; found by itself); "
+		 "systemd LISTEN_FDS is honoured too"},
+	/* tftpd-hpa's -t; its long name --timeout is ours for resending */
+	{.name = "idle-timeout", .letter = 't', .metavar = "SECONDS",
+	 .kind = K_UINT, .field = F(idle_timeout), .min = 0, .max = 86400 * 365,
+	 .def = 900, .expect = "seconds",
+	 .help = "inetd/systemd: exit after this long idle, %r, 0 never "
+		 "(default %d)"},
+	{.name = "foreground", .letter = 'L', .kind = K_SET,
+	 .field = F(foreground), .value = 1,
+	 .help = "do not detach; log to standard error"},
+	{.name = "pidfile", .letter = 'P', .metavar = "FILE", .kind = K_STRING,
+	 .field = F(pidfile), .min = 1, .expect = "a file name",
+	 .help = "write the daemon's pid to FILE, locked"},
+	{.name = "user", .letter = 'u', .metavar = "USER", .kind = K_STRING,
+	 .field = F(user), .min = 1, .expect = "a user name",
+	 .help = "run as USER after binding (and chroot)"},
+	{.name = "group", .metavar = "GROUP", .kind = K_STRING,
+	 .field = F(group), .min = 1, .expect = "a group name",
+	 .help = "run as GROUP (default: USER's group); needs --user"},
+	{.name = "secure", .alias = "chroot", .letter = 's', .kind = K_SET,
+	 .field = F(chroot), .value = 1,
+	 .help = "chroot into DIRECTORY after binding"},
+
+	{.kind = K_HEADING,
+	 .help = "Cache (file contents in memory shared by all transfers):"},
+	{.name = "cache-size", .metavar = "BYTES", .kind = K_SIZE,
+	 .field = F(cache_size), .min = 0, .max = SIZE_LIMIT,
+	 .def = (uint64_t)64 << 20,
+	 .expect = "bytes with an optional K, M or G",
+	 .help = "size of the cache, %r, with K, M or G; 0 turns it off "
+		 "(default %d)"},
+	{.name = "cache-max-file", .metavar = "BYTES", .kind = K_SIZE,
+	 .field = F(cache_max_file), .min = 1, .max = SIZE_LIMIT,
+	 .def = (uint64_t)16 << 20,
+	 .expect = "bytes with an optional K, M or G",
+	 .help = "larger files are served from disk, %r (default %d)"},
+	{.name = "cache-min-age", .metavar = "MS", .kind = K_UINT,
+	 .field = F(cache_min_age_ms), .min = 0, .max = 3600000, .def = 2000,
+	 .expect = "milliseconds",
+	 .help = "files changed less than MS ago are served from disk "
+		 "(timestamps are coarse), %r (default %d)"},
+
+	{.kind = K_HEADING, .help = "Network and protocol:"},
+	{.name = "address", .alias = "host", .letter = 'a',
+	 .metavar = "ADDR[:PORT]", .kind = K_CUSTOM, .set = set_address,
+	 .expect = "ADDR, ADDR:PORT, [IPV6]:PORT or :PORT",
+	 .help = "listen on ADDR (numeric, [v6]:port; up to "
+		 STR(CONFIG_MAX_LISTEN) " times); default: all IPv4 and IPv6 "
+		 "addresses"},
+	{.name = "port", .metavar = "PORT", .kind = K_UINT, .field = F(port),
+	 .min = 1, .max = PORT_MAX, .def = 69, .expect = "a port number",
+	 .help = "UDP port to listen on, %r (default %d)"},
+	{.name = "ipv4", .letter = '4', .kind = K_SET, .field = F(family),
+	 .value = AF_INET,
+	 .help = "IPv4 only"},
+	{.name = "ipv6", .letter = '6', .kind = K_SET, .field = F(family),
+	 .value = AF_INET6,
+	 .help = "IPv6 only"},
+	{.name = "port-range", .letter = 'R', .metavar = "LOW:HIGH",
+	 .kind = K_CUSTOM, .set = set_port_range,
+	 .expect = "LOW:HIGH, 1.." STR(PORT_MAX) ", LOW <= HIGH",
+	 .help = "send from transfer ports in LOW..HIGH"},
+	{.name = "file-directory", .metavar = "DIR", .kind = K_STRING,
+	 .field = F(root), .def_str = CTFTPD_DEFAULT_ROOT,
+	 .help = "serve files from DIR (default %d)"},
+	{.name = "max-block-size", .alias = "blocksize", .letter = 'B',
+	 .metavar = "N", .kind = K_UINT, .field = F(max_block_size), .min = 8,
+	 .max = TFTP_BLKSIZE_MAX, .expect = "bytes",
+	 .help = "largest blksize granted, %r bytes (default: the interface "
+		 "MTU less headers)"},
+	{.name = "max-window", .metavar = "N", .kind = K_UINT,
+	 .field = F(max_window), .min = 1, .max = OPTIONS_WINDOWSIZE_GRANT_MAX,
+	 .def = CONFIG_DEFAULT_MAX_WINDOW, .expect = "blocks",
+	 .help = "largest windowsize granted, %r blocks (default %d)"},
+	{.name = "refuse", .letter = 'r', .metavar = "OPTION", .kind = K_CUSTOM,
+	 .set = set_refuse, .expect = "blksize, timeout, tsize or windowsize",
+	 .help = "ignore a client's OPTION (blksize, timeout, tsize, "
+		 "windowsize); repeatable"},
+	{.name = "timeout", .metavar = "SECONDS", .kind = K_UINT,
+	 .field = F(timeout_ms), .min = 1, .max = 255, .mul = 1000, .def = 1,
+	 .expect = "seconds",
+	 .help = "longest wait for a client before resending, %r (default "
+		 "%d); the wait adapts to the measured round trip below it"},
+	/* tftpd-hpa's unit; kept to whole milliseconds */
+	{.name = "retransmit", .letter = 'T', .metavar = "USEC", .kind = K_UINT,
+	 .field = F(timeout_ms), .min = 1000, .max = 255000000, .div = 1000,
+	 .expect = "microseconds",
+	 .help = "the same as --timeout in microseconds, %r (tftpd-hpa's -T)"},
+	{.name = "min-timeout", .metavar = "MS", .kind = K_UINT,
+	 .field = F(min_timeout_ms), .min = 1, .max = 255000,
+	 .def = RTO_FLOOR_MS, .expect = "milliseconds",
+	 .help = "shortest adaptive wait, %r ms (default %d); set to "
+		 "--timeout's value to turn adaptation off"},
+	{.name = "retries", .metavar = "N", .kind = K_UINT, .field = F(retries),
+	 .min = 1, .max = 100, .def = 5, .expect = "a count",
+	 .help = "with --timeout, sets the default --give-up: --timeout x "
+		 "(N + 1), %r (default %d)"},
+	/* .def is the floor: see default_give_up() */
+	{.name = "give-up", .metavar = "SECONDS", .kind = K_UINT,
+	 .field = F(give_up_ms), .min = 1, .max = 3600, .mul = 1000,
+	 .def = CONFIG_DEFAULT_GIVE_UP_MS / 1000, .expect = "seconds",
+	 .help = "end a transfer whose client made no progress for this long, "
+		 "%r (default: %d, or --timeout x (--retries + 1) when longer)"},
+	{.name = "strict-timeout", .kind = K_SET, .field = F(strict_timeout),
+	 .value = 1,
+	 .help = "a client's timeout option fixes the resend timer (RFC 2349 "
+		 "read literally) instead of capping the adaptive one"},
+	{.name = "max-clients", .metavar = "N", .kind = K_UINT,
+	 .field = F(max_clients), .min = 1, .max = 65535, .def = 256,
+	 .expect = "a count",
+	 .help = "concurrent transfers, %r (default %d)"},
+	{.name = "max-per-client", .metavar = "N", .kind = K_UINT,
+	 .field = F(max_per_client), .min = 0, .max = 65535,
+	 .def = CONFIG_DEFAULT_MAX_PER_CLIENT, .expect = "a count",
+	 .help = "concurrent transfers per client address, %r, 0 no limit "
+		 "(default %d)"},
+	{.name = "rate-limit", .metavar = "N", .kind = K_UINT,
+	 .field = F(rate_limit), .min = 0, .max = 100000,
+	 .def = CONFIG_DEFAULT_RATE_LIMIT, .expect = "transfers a second",
+	 .help = "new transfers a second per client address, in bursts of "
+		 "up to 2N, %r, 0 no limit (default %d)"},
+	{.name = "permissive", .letter = 'p', .kind = K_SET,
+	 .field = F(permissive), .value = 1,
+	 .help = "serve files that are not world-readable, and accept uploads "
+		 "to any file the server may write"},
+	{.name = "verbose", .letter = 'v', .metavar = "LEVEL", .optional = 1,
+	 LEVEL, .set = set_verbose,
+	 .help = "log more: one level up per v (-vv: two), or set LEVEL, "
+		 "attached (-v2, --verbose=2); levels %r: quiet 0, transfers 1, "
+		 "requests 2, packets 3 (default %d)"},
+	{.name = "verbosity", .metavar = "LEVEL", LEVEL,
+	 .help = "set the log level, %r (the same as --verbose=LEVEL)"},
+
+	{.kind = K_HEADING, .help = "Uploads (WRQ; tftpd-hpa's rules: only "
+				     "existing world-writable files):"},
+	{.name = "create", .letter = 'c', .kind = K_SET, .field = F(create),
+	 .value = 1,
+	 .help = "also allow new files"},
+	/* .def is left out: see config_parse */
+	{.name = "umask", .letter = 'U', .metavar = "MASK", .kind = K_UINT,
+	 .field = F(umask), .base = 8, .min = 0, .max = 0777,
+	 .expect = "an octal mask",
+	 .help = "new files get 0666 less MASK, octal %r (default 0; with "
+		 "--permissive the inherited umask, as tftpd-hpa)"},
+	{.name = "readonly", .kind = K_SET, .field = F(readonly), .value = 1,
+	 .help = "refuse every upload, whatever the file modes"},
+	{.name = "max-upload-size", .metavar = "BYTES", .kind = K_SIZE,
+	 .field = F(max_upload_size), .min = 0, .max = SIZE_LIMIT,
+	 .expect = "bytes with an optional K, M or G",
+	 .help = "refuse larger uploads, %r, with K, M or G; 0: no limit but "
+		 "the disk (default 0)"},
+
+	{.kind = K_HEADING, .help = "Refused, not implemented yet:"},
+	{.name = "map-file", .letter = 'm', .metavar = "FILE",
+	 .kind = K_REFUSED,
+	 .help = "file name remapping is not implemented yet"},
+
+	{.kind = K_HEADING, .help = "Information:"},
+	{.name = "help", .letter = 'h', .kind = K_HELP,
+	 .help = "show this help and exit"},
+	{.name = "version", .letter = 'V', .kind = K_VERSION,
+	 .help = "show the version and exit"},
+};
+/* clang-format on */
+
+#define NOPTS (sizeof(table) / sizeof(table[0]))
+
+/* getopt_long's value for table[i]; above every short letter. */
+#define LONG_VAL 256
+
+/* The one number parser: the n bytes at s, digits in base (8 or 10) and
+ * nothing else (no sign, no space, not empty), in min..max. */
+static int parse_number(const char *s, size_t n, unsigned base, uint64_t min,
+			uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0)
 		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end != '\0' || v < min || v > max)
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned)(unsigned char)s[i] - '0';
+		if (d >= base || d > max || v > (max - d) / base)
+			return -1;
+		v = v * base + d;
+	}
+	if (v < min)
 		return -1;
-	*out = (unsigned)v;
+	*out = v;
 	return 0;
 }
 
-/* A size in bytes: decimal, with an optional K, M or G (powers of 1024),
- * at most 64 GiB. */
-static int parse_size(const char *s, size_t *out)
+/* Bytes: decimal digits and an optional K, M or G (powers of 1024). */
+static int parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	char digits[24];
+	static const char suffixes[] = "kKmMgG";
 	size_t n = strspn(s, "0123456789");
-	unsigned shift = 0, v;
-	uint64_t total;
+	const char *suffix = s[n] ? strchr(suffixes, s[n]) : NULL;
+	unsigned shift =
+		suffix ? 10 * (unsigned)(1 + (suffix - suffixes) / 2) : 0;
+	uint64_t v;
 
-	if (n == 0 || n >= sizeof(digits))
+	if ((s[n] && (!suffix || s[n + 1])) ||
+	    parse_number(s, n, 10, 0, max >> shift, &v) != 0 ||
+	    (v << shift) < min)
 		return -1;
-	switch (s[n]) {
-	case '\0':
+	*out = v << shift;
+	return 0;
+}
+
+static void *field_of(const struct opt *o, struct config *cfg)
+{
+	return (char *)cfg + o->field;
+}
+
+/* Store a number in the option's unit into its field. */
+static void store_number(const struct opt *o, uint64_t v, struct config *cfg)
+{
+	if (o->kind == K_SIZE)
+		*(size_t *)field_of(o, cfg) = (size_t)v;
+	else
+		*(unsigned *)field_of(o, cfg) =
+			(unsigned)(v * (o->mul ? o->mul : 1) /
+				   (o->div ? o->div : 1));
+}
+
+/* The kind's own parser: 0, or -1 for a bad value. */
+static int store(const struct opt *o, const char *arg, struct config *cfg)
+{
+	uint64_t v;
+
+	switch (o->kind) {
+	case K_SET:
+		*(int *)field_of(o, cfg) = o->value;
+		return 0;
+	case K_STRING:
+		if (strlen(arg) < o->min)
+			return -1;
+		*(const char **)field_of(o, cfg) = arg;
+		return 0;
+	case K_UINT:
+		if (parse_number(arg, strlen(arg), o->base ? o->base : 10,
+				 o->min, o->max, &v) != 0)
+			return -1;
 		break;
-	case 'k': case 'K':
-		shift = 10;
-		break;
-	case 'm': case 'M':
-		shift = 20;
-		break;
-	case 'g': case 'G':
-		shift = 30;
+	case K_SIZE:
+		if (parse_size(arg, o->min, o->max, &v) != 0)
+			return -1;
 		break;
 	default:
 		return -1;
 	}
-	if (s[n] != '\0' && s[n + 1] != '\0')
-		return -1;
-	memcpy(digits, s, n);
-	digits[n] = '\0';
-	if (parse_uint(digits, 0, 0xffffffffu, &v) != 0)
-		return -1;
-	total = (uint64_t)v << shift;
-	if (total > ((uint64_t)64 << 30) || total > SIZE_MAX)
-		return -1;
-	*out = (size_t)total;
+	store_number(o, v, cfg);
 	return 0;
-}
-
-/* An octal mask 0..0777, as umask(1) takes it. */
-static int parse_octal(const char *s, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '7')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 8);
-	if (errno || *end != '\0' || v > 0777)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
-/* "LOW:HIGH", ports 1..65535 with LOW <= HIGH. */
-static int parse_range(const char *s, unsigned *low, unsigned *high)
-{
-	char buf[16];
-	const char *colon = strchr(s, ':');
-	size_t n;
-
-	if (!colon || (n = (size_t)(colon - s)) >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if (parse_uint(buf, 1, 65535, low) != 0 ||
-	    parse_uint(colon + 1, 1, 65535, high) != 0 || *low > *high)
-		return -1;
-	return 0;
-}
-
-static enum config_status bad(char *errbuf, size_t errsz, const char *opt,
-			      const char *arg, const char *expect)
-{
-	snprintf(errbuf, errsz, "invalid value '%s' for %s: expected %s", arg,
-		 opt, expect);
-	return CONFIG_ERROR;
 }
 
 /* Nonzero when host is a numeric IPv4 or IPv6 address (an IPv6 one may
@@ -235,348 +373,346 @@ static int numeric_address(const char *host)
 	return inet_pton(AF_INET6, v6, buf) == 1;
 }
 
-/* "ADDR", "ADDR:PORT", "[V6]", "[V6]:PORT", ":PORT" as tftpd-hpa's -a takes.
- * The address part is kept in a static buffer (config is built once). */
-static int parse_address(const char *arg, struct config *cfg)
+/* "ADDR", "ADDR:PORT", "[V6]", "[V6]:PORT" or ":PORT", as tftpd-hpa's -a
+ * takes them; ":PORT" alone sets the port for all addresses. */
+static int set_address(const struct opt *o, const char *arg, struct config *cfg,
+		       const char **why)
 {
-	static char hosts[CONFIG_MAX_LISTEN][64];
-	char *host = hosts[cfg->nlisten];
-	const size_t hostsz = sizeof(hosts[0]);
-	const char *port = NULL;
-	unsigned portnum = 0;
+	struct config_listen *l = &cfg->listen[cfg->nlisten];
+	const char *host = arg, *end, *port = NULL;
+	uint64_t portnum = 0;
 	size_t hlen;
 
-	if (arg[0] == '[') {
-		const char *close = strchr(arg, ']');
-		if (!close)
-			return -1;
-		hlen = (size_t)(close - arg - 1);
-		memcpy(host, arg + 1, hlen < hostsz ? hlen : 0);
-		if (close[1] == ':')
-			port = close + 2;
-		else if (close[1] != '\0')
-			return -1;
-	} else {
-		const char *colon = strchr(arg, ':');
-		/* More than one colon: a bare IPv6 address, no port. */
-		if (colon && strchr(colon + 1, ':'))
-			colon = NULL;
-		hlen = colon ? (size_t)(colon - arg) : strlen(arg);
-		if (colon)
-			port = colon + 1;
-		if (hlen < hostsz)
-			memcpy(host, arg, hlen);
+	(void)o;
+	if (cfg->nlisten == CONFIG_MAX_LISTEN) {
+		*why = "at most " STR(CONFIG_MAX_LISTEN) " addresses";
+		return -1;
 	}
-	if (hlen >= hostsz)
-		return -1;
-	host[hlen] = '\0';
-	if (port && parse_uint(port, 1, 65535, &portnum) != 0)
-		return -1;
-	if (hlen > 0 && !numeric_address(host))
+	if (arg[0] == '[') {
+		host = arg + 1;
+		end = strchr(host, ']');
+		if (!end || (end[1] != '\0' && end[1] != ':'))
+			return -1;
+		if (end[1] == ':')
+			port = end + 2;
+	} else {
+		end = strchr(arg, ':');
+		/* More than one colon: a bare IPv6 address, no port. */
+		if (end && !strchr(end + 1, ':'))
+			port = end + 1;
+		else
+			end = arg + strlen(arg);
+	}
+	hlen = (size_t)(end - host);
+	if (port &&
+	    parse_number(port, strlen(port), 10, 1, PORT_MAX, &portnum) != 0)
 		return -1;
 	if (hlen == 0) {
-		/* ":PORT": all addresses, on that port. */
 		if (!port)
 			return -1;
-		cfg->port = portnum;
+		cfg->port = (unsigned)portnum;
 		return 0;
 	}
-	cfg->listen[cfg->nlisten].host = host;
-	cfg->listen[cfg->nlisten].port = portnum;
+	if (hlen >= sizeof(l->host))
+		return -1;
+	memcpy(l->host, host, hlen);
+	l->host[hlen] = '\0';
+	if (!numeric_address(l->host))
+		return -1;
+	l->port = (unsigned)portnum;
 	cfg->nlisten++;
 	return 0;
 }
 
-enum {
-	OPT_HOST = 256,
-	OPT_PORT,
-	OPT_FILE_DIRECTORY,
-	OPT_TIMEOUT,
-	OPT_RETRIES,
-	OPT_MAX_CLIENTS,
-	OPT_MAX_WINDOW,
-	OPT_MIN_TIMEOUT,
-	OPT_INETD,
-	OPT_GROUP,
-	OPT_VERBOSITY,
-	OPT_CACHE_SIZE,
-	OPT_CACHE_MAX_FILE,
-	OPT_CACHE_MIN_AGE,
-	OPT_GIVE_UP,
-	OPT_STRICT_TIMEOUT,
-	OPT_MAX_PER_CLIENT,
-	OPT_RATE_LIMIT,
+/* "LOW:HIGH", ports with LOW <= HIGH. */
+static int set_port_range(const struct opt *o, const char *arg,
+			  struct config *cfg, const char **why)
+{
+	const char *colon = strchr(arg, ':');
+	uint64_t low, high;
+
+	(void)o;
+	(void)why;
+	if (!colon ||
+	    parse_number(arg, (size_t)(colon - arg), 10, 1, PORT_MAX, &low) ||
+	    parse_number(colon + 1, strlen(colon + 1), 10, 1, PORT_MAX,
+			 &high) ||
+	    low > high)
+		return -1;
+	cfg->port_low = (unsigned)low;
+	cfg->port_high = (unsigned)high;
+	return 0;
+}
+
+static int set_refuse(const struct opt *o, const char *arg, struct config *cfg,
+		      const char **why)
+{
+	unsigned bit = options_bit(arg);
+
+	(void)o;
+	(void)why;
+	if (!bit)
+		return -1;
+	cfg->refused |= bit;
+	return 0;
+}
+
+/* -v raises the level by one, -vv (the value "v") by two, and so on, as
+ * tftpd-hpa's repeatable -v does; -v2 and --verbose=2 set it. */
+static int set_verbose(const struct opt *o, const char *arg, struct config *cfg,
+		       const char **why)
+{
+	size_t more = arg ? strspn(arg, "v") : 0;
+
+	(void)why;
+	if (arg && (arg[0] == '\0' || arg[more] != '\0'))
+		return store(o, arg, cfg);
+	cfg->verbosity += 1 + (unsigned)more;
+	if (cfg->verbosity > o->max)
+		cfg->verbosity = (unsigned)o->max;
+	return 0;
+}
+
+/* The default --give-up: at least tftpd-hpa's half minute; longer when
+ * the fixed policy of the older --retries would have waited longer. */
+static unsigned default_give_up(const struct config *cfg)
+{
+	uint64_t fixed = (uint64_t)cfg->timeout_ms * (cfg->retries + 1);
+
+	return fixed > CONFIG_DEFAULT_GIVE_UP_MS ? (unsigned)fixed
+						 : CONFIG_DEFAULT_GIVE_UP_MS;
+}
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->family = AF_UNSPEC;
+	for (const struct opt *o = table; o < table + NOPTS; o++) {
+		if (o->kind == K_STRING && o->def_str)
+			*(const char **)field_of(o, cfg) = o->def_str;
+		else if (o->def != 0)
+			store_number(o, o->def, cfg);
+	}
+	cfg->give_up_ms = default_give_up(cfg);
+}
+
+/* A value as the user writes it: octal with a leading 0, sizes with the
+ * largest suffix that divides them. */
+static void format_value(const struct opt *o, uint64_t v, char *buf,
+			 size_t size)
+{
+	static const char suffix[] = " KMG";
+	unsigned i = 0;
+
+	if (o->kind == K_SIZE)
+		while (i < 3 && v != 0 && v % 1024 == 0) {
+			v /= 1024;
+			i++;
+		}
+	snprintf(buf, size, o->base == 8 && v ? "0%" PRIo64 : "%" PRIu64, v);
+	if (i > 0)
+		snprintf(buf + strlen(buf), size - strlen(buf), "%c",
+			 suffix[i]);
+}
+
+static void format_range(const struct opt *o, char *buf, size_t size)
+{
+	char lo[32], hi[32];
+
+	format_value(o, o->min, lo, sizeof(lo));
+	format_value(o, o->max, hi, sizeof(hi));
+	snprintf(buf, size, "%s..%s", lo, hi);
+}
+
+/* Why the value was refused, and what the message names it by. */
+static enum config_status bad_value(const struct opt *o, const char *arg,
+				    const char *why, char *err, size_t errsz)
+{
+	char range[80];
+
+	if (why) {
+		snprintf(err, errsz, "--%s '%s': %s", o->name, arg, why);
+	} else if (o->kind == K_UINT || o->kind == K_SIZE) {
+		format_range(o, range, sizeof(range));
+		snprintf(err, errsz,
+			 "invalid value '%s' for --%s: expected "
+			 "%s, %s",
+			 arg, o->name, o->expect, range);
+	} else {
+		snprintf(err, errsz, "invalid value '%s' for --%s: expected %s",
+			 arg, o->name, o->expect);
+	}
+	return CONFIG_ERROR;
+}
+
+static enum config_status apply(const struct opt *o, const char *arg,
+				struct config *cfg, char *err, size_t errsz)
+{
+	const char *why = NULL;
+
+	switch (o->kind) {
+	case K_HELP:
+		return CONFIG_HELP;
+	case K_VERSION:
+		return CONFIG_VERSION;
+	case K_REFUSED:
+		snprintf(err, errsz, "--%s: %s", o->name, o->help);
+		return CONFIG_ERROR;
+	default:
+		break;
+	}
+	if ((o->set ? o->set(o, arg, cfg, &why) : store(o, arg, cfg)) != 0)
+		return bad_value(o, arg, why, err, errsz);
+	return CONFIG_RUN;
+}
+
+static const struct opt *by_letter(int c)
+{
+	for (const struct opt *o = table; o < table + NOPTS; o++)
+		if (o->letter && o->letter == c)
+			return o;
+	return NULL;
+}
+
+/* The option getopt returned, reported or refused: a short letter or
+ * LONG_VAL + its index. */
+static const struct opt *by_val(int c)
+{
+	if (c >= LONG_VAL && (size_t)(c - LONG_VAL) < NOPTS)
+		return &table[c - LONG_VAL];
+	return c > 0 && c < LONG_VAL ? by_letter(c) : NULL;
+}
+
+/* getopt_long refuses an abbreviation that more than one name starts
+ * with: say which names. */
+static void unknown_long(const char *arg, char *err, size_t errsz)
+{
+	size_t n = strcspn(arg, "="), used;
+	int matches = 0;
+
+	used = (size_t)snprintf(err, errsz,
+				"option '%.*s' is ambiguous:", (int)n, arg);
+	for (const struct opt *o = table; o < table + NOPTS; o++) {
+		const char *names[2] = {o->name, o->alias};
+		for (int i = 0; i < 2; i++) {
+			if (!names[i] || n < 2 ||
+			    strncmp(names[i], arg + 2, n - 2) != 0)
+				continue;
+			if (used < errsz)
+				used += (size_t)snprintf(
+					err + used, errsz - used, "%s --%s",
+					matches ? "," : "", names[i]);
+			matches++;
+		}
+	}
+	if (matches < 2)
+		snprintf(err, errsz, "unknown option '%s'", arg);
+}
+
+/* getopt's '?' or ':' for an unknown option, a value missing, or a value
+ * given to an option that takes none; optopt says which option (0 for an
+ * unknown long one), and how it was written: a letter, or LONG_VAL + i. */
+static enum config_status getopt_error(char **argv, char *err, size_t errsz)
+{
+	const struct opt *o = by_val(optopt);
+	char name[40];
+
+	if (!o && optopt > 0) {
+		snprintf(err, errsz, "unknown option '-%c'", optopt);
+		return CONFIG_ERROR;
+	}
+	if (!o) {
+		unknown_long(argv[optind - 1], err, errsz);
+		return CONFIG_ERROR;
+	}
+	if (optopt >= LONG_VAL)
+		snprintf(name, sizeof(name), "--%s", o->name);
+	else
+		snprintf(name, sizeof(name), "-%c", optopt);
+	/* By the option, not by c: BSD getopt_long says ':' for both. */
+	snprintf(err, errsz, "option %s %s", name,
+		 o->metavar ? "needs a value" : "takes no value");
+	return CONFIG_ERROR;
+}
+
+/* What getopt is given, made from the table. */
+struct getopt_tables {
+	/* ':' first: a missing value is then ':', told apart from '?' */
+	char shortopts[2 + 3 * NOPTS];
+#ifdef USE_GETOPT_LONG
+	struct option longopts[2 * NOPTS + 1];
+#endif
 };
+
+static void make_getopt_tables(struct getopt_tables *g)
+{
+	char *s = g->shortopts;
+#ifdef USE_GETOPT_LONG
+	struct option *lo = g->longopts;
+#endif
+
+	*s++ = ':';
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &table[i];
+		int has_arg = !o->metavar ? 0 : o->optional ? 2 : 1;
+		if (o->letter) {
+			*s++ = o->letter;
+			for (int k = 0; k < has_arg; k++)
+				*s++ = ':';
+		}
+#ifdef USE_GETOPT_LONG
+		for (int k = 0; o->name && k < (o->alias ? 2 : 1); k++)
+			*lo++ = (struct option){k ? o->alias : o->name, has_arg,
+						NULL, LONG_VAL + (int)i};
+#endif
+	}
+	*s = '\0';
+#ifdef USE_GETOPT_LONG
+	*lo = (struct option){NULL, 0, NULL, 0};
+#endif
+}
+
+/* Start getopt afresh and silent (it would print its own errors). */
+static void getopt_reset(void)
+{
+#ifdef USE_GETOPT_LONG
+	/* 0, not 1: glibc, musl and the BSDs then also drop a position
+	 * inside a group of short options where an earlier call stopped. */
+	optind = 0;
+#else
+	optind = 1;
+#endif
+	opterr = 0;
+}
+
+static int next_option(int argc, char **argv, const struct getopt_tables *g)
+{
+#ifdef USE_GETOPT_LONG
+	return getopt_long(argc, argv, g->shortopts, g->longopts, NULL);
+#else
+	return getopt(argc, argv, g->shortopts);
+#endif
+}
 
 enum config_status config_parse(int argc, char **argv, struct config *cfg,
 				char *errbuf, size_t errsz)
 {
-	static const char shortopts[] = ":a:B:r:pLv::hVlt:P:u:scm:U:T:R:46";
-#ifdef HAVE_GETOPT_LONG
-	static const struct option longopts[] = {
-		{"address", required_argument, NULL, 'a'},
-		{"host", required_argument, NULL, OPT_HOST},
-		{"port", required_argument, NULL, OPT_PORT},
-		{"file-directory", required_argument, NULL, OPT_FILE_DIRECTORY},
-		{"max-block-size", required_argument, NULL, 'B'},
-		{"blocksize", required_argument, NULL, 'B'},
-		{"listen", no_argument, NULL, 'l'},
-		{"inetd", no_argument, NULL, OPT_INETD},
-		{"idle-timeout", required_argument, NULL, 't'},
-		{"pidfile", required_argument, NULL, 'P'},
-		{"user", required_argument, NULL, 'u'},
-		{"group", required_argument, NULL, OPT_GROUP},
-		{"secure", no_argument, NULL, 's'},
-		{"chroot", no_argument, NULL, 's'},
-		{"create", no_argument, NULL, 'c'},
-		{"map-file", required_argument, NULL, 'm'},
-		{"umask", required_argument, NULL, 'U'},
-		{"retransmit", required_argument, NULL, 'T'},
-		{"port-range", required_argument, NULL, 'R'},
-		{"ipv4", no_argument, NULL, '4'},
-		{"ipv6", no_argument, NULL, '6'},
-		{"verbosity", required_argument, NULL, OPT_VERBOSITY},
-		{"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
-		{"cache-max-file", required_argument, NULL, OPT_CACHE_MAX_FILE},
-		{"cache-min-age", required_argument, NULL, OPT_CACHE_MIN_AGE},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"retries", required_argument, NULL, OPT_RETRIES},
-		{"give-up", required_argument, NULL, OPT_GIVE_UP},
-		{"strict-timeout", no_argument, NULL, OPT_STRICT_TIMEOUT},
-		{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
-		{"max-per-client", required_argument, NULL, OPT_MAX_PER_CLIENT},
-		{"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
-		{"max-window", required_argument, NULL, OPT_MAX_WINDOW},
-		{"min-timeout", required_argument, NULL, OPT_MIN_TIMEOUT},
-		{"refuse", required_argument, NULL, 'r'},
-		{"permissive", no_argument, NULL, 'p'},
-		{"foreground", no_argument, NULL, 'L'},
-		{"verbose", optional_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
-#endif
-	int c, give_up_set = 0;
-	unsigned v;
+	struct getopt_tables g;
+	enum config_status st;
+	int c;
 
+	make_getopt_tables(&g);
+	getopt_reset();
 	config_defaults(cfg);
-	opterr = 0;
-	optind = 1;
-	for (;;) {
-#ifdef HAVE_GETOPT_LONG
-		c = getopt_long(argc, argv, shortopts, longopts, NULL);
-#else
-		/* Fallback: short options only. */
-		c = getopt(argc, argv, shortopts);
-#endif
-		if (c == -1)
-			break;
-		switch (c) {
-		case 'a':
-		case OPT_HOST:
-			if (cfg->nlisten == CONFIG_MAX_LISTEN) {
-				snprintf(errbuf, errsz, "at most %d listen "
-					 "addresses", CONFIG_MAX_LISTEN);
-				return CONFIG_ERROR;
-			}
-			if (parse_address(optarg, cfg) != 0)
-				return bad(errbuf, errsz, "--address", optarg,
-					   "ADDR, ADDR:PORT or [IPV6]:PORT");
-			break;
-		case OPT_PORT:
-			if (parse_uint(optarg, 1, 65535, &cfg->port) != 0)
-				return bad(errbuf, errsz, "--port", optarg,
-					   "a port number 1..65535");
-			break;
-		case OPT_FILE_DIRECTORY:
-			cfg->root = optarg;
-			break;
-		case 'B':
-			if (parse_uint(optarg, 8, TFTP_BLKSIZE_MAX,
-				       &cfg->max_block_size) != 0)
-				return bad(errbuf, errsz, "--max-block-size",
-					   optarg, "bytes, 8..65464");
-			break;
-		case OPT_TIMEOUT:
-			if (parse_uint(optarg, 1, 255, &v) != 0)
-				return bad(errbuf, errsz, "--timeout", optarg,
-					   "seconds, 1..255");
-			cfg->timeout_ms = v * 1000;
-			break;
-		case 'T':
-			/* tftpd-hpa's unit; kept to whole milliseconds */
-			if (parse_uint(optarg, 1000, 255000000, &v) != 0)
-				return bad(errbuf, errsz, "--retransmit", optarg,
-					   "microseconds, 1000..255000000");
-			cfg->timeout_ms = v / 1000;
-			break;
-		case 'l':
-			cfg->mode = CONFIG_MODE_STANDALONE;
-			break;
-		case OPT_CACHE_SIZE:
-			if (parse_size(optarg, &cfg->cache_size) != 0)
-				return bad(errbuf, errsz, "--cache-size", optarg,
-					   "bytes, with an optional K, M or G, "
-					   "at most 64G");
-			break;
-		case OPT_CACHE_MAX_FILE:
-			if (parse_size(optarg, &cfg->cache_max_file) != 0 ||
-			    cfg->cache_max_file == 0)
-				return bad(errbuf, errsz, "--cache-max-file",
-					   optarg, "bytes, with an optional K, "
-					   "M or G, 1 .. 64G");
-			break;
-		case OPT_CACHE_MIN_AGE:
-			if (parse_uint(optarg, 0, 3600000,
-				       &cfg->cache_min_age_ms) != 0)
-				return bad(errbuf, errsz, "--cache-min-age",
-					   optarg, "milliseconds, 0..3600000");
-			break;
-		case OPT_INETD:
-			cfg->mode = CONFIG_MODE_INETD;
-			break;
-		case 't':
-			if (parse_uint(optarg, 0, 86400 * 365, &cfg->idle_timeout))
-				return bad(errbuf, errsz, "--idle-timeout",
-					   optarg, "seconds, 0..31536000");
-			break;
-		case 'P':
-			if (optarg[0] == '\0')
-				return bad(errbuf, errsz, "--pidfile", optarg,
-					   "a file name");
-			cfg->pidfile = optarg;
-			break;
-		case 'u':
-			if (optarg[0] == '\0')
-				return bad(errbuf, errsz, "--user", optarg,
-					   "a user name");
-			cfg->user = optarg;
-			break;
-		case OPT_GROUP:
-			if (optarg[0] == '\0')
-				return bad(errbuf, errsz, "--group", optarg,
-					   "a group name");
-			cfg->group = optarg;
-			break;
-		case 's':
-			cfg->chroot = 1;
-			break;
-		case 'c':
-			snprintf(errbuf, errsz, "--create: uploads (WRQ) are not "
-				 "implemented yet");
-			return CONFIG_ERROR;
-		case 'm':
-			snprintf(errbuf, errsz, "--map-file: file name remapping "
-				 "is not implemented yet");
-			return CONFIG_ERROR;
-		case 'U':
-			if (parse_octal(optarg, &cfg->umask) != 0)
-				return bad(errbuf, errsz, "--umask", optarg,
-					   "an octal mask, 0..0777");
-			break;
-		case 'R':
-			if (parse_range(optarg, &cfg->port_low,
-					&cfg->port_high) != 0)
-				return bad(errbuf, errsz, "--port-range", optarg,
-					   "LOW:HIGH, 1..65535, LOW <= HIGH");
-			break;
-		case '4':
-			cfg->family = AF_INET;
-			break;
-		case '6':
-			cfg->family = AF_INET6;
-			break;
-		case OPT_MIN_TIMEOUT:
-			if (parse_uint(optarg, 1, 255000, &cfg->min_timeout_ms) != 0)
-				return bad(errbuf, errsz, "--min-timeout", optarg,
-					   "milliseconds, 1..255000");
-			break;
-		case OPT_RETRIES:
-			if (parse_uint(optarg, 1, 100, &cfg->retries) != 0)
-				return bad(errbuf, errsz, "--retries", optarg,
-					   "a count, 1..100");
-			break;
-		case OPT_GIVE_UP:
-			if (parse_uint(optarg, 1, 3600, &v) != 0)
-				return bad(errbuf, errsz, "--give-up", optarg,
-					   "seconds, 1..3600");
-			cfg->give_up_ms = v * 1000;
-			give_up_set = 1;
-			break;
-		case OPT_STRICT_TIMEOUT:
-			cfg->strict_timeout = 1;
-			break;
-		case OPT_MAX_CLIENTS:
-			if (parse_uint(optarg, 1, 65535, &cfg->max_clients) != 0)
-				return bad(errbuf, errsz, "--max-clients",
-					   optarg, "a count, 1..65535");
-			break;
-		case OPT_MAX_PER_CLIENT:
-			if (parse_uint(optarg, 0, 65535,
-				       &cfg->max_per_client) != 0)
-				return bad(errbuf, errsz, "--max-per-client",
-					   optarg, "a count, 0..65535");
-			break;
-		case OPT_RATE_LIMIT:
-			if (parse_uint(optarg, 0, 100000, &cfg->rate_limit) != 0)
-				return bad(errbuf, errsz, "--rate-limit", optarg,
-					   "transfers a second, 0..100000");
-			break;
-		case OPT_MAX_WINDOW:
-			if (parse_uint(optarg, 1, OPTIONS_WINDOWSIZE_GRANT_MAX,
-				       &cfg->max_window) != 0)
-				return bad(errbuf, errsz, "--max-window", optarg,
-					   "blocks, 1..32767");
-			break;
-		case 'r':
-			v = options_bit(optarg);
-			if (!v)
-				return bad(errbuf, errsz, "--refuse", optarg,
-					   "blksize, timeout, tsize or "
-					   "windowsize");
-			cfg->refused |= v;
-			break;
-		case 'p':
-			cfg->permissive = 1;
-			break;
-		case 'L':
-			cfg->foreground = 1;
-			break;
-		case 'v':
-			if (!optarg || strspn(optarg, "v") == strlen(optarg)) {
-				/* -v, and -vv..., each v one level up */
-				cfg->verbosity += 1 + (optarg ? (int)strlen(optarg) : 0);
-				if (cfg->verbosity > LOG_V_PACKETS)
-					cfg->verbosity = LOG_V_PACKETS;
-			} else if (parse_uint(optarg, 0, 3, &v) == 0) {
-				cfg->verbosity = (int)v;
-			} else {
-				return bad(errbuf, errsz, "--verbose", optarg,
-					   "a level, 0..3");
-			}
-			break;
-		case OPT_VERBOSITY:
-			if (parse_uint(optarg, 0, 3, &v) == 0) {
-				cfg->verbosity = (int)v;
-			} else {
-				return bad(errbuf, errsz, "--verbosity", optarg,
-					   "a level, 0..3");
-			}
-			break;
-		case 'h':
-			return CONFIG_HELP;
-		case 'V':
-			return CONFIG_VERSION;
-		case ':':
-			snprintf(errbuf, errsz, "option %s needs a value",
-				 argv[optind - 1]);
-			return CONFIG_ERROR;
-		default:
-			snprintf(errbuf, errsz, "unknown option '%s'",
-				 argv[optind - 1]);
-			return CONFIG_ERROR;
-		}
+	cfg->give_up_ms = 0; /* until given: it follows --timeout, --retries */
+	cfg->umask = CONFIG_UMASK_UNSET; /* until given: see below */
+	while ((c = next_option(argc, argv, &g)) != -1) {
+		const struct opt *o = by_val(c); /* NULL for '?' and ':' */
+		if (!o)
+			return getopt_error(argv, errbuf, errsz);
+		st = apply(o, optarg, cfg, errbuf, errsz);
+		if (st != CONFIG_RUN)
+			return st;
 	}
 	if (cfg->group && !cfg->user) {
 		/* A group change alone would leave the daemon running as
@@ -584,14 +720,10 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		snprintf(errbuf, errsz, "--group needs --user");
 		return CONFIG_ERROR;
 	}
-	if (!give_up_set) {
-		/* At least tftpd-hpa's half minute; longer when the fixed
-		 * policy of the older --retries would have waited longer. */
-		uint64_t fixed = (uint64_t)cfg->timeout_ms * (cfg->retries + 1);
-		cfg->give_up_ms = fixed > CONFIG_DEFAULT_GIVE_UP_MS
-					  ? (unsigned)fixed
-					  : CONFIG_DEFAULT_GIVE_UP_MS;
-	}
+	if (cfg->give_up_ms == 0)
+		cfg->give_up_ms = default_give_up(cfg);
+	if (cfg->umask == CONFIG_UMASK_UNSET) /* tftpd-hpa's default */
+		cfg->umask = cfg->permissive ? CONFIG_UMASK_INHERIT : 0;
 	if (optind < argc)
 		cfg->root = argv[optind++];
 	if (optind < argc) {
@@ -600,4 +732,112 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		return CONFIG_ERROR;
 	}
 	return CONFIG_RUN;
+}
+
+/* --help is laid out in two columns, wrapped to 79. */
+#define HELP_COLUMN 29
+#define HELP_WIDTH 79
+
+/* Text appended to a buffer that may be too small: what does not fit is
+ * counted, not written, as snprintf does. */
+struct text {
+	char *buf;
+	size_t size, len;
+};
+
+static void put(struct text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(t->len < t->size ? t->buf + t->len : NULL,
+		      t->len < t->size ? t->size - t->len : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		t->len += (size_t)n;
+}
+
+/* The help of one option, %r and %d filled in. */
+static void expand_help(const struct opt *o, char *buf, size_t size)
+{
+	struct text t = {buf, size, 0};
+	char v[80];
+
+	buf[0] = '\0';
+	for (const char *p = o->help; *p; p++) {
+		if (p[0] != '%' || (p[1] != 'r' && p[1] != 'd')) {
+			put(&t, "%c", *p);
+			continue;
+		}
+		if (*++p == 'r')
+			format_range(o, v, sizeof(v));
+		else if (o->def_str)
+			snprintf(v, sizeof(v), "%s", o->def_str);
+		else
+			format_value(o, o->def, v, sizeof(v));
+		put(&t, "%s", v);
+	}
+}
+
+/* One option: its names at the left, its help wrapped at the right. */
+static void put_option(struct text *t, const struct opt *o)
+{
+	char help[400];
+	size_t start = t->len, col;
+
+	put(t, "  %c%c%s--%s", o->letter ? '-' : ' ',
+	    o->letter ? o->letter : ' ', o->letter ? ", " : "  ", o->name);
+	if (o->alias)
+		put(t, ", --%s", o->alias);
+	if (o->metavar)
+		put(t, o->optional ? "[=%s]" : " %s", o->metavar);
+	col = t->len - start;
+	if (col >= HELP_COLUMN) {
+		put(t, "\n");
+		col = 0;
+	}
+	put(t, "%*s", (int)(HELP_COLUMN - col), "");
+	col = HELP_COLUMN;
+	expand_help(o, help, sizeof(help));
+	for (const char *w = help; *w;) {
+		size_t n = strcspn(w, " ");
+		/* A short number stays on the line of the word before it:
+		 * "(default 16)", "quiet 0". */
+		while (w[n] == ' ' && w[n + 1] >= '0' && w[n + 1] <= '9' &&
+		       strcspn(w + n + 1, " ") <= 6)
+			n += 1 + strcspn(w + n + 1, " ");
+		if (col > HELP_COLUMN && col + 1 + n > HELP_WIDTH) {
+			put(t, "\n%*s", HELP_COLUMN, "");
+			col = HELP_COLUMN;
+		} else if (col > HELP_COLUMN) {
+			put(t, " ");
+			col++;
+		}
+		put(t, "%.*s", (int)n, w);
+		col += n;
+		w += n + (w[n] == ' ');
+	}
+	put(t, "\n");
+}
+
+size_t config_usage(char *buf, size_t size)
+{
+	struct text t = {buf, size, 0};
+
+	if (size > 0)
+		buf[0] = '\0';
+	put(&t, "Usage: ctftpd [OPTION]... [DIRECTORY]\n"
+		"Serve files from DIRECTORY (default " CTFTPD_DEFAULT_ROOT
+		") over TFTP.\n");
+	for (const struct opt *o = table; o < table + NOPTS; o++) {
+		if (o->kind == K_HEADING)
+			put(&t, "\n%s\n", o->help);
+		else
+			put_option(&t, o);
+	}
+	return t.len;
 }

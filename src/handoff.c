@@ -118,8 +118,8 @@ int handoff_take_nudge(void)
 
 	while (read(wake_pipe[0], junk, sizeof(junk)) > 0)
 		;
-	return atomic_compare_exchange_strong(my_word, &expect,
-					      HANDOFF_ACTIVE);
+	return my_word && atomic_compare_exchange_strong(my_word, &expect,
+							 HANDOFF_ACTIVE);
 }
 
 int handoff_stop_requested(void)
@@ -127,11 +127,21 @@ int handoff_stop_requested(void)
 	return stop_flag != 0;
 }
 
+int handoff_mark_done(void)
+{
+	unsigned expect = HANDOFF_ACTIVE;
+
+	return my_word &&
+	       atomic_compare_exchange_strong(my_word, &expect, HANDOFF_DONE);
+}
+
 int handoff_finish(void)
 {
 	unsigned expect = HANDOFF_ACTIVE;
 
-	if (atomic_compare_exchange_strong(my_word, &expect, HANDOFF_DONE))
+	if (!my_word ||
+	    atomic_compare_exchange_strong(my_word, &expect, HANDOFF_DONE) ||
+	    expect == HANDOFF_DONE)
 		return 0;
 	/* HANDOFF_NUDGED: the client asked again after (or while) the
 	 * transfer ended; the listener counts on this child to answer. */

@@ -59,6 +59,13 @@ int handoff_take_nudge(void);
  * replaced it with a client's new request, or is shutting down). */
 int handoff_stop_requested(void);
 
+/* Child: the transfer's outcome is settled, but the child lingers (an
+ * upload answering a repeat of its last DATA).  Marks it HANDOFF_DONE so
+ * that a repeat of the request goes to a new child meanwhile.  Returns 1
+ * when marked, 0 when a repeat is already waiting (handoff_finish will
+ * serve it: do not linger). */
+int handoff_mark_done(void);
+
 /* Child: the transfer has ended.  Returns 0 when the child may exit (the
  * word is now HANDOFF_DONE and later repeats go to a new child), or 1 when
  * the request was repeated meanwhile and must be served again. */

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "packet.h"
 #include "path.h"
+#include "sink.h"
 #include "transfer.h"
 
 #include <errno.h>
@@ -33,6 +34,8 @@ struct child {
 	int slot;              /* its handoff word */
 	int ending;            /* replaced by a new request: no longer the
 				* client's transfer, only waiting to be reaped */
+	char *upload;          /* WRQ: the name under the root, to remove
+				* its temporary file should the child die */
 };
 
 /* The only state a signal handler touches. */
@@ -336,6 +339,25 @@ static void log_cache_stats(struct listener *l)
 		cache_stats_format(&st, line, sizeof(line)));
 }
 
+/* An upload whose process was killed leaves its temporary file beside the
+ * target (a child that ends any other way removes its own): remove it. */
+static void remove_upload_leftover(struct listener *l, const char *rel,
+				   pid_t pid)
+{
+	char name[NAME_MAX + 1], tmp[64];
+	const char *why;
+	int code, dirfd = path_parent_dir(l->cfg->root_real, rel, name, &code,
+					  &why);
+
+	if (dirfd < 0)
+		return;
+	sink_temp_name(tmp, (long)pid);
+	if (unlinkat(dirfd, tmp, 0) == 0)
+		log_msg(LOG_NOTICE, "removed the unfinished upload of process "
+			"%ld", (long)pid);
+	close(dirfd);
+}
+
 /* Collect ended children and drop them from the table; with block, wait
  * for one child at least. */
 static void reap(struct listener *l, int block)
@@ -362,11 +384,15 @@ static void reap(struct listener *l, int block)
 		}
 		int ending = 0;
 		for (unsigned i = 0; i < l->nchildren; i++) {
-			if (l->children[i].pid != pid)
+			struct child *c = &l->children[i];
+			if (c->pid != pid)
 				continue;
-			ending = l->children[i].ending;
-			handoff_release(l->handoff, l->children[i].slot);
-			l->children[i] = l->children[--l->nchildren];
+			ending = c->ending;
+			handoff_release(l->handoff, c->slot);
+			if (c->upload && WIFSIGNALED(status))
+				remove_upload_leftover(l, c->upload, pid);
+			free(c->upload);
+			*c = l->children[--l->nchildren];
 			break;
 		}
 		if (WIFSIGNALED(status) &&
@@ -564,10 +590,10 @@ static void handle_request(struct listener *l, int idx)
 		       net_format(&from, who), name);
 		return;
 	}
-	if (req.opcode == TFTP_WRQ) {
+	if (req.opcode == TFTP_WRQ && l->cfg->readonly) {
 		refuse(l, fd, &from, src, TFTP_EACCESS, "writes are disabled",
-		       LOG_INFO, "WRQ from %s refused: writes are disabled",
-		       net_format(&from, who));
+		       LOG_INFO, "WRQ from %s refused: writes are disabled "
+		       "(--readonly)", net_format(&from, who));
 		return;
 	}
 	pr = path_normalize(l->cfg->root_name, req.filename, req.filename_len,
@@ -626,6 +652,7 @@ static void handle_request(struct listener *l, int idx)
 	c->request_len = (size_t)n;
 	c->slot = slot;
 	c->ending = 0;
+	c->upload = req.opcode == TFTP_WRQ ? strdup(rel) : NULL;
 }
 
 static int install_signals(struct listener *l)

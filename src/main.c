@@ -19,9 +19,9 @@
 
 /* Exit statuses (documented in ctftpd(8)). */
 enum {
-	EXIT_OK = 0,      /* stopped cleanly, or --help / --version */
+	EXIT_OK = 0,	  /* stopped cleanly, or --help / --version */
 	EXIT_RUNTIME = 1, /* could not start or keep serving: bind, fork... */
-	EXIT_USAGE = 2,   /* bad command line or configuration */
+	EXIT_USAGE = 2,	  /* bad command line or configuration */
 };
 
 /* Everything up to the listener loop; returns an exit status, or -1 to go
@@ -44,7 +44,8 @@ static int start(struct config *cfg, struct listener *l, int *pidfd)
 	}
 	cfg->root_name = cfg->root_real;
 	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "ctftpd: file directory '%s': not a directory\n",
+		fprintf(stderr,
+			"ctftpd: file directory '%s': not a directory\n",
 			cfg->root);
 		return EXIT_USAGE;
 	}
@@ -76,7 +77,8 @@ static int start(struct config *cfg, struct listener *l, int *pidfd)
 			*pidfd = daemon_pidfile_open(cfg->pidfile, &holder);
 			if (*pidfd < 0) {
 				if (errno == EAGAIN)
-					log_msg(LOG_ERR, "pidfile %s: ctftpd "
+					log_msg(LOG_ERR,
+						"pidfile %s: ctftpd "
 						"already running (pid %ld)",
 						cfg->pidfile, (long)holder);
 				else
@@ -100,7 +102,8 @@ static int start(struct config *cfg, struct listener *l, int *pidfd)
 		cp.settle_ms = cfg->cache_min_age_ms;
 		l->cache = cache_create(&cp);
 		if (!l->cache && errno == EINVAL) {
-			log_msg(LOG_ERR, "--cache-size %zu: too small for "
+			log_msg(LOG_ERR,
+				"--cache-size %zu: too small for "
 				"one %zu-byte chunk and its index",
 				cfg->cache_size, cp.chunk_size);
 			return EXIT_USAGE;
@@ -160,9 +163,18 @@ int main(int argc, char **argv)
 	int pidfd = -1, rc;
 
 	switch (config_parse(argc, argv, &cfg, err, sizeof(err))) {
-	case CONFIG_HELP:
-		fputs(config_usage(), stdout);
+	case CONFIG_HELP: {
+		size_t n = config_usage(NULL, 0) + 1;
+		char *help = malloc(n);
+		if (!help) {
+			perror("ctftpd");
+			return EXIT_RUNTIME;
+		}
+		config_usage(help, n);
+		fputs(help, stdout);
+		free(help);
 		return EXIT_OK;
+	}
 	case CONFIG_VERSION:
 		puts(PACKAGE_STRING);
 		return EXIT_OK;

@@ -1,4 +1,5 @@
-/* Streaming LF -> CR LF and CR -> CR NUL conversion for netascii reads. */
+/* Streaming LF -> CR LF and CR -> CR NUL conversion for netascii reads, and
+ * back for netascii uploads. */
 #include "autoconfig.h"
 
 #include "netascii.h"
@@ -50,4 +51,44 @@ uint64_t netascii_encoded_size(const uint8_t *in, size_t inlen)
 	for (size_t i = 0; i < inlen; i++)
 		n += in[i] == '\n' || in[i] == '\r';
 	return n;
+}
+
+void netascii_decoder_init(struct netascii_decoder *dec)
+{
+	dec->cr = 0;
+}
+
+size_t netascii_decode(struct netascii_decoder *dec, const uint8_t *in,
+		       size_t inlen, uint8_t *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < inlen; i++) {
+		uint8_t c = in[i];
+
+		if (dec->cr) {
+			dec->cr = 0;
+			if (c == '\n') {
+				out[o++] = '\n';
+				continue;
+			}
+			out[o++] = '\r';
+			if (c == '\0')
+				continue;
+		}
+		if (c == '\r')
+			dec->cr = 1;
+		else
+			out[o++] = c;
+	}
+	return o;
+}
+
+size_t netascii_decode_finish(struct netascii_decoder *dec, uint8_t *out)
+{
+	if (!dec->cr)
+		return 0;
+	dec->cr = 0;
+	out[0] = '\r';
+	return 1;
 }

@@ -112,16 +112,16 @@ static int open_refused(int err, const char *reason, int *tftp_error,
 	return refuse(TFTP_EACCESS, reason, tftp_error, why);
 }
 
-/* Open the regular file at real (canonical, inside root) one component at a
- * time from the root, refusing symlinks on the way: realpath() has already
- * resolved them all, so a symlink found now was swapped in since, and could
- * lead anywhere.  Holding each directory open pins the path. */
-static int open_beneath(const char *root, const char *real, int permissive,
-			struct stat *st, int *tftp_error, const char **why)
+/* Walk to the directory holding the last component of real (canonical,
+ * inside root) one component at a time from the root, refusing symlinks on
+ * the way: realpath() has already resolved them all, so a symlink found now
+ * was swapped in since, and could lead anywhere.  Holding each directory
+ * open pins the path.  Returns the directory's descriptor with the last
+ * component's name in comp (NAME_MAX + 1 bytes), or -1 after refuse(). */
+static int walk_beneath(const char *root, const char *real, char *comp,
+			int *tftp_error, const char **why)
 {
 	const char *p = real + (strcmp(root, "/") == 0 ? 1 : strlen(root) + 1);
-	char comp[NAME_MAX + 1];
-	struct stat lst;
 	int dirfd, fd;
 
 	dirfd = open(root, O_RDONLY | O_DIRECTORY);
@@ -139,7 +139,7 @@ static int open_beneath(const char *root, const char *real, int permissive,
 		comp[len] = '\0';
 		p += len;
 		if (*p == '\0')
-			break;
+			return dirfd;
 		p++;
 		fd = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 		if (fd < 0) {
@@ -151,6 +151,19 @@ static int open_beneath(const char *root, const char *real, int permissive,
 		close(dirfd);
 		dirfd = fd;
 	}
+}
+
+/* Open the regular file at real (canonical, inside root) for reading. */
+static int open_beneath(const char *root, const char *real, int permissive,
+			struct stat *st, int *tftp_error, const char **why)
+{
+	char comp[NAME_MAX + 1];
+	struct stat lst;
+	int dirfd, fd;
+
+	dirfd = walk_beneath(root, real, comp, tftp_error, why);
+	if (dirfd < 0)
+		return -1;
 	/* Check the type before opening: a device is never opened. */
 	if (fstatat(dirfd, comp, &lst, AT_SYMLINK_NOFOLLOW) != 0) {
 		close(dirfd);
@@ -189,17 +202,26 @@ static int open_beneath(const char *root, const char *real, int permissive,
 	return fd;
 }
 
+/* ROOT/rel into full (PATH_MAX bytes).  Returns 0, or -1 after refuse(). */
+static int full_path(const char *root, const char *rel, char *full,
+		     int *tftp_error, const char **why)
+{
+	int n = snprintf(full, PATH_MAX, "%s/%s",
+			 strcmp(root, "/") == 0 ? "" : root, rel);
+
+	if (n < 0 || n >= PATH_MAX)
+		return refuse(TFTP_ENOTFOUND, "file name too long", tftp_error,
+			      why);
+	return 0;
+}
+
 int path_open_read(const char *root, const char *rel, int permissive,
 		   struct stat *st, int *tftp_error, const char **why)
 {
 	char full[PATH_MAX], real[PATH_MAX];
-	int n;
 
-	n = snprintf(full, sizeof(full), "%s/%s",
-		     strcmp(root, "/") == 0 ? "" : root, rel);
-	if (n < 0 || (size_t)n >= sizeof(full))
-		return refuse(TFTP_ENOTFOUND, "file name too long", tftp_error,
-			      why);
+	if (full_path(root, rel, full, tftp_error, why) != 0)
+		return -1;
 	/* Resolve symlinks first, so one that stays inside the root works and
 	 * one that leaves it is refused by where it leads. */
 	if (!realpath(full, real)) {
@@ -212,4 +234,86 @@ int path_open_read(const char *root, const char *rel, int permissive,
 		return refuse(TFTP_EACCESS, "resolves outside the root",
 			      tftp_error, why);
 	return open_beneath(root, real, permissive, st, tftp_error, why);
+}
+
+int path_parent_dir(const char *root, const char *rel, char *name,
+		    int *tftp_error, const char **why)
+{
+	char full[PATH_MAX], real[PATH_MAX], dir[PATH_MAX], *slash;
+	size_t rl;
+
+	if (full_path(root, rel, full, tftp_error, why) != 0)
+		return -1;
+	/* An existing file (or a symlink to one) resolves as for a read. */
+	if (realpath(full, real)) {
+		if (!inside_root(root, real))
+			return refuse(TFTP_EACCESS, "resolves outside the root",
+				      tftp_error, why);
+		return walk_beneath(root, real, name, tftp_error, why);
+	}
+	if (errno != ENOENT)
+		return refuse(errno == EACCES ? TFTP_EACCESS : TFTP_ENOTFOUND,
+			      errno == EACCES ? "permission denied"
+					      : "no such file",
+			      tftp_error, why);
+	/* A new name: its directory must exist inside the root (or be the
+	 * root); the name is then walked to like any other. */
+	slash = strrchr(full, '/');
+	memcpy(dir, full, (size_t)(slash - full));
+	dir[slash - full] = '\0';
+	if (!realpath(dir[0] ? dir : "/", real))
+		return refuse(TFTP_ENOTFOUND, "no such directory", tftp_error,
+			      why);
+	if (strcmp(real, root) != 0 && !inside_root(root, real))
+		return refuse(TFTP_EACCESS, "resolves outside the root",
+			      tftp_error, why);
+	rl = strlen(real);
+	if (rl + strlen(slash) >= sizeof(real))
+		return refuse(TFTP_ENOTFOUND, "file name too long", tftp_error,
+			      why);
+	if (rl == 1) /* the root "/": no second slash */
+		rl = 0;
+	memcpy(real + rl, slash, strlen(slash) + 1);
+	return walk_beneath(root, real, name, tftp_error, why);
+}
+
+int path_open_write(const char *root, const char *rel, int permissive,
+		    int create, struct path_target *target, int *tftp_error,
+		    const char **why)
+{
+	const char *no = NULL;
+	int dirfd;
+
+	target->exists = 0;
+	target->dirfd = dirfd =
+		path_parent_dir(root, rel, target->name, tftp_error, why);
+	if (dirfd < 0)
+		return -1;
+	if (fstatat(dirfd, target->name, &target->st, AT_SYMLINK_NOFOLLOW) == 0) {
+		target->exists = 1;
+		if (!S_ISREG(target->st.st_mode))
+			no = S_ISLNK(target->st.st_mode)
+				     ? "a symbolic link that leads nowhere"
+				     : "not a regular file";
+		/* tftpd-hpa's rule: only files anyone may write, unless
+		 * --permissive leaves it to the server user's rights. */
+		else if (!permissive && !(target->st.st_mode & S_IWOTH))
+			no = "not world-writable";
+		else if (permissive &&
+			 faccessat(dirfd, target->name, W_OK, AT_EACCESS) != 0)
+			no = "not writable by the server";
+	} else if (errno != ENOENT) {
+		no = "cannot look at the file";
+	} else if (!create) {
+		close(dirfd);
+		target->dirfd = -1;
+		return refuse(TFTP_ENOTFOUND, "no such file (and no --create)",
+			      tftp_error, why);
+	}
+	if (no) {
+		close(dirfd);
+		target->dirfd = -1;
+		return refuse(TFTP_EACCESS, no, tftp_error, why);
+	}
+	return 0;
 }

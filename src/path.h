@@ -3,6 +3,7 @@
 #ifndef CTFTPD_PATH_H
 #define CTFTPD_PATH_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/stat.h>
 
@@ -38,5 +39,31 @@ const char *path_result_message(enum path_result r);
  * the process is out of file descriptors) and *why to a static reason. */
 int path_open_read(const char *root, const char *rel, int permissive,
 		   struct stat *st, int *tftp_error, const char **why);
+
+/* Where a WRQ may write ROOT/rel (tftpd-hpa's rules).  An existing file
+ * must resolve inside the root, be a regular file, and be world-writable
+ * (with permissive: writable by the server's user); a missing one may be
+ * created only with create, in a directory inside the root.  Nothing is
+ * opened for writing here: the caller writes beside the file and renames.
+ * Returns 0 with *target filled (dirfd open: the caller closes it), or -1
+ * with *tftp_error (1 or 2) and *why set. */
+struct path_target {
+	int dirfd;               /* the directory that holds the file */
+	char name[NAME_MAX + 1]; /* the file's name in it */
+	int exists;              /* the file exists: st is its lstat */
+	struct stat st;
+};
+
+int path_open_write(const char *root, const char *rel, int permissive,
+		    int create, struct path_target *target, int *tftp_error,
+		    const char **why);
+
+/* The directory that holds ROOT/rel, or would hold it when it does not
+ * exist yet (symlinks resolved, inside the root, walked to without
+ * following a link swapped in meanwhile), with the file's name in that
+ * directory written to name (NAME_MAX + 1 bytes).  Returns its descriptor,
+ * or -1 with *tftp_error and *why set. */
+int path_parent_dir(const char *root, const char *rel, char *name,
+		    int *tftp_error, const char **why);
 
 #endif

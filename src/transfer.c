@@ -13,6 +13,7 @@
 #include "options.h"
 #include "path.h"
 #include "rto.h"
+#include "sink.h"
 #include "source.h"
 
 #include <errno.h>
@@ -46,6 +47,7 @@ struct transfer {
 	int wake_fd;         /* handoff: a repeated request, or stop */
 	char client_str[NET_ADDRSTRLEN];
 	char name[LOG_NAME_MAX];
+	const char *op;      /* "RRQ" or "WRQ" */
 	const char *mode_name;
 	unsigned blksize;    /* bytes of payload in a full DATA block */
 	unsigned windowsize; /* blocks sent before waiting for an ACK */
@@ -66,6 +68,7 @@ struct transfer {
 	uint64_t blocks;      /* DATA blocks, first transmissions */
 	uint64_t retransmits; /* packets sent again */
 	const char *cache_state; /* hit, fill, miss or off */
+	int logged;           /* the summary line is out */
 	struct timespec start;
 	uint8_t rxbuf[TFTP_BLKSIZE_MAX + TFTP_DATA_HEADER];
 };
@@ -122,14 +125,14 @@ static void summary(struct transfer *t)
 			    : LOG_INFO;
 
 	if (t->outcome == TRANSFER_REFUSED && t->blocks == 0) {
-		log_msg(LOG_INFO, "RRQ from %s file \"%s\" %s", t->client_str,
-			t->name, t->detail);
+		log_msg(LOG_INFO, "%s from %s file \"%s\" %s", t->op,
+			t->client_str, t->name, t->detail);
 		return;
 	}
 	log_msg(level,
-		"RRQ from %s file \"%s\" mode %s: %s; %llu bytes, %llu blocks, "
+		"%s from %s file \"%s\" mode %s: %s; %llu bytes, %llu blocks, "
 		"%llu retransmits, %.3f s; cache %s; blksize %u, windowsize %u",
-		t->client_str, t->name, t->mode_name, t->detail,
+		t->op, t->client_str, t->name, t->mode_name, t->detail,
 		(unsigned long long)t->bytes, (unsigned long long)t->blocks,
 		(unsigned long long)t->retransmits, elapsed(t),
 		t->cache_state ? t->cache_state : "off", t->blksize,
@@ -171,87 +174,73 @@ static int send_packet(struct transfer *t, const uint8_t *head, size_t len,
 }
 
 enum wait_result {
-	WAIT_ACK,     /* an ACK that advances the window */
+	WAIT_GOT,     /* a packet to act on (an ACK that advances the window,
+		       * for wait_ack) */
 	WAIT_REPEAT,  /* unconfirmed: the client repeated its request */
 	WAIT_TIMEOUT, /* silence until the deadline */
 	WAIT_END,     /* the transfer is over: t->outcome says why */
 };
 
-/* One datagram from the client, while blocks (acked, sent] are out.
- * Duplicate and stale ACKs are ignored without resending (RFC 1123
- * 4.2.3.1: no Sorcerer's Apprentice).  Returns WAIT_ACK with *seq set,
- * WAIT_END, or -1 to keep waiting. */
-static int take_reply(struct transfer *t, uint64_t acked, uint64_t sent,
-		      uint64_t *seq)
+/* When the current wait ends: a timer's length from now, within the
+ * give-up time, once the client is confirmed; before that, first_reply_us
+ * after its last request (no timer: nothing is resent on one). */
+static int64_t deadline(const struct transfer *t)
 {
-	struct tftp_packet pkt;
+	int64_t d;
+
+	if (!t->confirmed)
+		return t->heard_us + t->first_reply_us;
+	d = now_us() + (int64_t)rto_timeout_ms(&t->rto) * 1000;
+	return d < t->heard_us + t->give_up_us ? d : t->heard_us + t->give_up_us;
+}
+
+/* Read one datagram from the client.  An ERROR ends the transfer (and is
+ * never answered).  Returns WAIT_GOT with *pkt filled, WAIT_END, or -1 to
+ * keep waiting (nothing, or junk). */
+static int take_packet(struct transfer *t, struct tftp_packet *pkt)
+{
 	const char *why;
 	ssize_t n = recv(t->sock, t->rxbuf, sizeof(t->rxbuf), 0);
 
 	if (n < 0) {
 		if (errno == EINTR || errno == EAGAIN)
 			return -1;
-		if (errno == ECONNREFUSED) {
+		if (errno == ECONNREFUSED)
 			end(t, TRANSFER_CLIENT_GONE,
 			    "client gone (ICMP port unreachable)");
-			return WAIT_END;
-		}
-		end(t, TRANSFER_FAILED, "failed: receive error: %s",
-		    strerror(errno));
+		else
+			end(t, TRANSFER_FAILED, "failed: receive error: %s",
+			    strerror(errno));
 		return WAIT_END;
 	}
-	if (packet_parse_reply(t->rxbuf, (size_t)n, &pkt, &why) != 0) {
+	if (packet_parse_reply(t->rxbuf, (size_t)n, pkt, &why) != 0) {
 		log_msg(LOG_DEBUG, "ignoring bad datagram from %s: %s",
 			t->client_str, why);
 		return -1;
 	}
-	if (pkt.opcode == TFTP_ERROR) {
+	if (pkt->opcode == TFTP_ERROR) {
 		char msg[128];
-		log_sanitize(pkt.error_msg, strlen(pkt.error_msg), msg,
+		log_sanitize(pkt->error_msg, strlen(pkt->error_msg), msg,
 			     sizeof(msg));
 		end(t, TRANSFER_CLIENT_END, "ended by client: ERROR %u \"%s\"",
-		    pkt.error_code, msg);
+		    pkt->error_code, msg);
 		return WAIT_END;
 	}
-	if (pkt.opcode != TFTP_ACK) {
-		send_error(t, TFTP_EBADOP, "expected an ACK");
-		end(t, TRANSFER_REFUSED, "failed: client sent %s during a read",
-		    packet_opcode_name(pkt.opcode));
-		return WAIT_END;
-	}
-	/* Map the 16-bit block number into the window. */
-	uint16_t delta = (uint16_t)(pkt.block - (uint16_t)acked);
-	if (delta >= 1 && delta <= sent - acked) {
-		*seq = acked + delta;
-		return WAIT_ACK;
-	}
-	if (log_level() >= LOG_V_PACKETS)
-		log_msg(LOG_DEBUG, "%s: ignoring ACK %u (acked %llu)",
-			t->client_str, pkt.block, (unsigned long long)acked);
-	return -1;
+	return WAIT_GOT;
 }
 
-/* Wait for an ACK of a block in (acked, sent], until the timer runs out;
- * before the client is confirmed, until it has been silent for
- * first_reply_us since its last request, and a repeated request returns
- * WAIT_REPEAT.  Datagrams are read before the wake-up pipe, so a client's
- * final ACK or ERROR is seen before its next request. */
-static enum wait_result wait_reply(struct transfer *t, uint64_t acked,
-				   uint64_t sent, uint64_t *seq)
+/* Wait for a packet from the client until the deadline.  Datagrams are
+ * read before the wake-up pipe, so a client's last ACK or ERROR is seen
+ * before its next request; a repeated request counts only before the
+ * client is confirmed (after, it is a stale copy of the request this
+ * transfer serves). */
+static enum wait_result wait_packet(struct transfer *t, int64_t until,
+				    struct tftp_packet *pkt)
 {
-	int64_t deadline;
-
-	if (t->confirmed) {
-		deadline = now_us() + (int64_t)rto_timeout_ms(&t->rto) * 1000;
-		if (deadline > t->heard_us + t->give_up_us)
-			deadline = t->heard_us + t->give_up_us;
-	} else {
-		deadline = t->heard_us + t->first_reply_us;
-	}
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = t->sock, .events = POLLIN},
 					{.fd = t->wake_fd, .events = POLLIN}};
-		int64_t left = deadline - now_us();
+		int64_t left = until - now_us();
 		int n, r;
 
 		if (handoff_stop_requested()) {
@@ -269,18 +258,50 @@ static enum wait_result wait_reply(struct transfer *t, uint64_t acked,
 		if (n <= 0)
 			continue;
 		if (pfd[0].revents) {
-			r = take_reply(t, acked, sent, seq);
+			r = take_packet(t, pkt);
 			if (r >= 0)
 				return (enum wait_result)r;
 			continue;
 		}
-		/* A repeat once confirmed is a stale copy of the request:
-		 * the transfer it asked for is running. */
 		if (pfd[1].revents && handoff_take_nudge() && !t->confirmed) {
 			t->heard_us = now_us();
 			return WAIT_REPEAT;
 		}
 	}
+}
+
+/* Wait for an ACK of a block in (acked, sent].  Duplicate and stale ACKs
+ * are ignored without resending (RFC 1123 4.2.3.1: no Sorcerer's
+ * Apprentice); anything but an ACK ends a read with ERROR 4.  On WAIT_GOT,
+ * *seq is the block acknowledged. */
+static enum wait_result wait_ack(struct transfer *t, uint64_t acked,
+				 uint64_t sent, uint64_t *seq)
+{
+	int64_t until = deadline(t);
+	struct tftp_packet pkt;
+	enum wait_result r;
+
+	while ((r = wait_packet(t, until, &pkt)) == WAIT_GOT) {
+		uint16_t delta;
+		if (pkt.opcode != TFTP_ACK) {
+			send_error(t, TFTP_EBADOP, "expected an ACK");
+			end(t, TRANSFER_REFUSED,
+			    "failed: client sent %s during a read",
+			    packet_opcode_name(pkt.opcode));
+			return WAIT_END;
+		}
+		/* Map the 16-bit block number into the window. */
+		delta = (uint16_t)(pkt.block - (uint16_t)acked);
+		if (delta >= 1 && delta <= sent - acked) {
+			*seq = acked + delta;
+			return WAIT_GOT;
+		}
+		if (log_level() >= LOG_V_PACKETS)
+			log_msg(LOG_DEBUG, "%s: ignoring ACK %u (acked %llu)",
+				t->client_str, pkt.block,
+				(unsigned long long)acked);
+	}
+	return r;
 }
 
 /* Silence until the deadline.  Returns 1 when the transfer is over: an
@@ -303,15 +324,15 @@ static int silence(struct transfer *t)
 	return 0;
 }
 
-/* Progress from the client: an RTT sample unless the packet acknowledged
- * was sent more than once (Karn's rule), in which case only the backoff is
- * undone. */
-static void progress(struct transfer *t, const struct slot_meta *m)
+/* Progress from the client, in answer to a packet we sent at sent_us: an
+ * RTT sample unless that packet was sent more than once (Karn's rule), in
+ * which case only the backoff is undone.  The client is confirmed. */
+static void progress(struct transfer *t, int64_t sent_us, int resent)
 {
 	t->confirmed = 1;
 	t->heard_us = now_us();
-	if (!m->resent)
-		rto_sample(&t->rto, (uint64_t)(t->heard_us - m->sent_us));
+	if (!resent)
+		rto_sample(&t->rto, (uint64_t)(t->heard_us - sent_us));
 	else
 		rto_progress(&t->rto);
 }
@@ -399,10 +420,11 @@ static void send_file(struct transfer *t, struct source *src)
 	for (;;) {
 		if (send_blocks(t, src, &w, from, to) != 0)
 			return;
-		switch (wait_reply(t, w.acked, w.sent, &seq)) {
-		case WAIT_ACK:
+		switch (wait_ack(t, w.acked, w.sent, &seq)) {
+		case WAIT_GOT:
 			w.acked = seq;
-			progress(t, &t->meta[seq % t->windowsize]);
+			progress(t, t->meta[seq % t->windowsize].sent_us,
+				 t->meta[seq % t->windowsize].resent);
 			if (w.last && w.acked == w.last) {
 				end(t, TRANSFER_COMPLETE, "complete");
 				return;
@@ -448,9 +470,9 @@ static int send_oack(struct transfer *t, const uint8_t *oack, size_t len)
 	for (;;) {
 		if (send_packet(t, oack, len, NULL, 0) != 0)
 			return -1;
-		switch (wait_reply(t, ACKED_NOTHING, 0, &seq)) {
-		case WAIT_ACK:
-			progress(t, &m);
+		switch (wait_ack(t, ACKED_NOTHING, 0, &seq)) {
+		case WAIT_GOT:
+			progress(t, m.sent_us, m.resent);
 			return 0;
 		case WAIT_REPEAT:
 			t->retransmits++;
@@ -557,24 +579,44 @@ static void start_timer(struct transfer *t, const struct options_accepted *acc)
 	rto_init(&t->rto, initial, floor, backoff_max);
 }
 
-/* Negotiate the options (RFC 2347) and size the window ring.  Fills the
- * OACK into oack (cap bytes), *oack_len 0 when none is due.  Returns 0, or
- * -1 with t->outcome set. */
-static int negotiate(struct transfer *t, const struct transfer_request *tr,
-		     struct source *src, const struct stat *st, uint8_t *oack,
-		     size_t cap, size_t *oack_len)
+/* Negotiate the options (RFC 2347) and start the timer. */
+static void negotiate(struct transfer *t, const struct transfer_request *tr,
+		      struct options_accepted *acc)
 {
 	struct options_limits lim;
-	struct options_accepted acc;
-	uint64_t tsize = 0;
 
 	lim.max_blksize = blksize_cap(t->cfg, &tr->origin, &tr->client);
 	lim.max_windowsize = t->cfg->max_window;
 	lim.refused = t->cfg->refused;
-	options_negotiate(tr->req, &lim, &acc);
-	t->blksize = acc.blksize;
-	t->windowsize = acc.windowsize;
-	start_timer(t, &acc);
+	options_negotiate(tr->req, &lim, acc);
+	t->blksize = acc->blksize;
+	t->windowsize = acc->windowsize;
+	start_timer(t, acc);
+}
+
+/* The OACK for acc with tsize into oack (cap bytes); *len 0 when no option
+ * was accepted.  Returns 0, or -1 with t->outcome set. */
+static int build_oack(struct transfer *t, const struct options_accepted *acc,
+		      uint64_t tsize, uint8_t *oack, size_t cap, size_t *len)
+{
+	*len = acc->present ? options_build_oack(oack, cap, acc, tsize) : 0;
+	if (acc->present && *len == 0) {
+		end(t, TRANSFER_FAILED, "failed: OACK does not fit");
+		return -1;
+	}
+	return 0;
+}
+
+/* A read's options, tsize and window ring.  Returns 0, or -1 with
+ * t->outcome set. */
+static int start_read(struct transfer *t, const struct transfer_request *tr,
+		      struct source *src, const struct stat *st, uint8_t *oack,
+		      size_t cap, size_t *oack_len)
+{
+	struct options_accepted acc;
+	uint64_t tsize = 0;
+
+	negotiate(t, tr, &acc);
 	if (acc.present & OPTION_TSIZE) {
 		/* netascii grows the file: send the converted size, or
 		 * nothing rather than a wrong one (or than counting a large
@@ -585,11 +627,8 @@ static int negotiate(struct transfer *t, const struct transfer_request *tr,
 		if (source_size(src, st, &tsize) != 0 || tsize == 0)
 			acc.present &= ~(unsigned)OPTION_TSIZE;
 	}
-	*oack_len = acc.present ? options_build_oack(oack, cap, &acc, tsize) : 0;
-	if (acc.present && *oack_len == 0) {
-		end(t, TRANSFER_FAILED, "failed: OACK does not fit");
+	if (build_oack(t, &acc, tsize, oack, cap, oack_len) != 0)
 		return -1;
-	}
 	t->ring = malloc((size_t)t->windowsize * (TFTP_DATA_HEADER + t->blksize));
 	t->meta = calloc(t->windowsize, sizeof(*t->meta));
 	if (!t->ring || !t->meta) {
@@ -622,16 +661,278 @@ static int open_file(struct transfer *t, const struct transfer_request *tr,
 	return -1;
 }
 
+/* ---- uploads (WRQ) ------------------------------------------------------ */
+
+static int send_ack(struct transfer *t, uint64_t block)
+{
+	uint8_t ack[4];
+
+	return send_packet(t, ack, packet_build_ack(ack, (uint16_t)block), NULL,
+			   0);
+}
+
+/* A block that could not be written ends the upload: ERROR 3 for a full
+ * disk or an upload over --max-upload-size (RFC 1350), ERROR 0 else. */
+static void write_failed(struct transfer *t, int err)
+{
+	if (err == ENOSPC || err == EDQUOT) {
+		send_error(t, TFTP_ENOSPACE, NULL);
+		end(t, TRANSFER_FAILED, "failed: disk full");
+	} else if (err == EFBIG) {
+		send_error(t, TFTP_ENOSPACE, "larger than the server accepts");
+		end(t, TRANSFER_REFUSED, "refused: over --max-upload-size");
+	} else {
+		send_error(t, TFTP_EUNDEF, "write error");
+		end(t, TRANSFER_FAILED, "failed: write error: %s", strerror(err));
+	}
+}
+
+/* After the final ACK (RFC 1350 section 6, "dallying"): if that ACK is
+ * lost the client sends its last DATA again; answer it for a while.  The
+ * transfer's outcome is already decided and stays. */
+static void dally(struct transfer *t, uint64_t last)
+{
+	int64_t until = now_us() + (int64_t)TRANSFER_DALLY_MS * 1000;
+	enum transfer_outcome outcome = t->outcome;
+	char detail[sizeof(t->detail)];
+	struct tftp_packet pkt;
+
+	memcpy(detail, t->detail, sizeof(detail));
+	while (wait_packet(t, until, &pkt) == WAIT_GOT)
+		if (pkt.opcode == TFTP_DATA && pkt.block == (uint16_t)last &&
+		    send_ack(t, last) == 0)
+			t->retransmits++;
+	t->outcome = outcome;
+	memcpy(t->detail, detail, sizeof(detail));
+}
+
+/* The last block is in: the file is made whole on disk before the client
+ * hears that it is, then the final ACK goes out. */
+static void finish_upload(struct transfer *t, struct sink *s, uint64_t last)
+{
+	if (sink_commit(s) != 0) {
+		write_failed(t, errno);
+		return;
+	}
+	end(t, TRANSFER_COMPLETE, "complete");
+	if (send_ack(t, last) != 0)
+		end(t, TRANSFER_COMPLETE, "complete"); /* the file is whole */
+	/* The summary now: the dally adds nothing worth waiting for. */
+	summary(t);
+	t->logged = 1;
+	if (handoff_mark_done())
+		dally(t, last);
+}
+
+/* What the receiving side knows between two packets. */
+struct receiver {
+	uint64_t received;  /* highest block written, in order */
+	unsigned in_window; /* blocks since our last ACK */
+	int gap_acked;      /* a gap was answered: wait for the resend */
+	int ack_resent;     /* our last ACK went more than once (Karn) */
+	int64_t acked_us;   /* when our last ACK went out */
+};
+
+/* One DATA block from the client.  In order: written, then acknowledged
+ * when it ends a window (RFC 7440) or the file.  Seen before: our ACK was
+ * lost, so it is acknowledged again, not written twice.  Past a gap: one
+ * ACK of the last block in order, so the sender resumes from there.
+ * Returns 0 to go on, -1 when the transfer is over. */
+static int take_data(struct transfer *t, struct sink *s, struct receiver *rx,
+		     const struct tftp_packet *pkt)
+{
+	uint16_t delta = (uint16_t)(pkt->block - (uint16_t)rx->received);
+
+	if (delta != 1) {
+		if (delta != 0 && delta < 0x8000) { /* ahead: a gap */
+			if (rx->gap_acked)
+				return 0;
+			rx->gap_acked = 1;
+		}
+		rx->in_window = 0;
+		return send_ack(t, rx->received);
+	}
+	if (sink_write(s, pkt->data, pkt->data_len) != 0) {
+		write_failed(t, errno);
+		return -1;
+	}
+	rx->received++;
+	t->blocks++;
+	t->bytes += pkt->data_len;
+	rx->gap_acked = 0;
+	if (rx->in_window == 0)
+		progress(t, rx->acked_us, rx->ack_resent);
+	if (pkt->data_len < t->blksize) {
+		finish_upload(t, s, rx->received);
+		return -1;
+	}
+	if (++rx->in_window < t->windowsize)
+		return 0;
+	rx->in_window = 0;
+	rx->ack_resent = 0;
+	rx->acked_us = now_us();
+	return send_ack(t, rx->received);
+}
+
+/* Receive the file (RFC 1350 WRQ, RFC 7440 windows) into the sink.  first
+ * (len bytes: ACK 0 or the OACK) is resent only when the client repeats its
+ * WRQ; later, silence resends the last ACK on the timer. */
+static void receive_file(struct transfer *t, struct sink *s,
+			 const uint8_t *first, size_t len)
+{
+	struct receiver rx = {.acked_us = now_us()};
+	struct tftp_packet pkt;
+
+	for (;;) {
+		switch (wait_packet(t, deadline(t), &pkt)) {
+		case WAIT_REPEAT: /* ACK 0 or the OACK was lost */
+			t->retransmits++;
+			rx.ack_resent = 1;
+			if (send_packet(t, first, len, NULL, 0) != 0)
+				return;
+			continue;
+		case WAIT_TIMEOUT:
+			if (silence(t))
+				return;
+			t->retransmits++;
+			rx.ack_resent = 1;
+			if (send_ack(t, rx.received) != 0)
+				return;
+			continue;
+		case WAIT_END:
+			return;
+		case WAIT_GOT:
+			break;
+		}
+		if (pkt.opcode != TFTP_DATA || pkt.data_len > t->blksize) {
+			int data = pkt.opcode == TFTP_DATA;
+			send_error(t, TFTP_EBADOP, data ? "DATA over blksize"
+							: "expected DATA");
+			end(t, TRANSFER_REFUSED, "failed: client sent %s%s",
+			    packet_opcode_name(pkt.opcode),
+			    data ? " larger than blksize" : " during a write");
+			return;
+		}
+		if (take_data(t, s, &rx, &pkt) != 0)
+			return;
+	}
+}
+
+/* A new file's mode: 0666 less --umask, or less the daemon's own umask
+ * (tftpd-hpa's --permissive default). */
+static mode_t create_mode(const struct config *cfg)
+{
+	mode_t mask = (mode_t)cfg->umask;
+
+	if (cfg->umask == CONFIG_UMASK_INHERIT) {
+		mask = umask(0);
+		umask(mask);
+	}
+	return 0666 & ~mask;
+}
+
+/* Check and open the upload's target and temporary file, negotiate, and
+ * send the first packet (the OACK, or ACK 0).  Returns its length in
+ * first, or 0 with t->outcome set. */
+static size_t start_write(struct transfer *t, const struct transfer_request *tr,
+			  struct sink *s, uint8_t *first, size_t cap)
+{
+	const struct config *cfg = t->cfg;
+	struct options_accepted acc;
+	struct path_target target;
+	const char *why;
+	size_t len;
+	int code;
+
+	if (path_open_write(cfg->root_real, tr->rel, cfg->permissive,
+			    cfg->create, &target, &code, &why) != 0) {
+		send_error(t, (uint16_t)code, code == TFTP_ENOTFOUND
+						      ? "File not found"
+						      : "Access violation");
+		end(t, TRANSFER_REFUSED, "refused: %s (ERROR %d)", why, code);
+		return 0;
+	}
+	if (sink_open(s, &target, tr->req->mode, create_mode(cfg),
+		      cfg->max_upload_size) != 0) {
+		int err = errno;
+		send_error(t, err == EACCES || err == EPERM ? TFTP_EACCESS
+							    : TFTP_EUNDEF,
+			   "cannot write the file");
+		end(t, TRANSFER_REFUSED, "refused: cannot stage the upload: %s "
+		    "(ERROR %d)", strerror(err),
+		    err == EACCES || err == EPERM ? TFTP_EACCESS : TFTP_EUNDEF);
+		return 0;
+	}
+	negotiate(t, tr, &acc);
+	/* RFC 2349: tsize announces the upload's size; refuse at once what
+	 * cannot fit, and echo it in the OACK. */
+	if ((acc.present & OPTION_TSIZE) &&
+	    ((cfg->max_upload_size && acc.tsize > cfg->max_upload_size) ||
+	     acc.tsize > sink_free_space(s))) {
+		int over = cfg->max_upload_size && acc.tsize > cfg->max_upload_size;
+		send_error(t, TFTP_ENOSPACE, over ? "larger than the server accepts"
+						  : NULL);
+		end(t, TRANSFER_REFUSED, "refused: tsize %llu %s (ERROR 3)",
+		    (unsigned long long)acc.tsize,
+		    over ? "over --max-upload-size" : "over the free space");
+		return 0;
+	}
+	if (build_oack(t, &acc, acc.tsize, first, cap, &len) != 0)
+		return 0;
+	if (len == 0)
+		len = packet_build_ack(first, 0);
+	if (send_packet(t, first, len, NULL, 0) != 0)
+		return 0;
+	return len;
+}
+
+/* A read: the file, its options, the OACK and the blocks. */
+static void serve_read(struct transfer *t, struct cache *cache,
+		       const struct transfer_request *tr)
+{
+	static struct source src;
+	static uint8_t oack[512]; /* longer than a DATA of a small blksize */
+	size_t oack_len = 0;
+	struct stat st;
+	int fd = open_file(t, tr, &st);
+
+	if (fd < 0)
+		return;
+	source_init(&src, fd, tr->req->mode, &st);
+	t->cache_state = source_use_cache(&src, cache, tr->rel, &st);
+	if (start_read(t, tr, &src, &st, oack, sizeof(oack), &oack_len) == 0 &&
+	    (oack_len == 0 || send_oack(t, oack, oack_len) == 0))
+		send_file(t, &src);
+	source_close(&src);
+}
+
+/* A write: the target and its temporary file, the first packet, the
+ * blocks; anything short of complete leaves the target as it was. */
+static void serve_write(struct transfer *t, const struct transfer_request *tr)
+{
+	static struct sink sink; /* a netascii buffer: not on the stack */
+	uint8_t first[512];
+	size_t len;
+
+	if (t->cfg->readonly) { /* the listener refuses these already */
+		send_error(t, TFTP_EACCESS, "writes are disabled");
+		end(t, TRANSFER_REFUSED, "refused: --readonly (ERROR 2)");
+		return;
+	}
+	sink.fd = sink.dirfd = sink.target_fd = -1;
+	sink.tmpname[0] = '\0';
+	len = start_write(t, tr, &sink, first, sizeof(first));
+	if (len > 0)
+		receive_file(t, &sink, first, len);
+	sink_close(&sink);
+}
+
 enum transfer_outcome transfer_run(const struct config *cfg,
 				   struct cache *cache,
 				   const struct transfer_request *tr)
 {
 	static struct transfer t; /* large receive buffer: not on the stack */
-	static struct source src;
-	static uint8_t oack[512]; /* longer than a DATA of a small blksize */
-	size_t oack_len = 0;
-	struct stat st;
-	int fd, have_socket = 0;
+	int have_socket;
 
 	memset(&t, 0, sizeof(t));
 	clock_gettime(CLOCK_MONOTONIC, &t.start);
@@ -641,30 +942,27 @@ enum transfer_outcome transfer_run(const struct config *cfg,
 	net_format(&tr->client, t.client_str);
 	log_sanitize(tr->req->filename, tr->req->filename_len, t.name,
 		     sizeof(t.name));
+	t.op = tr->req->opcode == TFTP_WRQ ? "WRQ" : "RRQ";
 	t.mode_name = packet_mode_name(tr->req->mode);
 	t.blksize = TFTP_BLKSIZE_DEFAULT;
 	t.windowsize = 1;
 	end(&t, TRANSFER_FAILED, "failed");
-	src.fd = -1;
 
-	if (open_socket(&t, tr) == 0)
-		have_socket = 1;
+	have_socket = open_socket(&t, tr) == 0;
 	/* From here on the listening socket is not ours to hold: a listener
 	 * restarted meanwhile must be able to bind its port. */
 	if (tr->listen_fd >= 0)
 		close(tr->listen_fd);
-	if (have_socket && (fd = open_file(&t, tr, &st)) >= 0) {
-		source_init(&src, fd, tr->req->mode, &st);
-		t.cache_state = source_use_cache(&src, cache, tr->rel, &st);
-		if (negotiate(&t, tr, &src, &st, oack, sizeof(oack),
-			      &oack_len) == 0 &&
-		    (oack_len == 0 || send_oack(&t, oack, oack_len) == 0))
-			send_file(&t, &src);
+	if (have_socket) {
+		if (tr->req->opcode == TFTP_WRQ)
+			serve_write(&t, tr);
+		else
+			serve_read(&t, cache, tr);
 	}
-	summary(&t);
+	if (!t.logged)
+		summary(&t);
 	free(t.ring);
 	free(t.meta);
-	source_close(&src);
 	if (t.sock >= 0)
 		close(t.sock);
 	return t.outcome;

@@ -15,6 +15,10 @@
  * given up on. */
 #define TRANSFER_FIRST_REPLY_MS 10000
 
+/* After the final ACK of an upload, how long the child stays to answer a
+ * repeat of the last DATA, should that ACK be lost (milliseconds). */
+#define TRANSFER_DALLY_MS 2000
+
 /* What the listener hands the child: a request it has already checked. */
 struct transfer_request {
 	const struct tftp_request *req; /* mode, file name, options */
@@ -47,9 +51,11 @@ enum transfer_outcome {
 	TRANSFER_FAILED,      /* a local error */
 };
 
-/* Serve one request: open the file, negotiate options (RFC 2347), send the
- * file from the shared cache (cache, or NULL) or from disk, and log one
- * summary line.  Returns the outcome. */
+/* Serve one request and log one summary line.  RRQ: open the file,
+ * negotiate options (RFC 2347), send it from the shared cache (cache, or
+ * NULL) or from disk.  WRQ (tftpd-hpa's write rules, see path.h): receive
+ * into a temporary file and rename it over the target once complete
+ * (sink.h).  Returns the outcome. */
 enum transfer_outcome transfer_run(const struct config *cfg,
 				   struct cache *cache,
 				   const struct transfer_request *tr);

@@ -13,7 +13,8 @@ load helpers
 		--max-clients --permissive --foreground \
 		--verbose --verbosity --help --version --listen --inetd \
 		--idle-timeout --pidfile --user --group --secure --chroot \
-		--umask --port-range --ipv4 --ipv6 --create --map-file; do
+		--umask --port-range --ipv4 --ipv6 --create --map-file \
+		--readonly --max-upload-size; do
 		[[ "$output" == *"$opt"* ]] || { echo "missing $opt"; return 1; }
 	done
 }
@@ -66,8 +67,7 @@ bad_value() {
 	bad_value "--group needs --user" --group root "$ROOT"
 	bad_value "--refuse" --refuse multicast "$ROOT"
 	bad_value "--verbosity" --verbosity 4 "$ROOT"
-	bad_value "uploads (WRQ) are not implemented" --create "$ROOT"
-	bad_value "uploads (WRQ) are not implemented" -c "$ROOT"
+	bad_value "--max-upload-size" --max-upload-size 1T "$ROOT"
 	bad_value "remapping is not implemented" -m /etc/tftp.map "$ROOT"
 	bad_value "--user 'no-such-user-here': no such user" --user no-such-user-here "$ROOT"
 	bad_value "--group 'no-such-group-here': no such group" --user root --group no-such-group-here "$ROOT"

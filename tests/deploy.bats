@@ -617,14 +617,8 @@ curl_status() {
 
 # ---- tftpd-hpa's command lines, refused options, port range ---------------
 
-@test "-c and -m are refused with exit 2 and a clear message" {
+@test "-m is refused with exit 2 and a clear message" {
 	make_root
-	run "$CTFTPD" --foreground --address 127.0.0.1:1 -c "$ROOT"
-	echo "$output"
-	[ "$status" -eq 2 ]
-	[[ "$output" == *"--create"*"not implemented"* ]]
-	run "$CTFTPD" --foreground --address 127.0.0.1:1 --create "$ROOT"
-	[ "$status" -eq 2 ]
 	run "$CTFTPD" --foreground --address 127.0.0.1:1 -m "$ROOT/map" "$ROOT"
 	echo "$output"
 	[ "$status" -eq 2 ]

@@ -193,7 +193,7 @@ server_alive() {
 	log_lacks '(escape|secret\.txt)" mode [a-z]+: complete'
 }
 
-@test "probe: WRQ is ERROR 2 and creates nothing" {
+@test "probe: WRQ without --create is refused and creates nothing" {
 	start_server
 	local host
 	for host in $HOSTS; do

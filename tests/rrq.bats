@@ -117,13 +117,18 @@ get() {
 	cmp "$BATS_TEST_TMPDIR/out" "$ROOT/secret"
 }
 
-@test "a write request is refused: writes are disabled" {
-	start_server
+@test "--readonly: every write request is refused, even to a world-writable file" {
+	start_server --readonly --create
 	printf 'data\n' >"$BATS_TEST_TMPDIR/up"
+	printf 'old\n' >"$ROOT/open.txt"
+	chmod 666 "$ROOT/open.txt"
 	run timeout 20 curl -sS -T "$BATS_TEST_TMPDIR/up" "tftp://127.0.0.1:$PORT/up"
 	[ "$status" -eq 69 ]
 	[ ! -e "$ROOT/up" ]
-	wait_for 5 grep -q 'WRQ from 127.0.0.1:[0-9]* refused: writes are disabled' "$SERVER_LOG"
+	run timeout 20 curl -sS -T "$BATS_TEST_TMPDIR/up" "tftp://127.0.0.1:$PORT/open.txt"
+	[ "$status" -eq 69 ]
+	cmp "$ROOT/open.txt" <(printf 'old\n')
+	wait_for 5 grep -q 'WRQ from 127.0.0.1:[0-9]* refused: writes are disabled (--readonly)' "$SERVER_LOG"
 }
 
 @test "a file name with control characters is logged escaped" {

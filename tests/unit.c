@@ -154,6 +154,71 @@ static size_t reference_netascii(const uint8_t *in, size_t len, uint8_t *out)
 	return o;
 }
 
+/* Decode in (len bytes) cut into random slices; returns the bytes out. */
+static size_t decode_sliced(const uint8_t *in, size_t len, uint8_t *out)
+{
+	struct netascii_decoder dec;
+	size_t pos = 0, o = 0;
+
+	netascii_decoder_init(&dec);
+	while (pos < len) {
+		size_t slice = 1 + (size_t)rand() % 600;
+		if (slice > len - pos)
+			slice = len - pos;
+		o += netascii_decode(&dec, in + pos, slice, out + o);
+		pos += slice;
+	}
+	return o + netascii_decode_finish(&dec, out + o);
+}
+
+/* Uploads: CR LF -> LF, CR NUL -> CR, across any cut; a final CR kept;
+ * decoding what the encoder made gives the original back. */
+static void test_netascii_decode(void)
+{
+	static uint8_t in[20000], enc[40000], got[40001];
+	struct netascii_decoder dec;
+	size_t n;
+
+	netascii_decoder_init(&dec);
+	n = netascii_decode(&dec, (const uint8_t *)"a\r\nb\r\0c\rd", 9, got);
+	n += netascii_decode_finish(&dec, got + n);
+	CHECK(n == 7 && memcmp(got, "a\nb\rc\rd", 7) == 0);
+	/* A pair split across two blocks, and a CR at the very end. */
+	netascii_decoder_init(&dec);
+	n = netascii_decode(&dec, (const uint8_t *)"x\r", 2, got);
+	CHECK(n == 1 && got[0] == 'x');
+	n = netascii_decode(&dec, (const uint8_t *)"\n", 1, got);
+	CHECK(n == 1 && got[0] == '\n');
+	n = netascii_decode(&dec, (const uint8_t *)"\r", 1, got);
+	CHECK(n == 0);
+	n = netascii_decode_finish(&dec, got);
+	CHECK(n == 1 && got[0] == '\r');
+	CHECK(netascii_decode_finish(&dec, got) == 0);
+	/* CR CR LF: the first CR stays a CR. */
+	netascii_decoder_init(&dec);
+	n = netascii_decode(&dec, (const uint8_t *)"\r\r\n", 3, got);
+	CHECK(n == 2 && memcmp(got, "\r\n", 2) == 0);
+
+	srand(54321);
+	for (int round = 0; round < 300; round++) {
+		size_t len = (size_t)rand() % sizeof(in), elen, used;
+		struct netascii_encoder e;
+		for (size_t i = 0; i < len; i++) {
+			int r = rand() % 6;
+			in[i] = r == 0 ? '\n' : r == 1 ? '\r' : (uint8_t)rand();
+		}
+		netascii_encoder_init(&e);
+		elen = netascii_encode(&e, in, len, &used, enc, sizeof(enc));
+		CHECK(used == len && !netascii_encoder_pending(&e));
+		n = decode_sliced(enc, elen, got);
+		CHECK(n == len && memcmp(got, in, len) == 0);
+		/* Hostile input (bare CRs before anything) never writes more
+		 * than it reads, plus the one held CR. */
+		n = decode_sliced(in, len, got);
+		CHECK(n <= len);
+	}
+}
+
 static void test_netascii(void)
 {
 	static uint8_t in[20000], want[40000], got[40000];
@@ -205,6 +270,7 @@ static void test_netascii(void)
 		}
 		CHECK(glen == wlen && memcmp(got, want, wlen) == 0);
 	}
+	test_netascii_decode();
 }
 
 static enum path_result norm(const char *root, const char *name, char *out,

@@ -3,7 +3,8 @@
 # network namespace made here (nftables, input hook), ctftpd beside
 # tftpd-hpa in one run.  Not a test: it prints median times for the closing
 # notes.  Needs root.  Usage: tests/bench/loss.sh [LOSS%...]
-# Env: SIZE (bytes, default 10 MiB), ROUNDS (default 3), LIMIT (s per fetch).
+# Env: SIZE (bytes, default 10 MiB), ROUNDS (default 3), LIMIT (s per fetch),
+# ONLY (an extended regex: run only the rows whose label matches).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 CTFTPD=${CTFTPD:-$top/src/ctftpd}
@@ -17,7 +18,11 @@ ns=ctftpd-bench-$$
 work=$(mktemp -d)
 trap 'ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL; ip netns del "$ns" 2>/dev/null; rm -rf "$work"' EXIT
 ip netns add "$ns" && ip -n "$ns" link set lo up || exit 1
-in_ns() { ip netns exec "$ns" "$@"; }
+# A command in the namespace, as a program (timeout runs programs only).
+in_ns=$work/in-ns
+printf '#!/bin/sh\nexec ip netns exec %s "$@"\n' "$ns" >"$in_ns"
+chmod +x "$in_ns"
+in_ns() { "$in_ns" "$@"; }
 root=$work/root
 mkdir -p "$root" && chmod 755 "$root"
 head -c "$SIZE" /dev/urandom >"$root/f.bin" && chmod 644 "$root/f.bin"
@@ -42,6 +47,7 @@ run_fetch() {
 measure() {
 	local label=$1 results
 	shift
+	[[ -z "${ONLY:-}" || "$label" =~ $ONLY ]] || return 0
 	results=$(for _ in $(seq "$ROUNDS"); do run_fetch "$@"; done)
 	printf '| %s | %s | %s/%s |\n' "$label" \
 		"$(grep -v fail <<<"$results" | median)" \
@@ -65,18 +71,18 @@ for loss in "$@"; do
 		"field client 1 s timer, ACKs every dup|1000 100" \
 		"field client 5 s timer, no dup ACK (U-Boot)|5000 0"; do
 		read -r timer dups <<<"${spec#*|}"
-		measure "ctftpd lockstep, ${spec%%|*}" in_ns "$PROBE" 127.0.0.1 "$port" \
+		measure "ctftpd lockstep, ${spec%%|*}" "$in_ns" "$PROBE" 127.0.0.1 "$port" \
 			field f.bin "$work/out" "$timer" "$dups" 0
-		measure "ctftpd windowsize 16, ${spec%%|*}" in_ns "$PROBE" 127.0.0.1 "$port" \
+		measure "ctftpd windowsize 16, ${spec%%|*}" "$in_ns" "$PROBE" 127.0.0.1 "$port" \
 			field f.bin "$work/out" "$timer" "$dups" 0 blksize 1468 windowsize 16
 		command -v in.tftpd >/dev/null &&
-			measure "tftpd-hpa lockstep, ${spec%%|*}" in_ns "$PROBE" 127.0.0.1 \
+			measure "tftpd-hpa lockstep, ${spec%%|*}" "$in_ns" "$PROBE" 127.0.0.1 \
 				$((port + 1)) field f.bin "$work/out" "$timer" "$dups" 0
 	done
 	if command -v tftp >/dev/null; then
-		measure "ctftpd, tftp-hpa client" in_ns tftp -m binary 127.0.0.1 "$port" -c get f.bin out
+		measure "ctftpd, tftp-hpa client" "$in_ns" tftp -m binary 127.0.0.1 "$port" -c get f.bin out
 		command -v in.tftpd >/dev/null &&
-			measure "tftpd-hpa, tftp-hpa client" in_ns tftp -m binary 127.0.0.1 $((port + 1)) -c get f.bin out
+			measure "tftpd-hpa, tftp-hpa client" "$in_ns" tftp -m binary 127.0.0.1 $((port + 1)) -c get f.bin out
 	fi
 done
 echo "($(date -u +%Y-%m-%d), $(uname -sr), $(nproc) cores)"
