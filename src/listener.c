@@ -500,8 +500,9 @@ static pid_t fork_child(void)
 }
 
 /* The limits of one client address: --max-per-client transfers at once,
- * --rate-limit new ones a second.  Children already told to end do not
- * count: they are exiting.  Returns 1 after refusing the request. */
+ * --rate-limit new ones a second.  Children already told to end, and those
+ * whose transfer is over (an upload answering a repeat of its last DATA
+ * for a while), do not count.  Returns 1 after refusing the request. */
 static int over_source_limits(struct listener *l, int fd,
 			      const union sockaddr_any *from,
 			      struct ratelimit_source *src, const char *op)
@@ -513,6 +514,7 @@ static int over_source_limits(struct listener *l, int fd,
 	if (cfg->max_per_client) {
 		for (unsigned i = 0; i < l->nchildren; i++)
 			n += !l->children[i].ending &&
+			     !handoff_done(l->handoff, l->children[i].slot) &&
 			     net_same_host(&l->children[i].client, from);
 		if (n >= cfg->max_per_client) {
 			refuse(l, fd, from, src, TFTP_EUNDEF, "server busy",
