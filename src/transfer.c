@@ -846,9 +846,10 @@ static size_t start_write(struct transfer *t, const struct transfer_request *tr,
 
 	if (path_open_write(cfg->root_real, tr->rel, cfg->permissive,
 			    cfg->create, &target, &code, &why) != 0) {
-		send_error(t, (uint16_t)code, code == TFTP_ENOTFOUND
-						      ? "File not found"
-						      : "Access violation");
+		send_error(t, (uint16_t)code,
+			   code == TFTP_ENOTFOUND  ? "File not found"
+			   : code == TFTP_EACCESS ? "Access violation"
+						  : why);
 		end(t, TRANSFER_REFUSED, "refused: %s (ERROR %d)", why, code);
 		return 0;
 	}

@@ -92,7 +92,7 @@ static size_t build_garbage(uint8_t *buf, size_t cap, unsigned k)
 		{"\0\11x\0octet\0", 11},             /* opcode 9 */
 		{"\0\1name\0mail\0", 12},            /* mode mail */
 		{"\0\1../etc/passwd\0octet\0", 23}, /* traversal */
-		{"\0\2name\0octet\0", 13},           /* WRQ */
+		{"\0\1\0octet\0", 9},                /* empty name */
 		{"\0\4\0\1", 4},                     /* stray ACK: no reply */
 	};
 	unsigned i = k % (sizeof(kinds) / sizeof(kinds[0]));
@@ -184,14 +184,15 @@ static int sc_requests(int argc, char **argv)
 
 /* garbage COUNT WAIT_MS: COUNT malformed datagrams of every kind from one
  * port, back to back; then count the replies that come within WAIT_MS of
- * the last one sent. */
+ * the last one sent.  Prints the time it all took (ms), for a bound on the
+ * replies a rate allows. */
 static int sc_garbage(int argc, char **argv)
 {
 	static uint8_t buf[65536];
 	long count = strtol(argv[0], NULL, 10);
 	long wait_ms = strtol(argv[1], NULL, 10);
 	unsigned replies = 0;
-	int64_t deadline;
+	int64_t deadline, start = now_ms();
 	int fd;
 
 	(void)argc;
@@ -220,7 +221,8 @@ static int sc_garbage(int argc, char **argv)
 			replies++;
 	}
 	close(fd);
-	printf("sent=%ld replies=%u\n", count, replies);
+	printf("sent=%ld replies=%u ms=%lld\n", count, replies,
+	       (long long)(now_ms() - start));
 	return 0;
 }
 

@@ -125,15 +125,17 @@ fetch() {
 	make_root
 	start_server
 	flood 127.0.0.1 garbage 20000 1000
-	echo "replies: $(count replies)"
-	# 20 a second per source, in bursts of 50; the flood takes a few
-	# seconds at most.
+	# 20 a second per source, in bursts of 50, however long the flood
+	# took (longer on a loaded machine).
+	local most=$((50 + 20 * ($(count ms) / 1000 + 1)))
+	echo "replies: $(count replies), at most $most"
 	[ "$(count replies)" -ge 20 ]
-	[ "$(count replies)" -le 150 ]
+	[ "$(count replies)" -le "$most" ]
 	log_has 'rate limit: [0-9]+ log lines and [0-9]+ ERROR replies about refused requests suppressed in the last [0-9.]+ s'
-	# 20 lines a second in bursts of 50, not one per datagram.
+	# 20 lines a second in bursts of 50, not one per datagram (and a few
+	# for the start and the summaries).
 	echo "log lines: $(wc -l <"$SERVER_LOG")"
-	[ "$(wc -l <"$SERVER_LOG")" -lt 200 ]
+	[ "$(wc -l <"$SERVER_LOG")" -le $((most + 10)) ]
 	# The server still serves, and another address still gets its
 	# ERROR for a malformed request.
 	fetch 127.0.0.1 hello.txt
