@@ -44,7 +44,6 @@ enum kind {
 	K_STRING,  /* a const char * field: the value itself, at least .min
 		    * bytes long */
 	K_CUSTOM,  /* only .set knows what to do with the value */
-	K_REFUSED, /* recognised, and refused: .help says why */
 	K_HELP,
 	K_VERSION,
 };
@@ -253,10 +252,17 @@ static const struct opt table[] = {
 	 .help = "refuse larger uploads, %r, with K, M or G; 0: no limit but "
 		 "the disk (default 0)"},
 
-	{.kind = K_HEADING, .help = "Refused, not implemented yet:"},
-	{.name = "map-file", .letter = 'm', .metavar = "FILE",
-	 .kind = K_REFUSED,
-	 .help = "file name remapping is not implemented yet"},
+	{.kind = K_HEADING,
+	 .help = "Remapping (tftpd-hpa rule files, before the file name "
+		 "rules):"},
+	{.name = "map-file", .letter = 'm', .metavar = "FILE", .kind = K_STRING,
+	 .field = F(map_file), .min = 1, .expect = "a file name",
+	 .help = "rewrite or refuse requested names by the rules in FILE, "
+		 "read at start-up and again on SIGHUP"},
+	{.name = "map-test", .kind = K_SET, .field = F(map_test), .value = 1,
+	 .help = "serve nothing: map each line of standard input, \"NAME "
+		 "[CLIENT-ADDRESS] [RRQ|WRQ]\", with --map-file's rules and "
+		 "print the outcome and the rule lines"},
 
 	{.kind = K_HEADING, .help = "Information:"},
 	{.name = "help", .letter = 'h', .kind = K_HELP,
@@ -555,9 +561,6 @@ static enum config_status apply(const struct opt *o, const char *arg,
 		return CONFIG_HELP;
 	case K_VERSION:
 		return CONFIG_VERSION;
-	case K_REFUSED:
-		snprintf(err, errsz, "--%s: %s", o->name, o->help);
-		return CONFIG_ERROR;
 	default:
 		break;
 	}
@@ -718,6 +721,10 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		/* A group change alone would leave the daemon running as
 		 * root while looking confined. */
 		snprintf(errbuf, errsz, "--group needs --user");
+		return CONFIG_ERROR;
+	}
+	if (cfg->map_test && !cfg->map_file) {
+		snprintf(errbuf, errsz, "--map-test needs --map-file");
 		return CONFIG_ERROR;
 	}
 	if (cfg->give_up_ms == 0)

@@ -1,6 +1,8 @@
 /* The listener loop: poll the sockets and the signal pipe, parse each request,
- * apply the checks that need no disk, and fork one child per transfer.  This
- * is the hot path for small files: no allocation, no stdio, no disk. */
+ * map its name (-m), apply the checks that need no disk, and fork one child
+ * per transfer.  This is the hot path for small files: no stdio, no disk,
+ * and no allocation but what remap rules need (a name buffer for a rewrite,
+ * and regexec's own). */
 #include "autoconfig.h"
 
 #include "listener.h"
@@ -8,6 +10,7 @@
 #include "log.h"
 #include "packet.h"
 #include "path.h"
+#include "remap.h"
 #include "sink.h"
 #include "transfer.h"
 
@@ -483,6 +486,74 @@ static int repeated_request(struct listener *l, struct child *c, uint64_t hash,
 	return 0;
 }
 
+/* The ERROR for a name an 'a' rule refuses when the rule words none
+ * (in.tftpd's). */
+#define REMAP_DEFAULT_REFUSAL "Access denied"
+
+/* Apply the remap rules (-m) to the requested file name, before the path
+ * policy so that what they produce is checked as a name from the client
+ * is.  Returns the name the policy is to check: the request's own, or the
+ * rules' result (then also in *mapped); NULL after refusing the request:
+ * an 'a' rule (ERROR 2, with the rule's text sanitised when it words one),
+ * a name the rules make too long (ERROR 1, as the path policy does), the
+ * work limits of remap.h (ERROR 2), or regexec out of memory (ERROR 0). */
+static const char *map_request(struct listener *l, int fd,
+			       const struct tftp_request *req,
+			       const union sockaddr_any *from,
+			       struct ratelimit_source *src,
+			       const char **mapped)
+{
+	/* Static, like the request buffer: the parent's stack stays flat.
+	 * As large as the normalised path the policy makes of it. */
+	static char out[PATH_MAX];
+	char who[NET_ADDRSTRLEN], names[LOG_FILE_NAMES_MAX], lines[96],
+		msg[LOG_NAME_MAX];
+	struct remap_trace t;
+	enum remap_result res;
+	uint16_t code;
+
+	*mapped = NULL;
+	if (!l->remap)
+		return req->filename;
+	res = remap_map(l->remap, req->filename,
+			req->opcode == TFTP_WRQ ? REMAP_WRQ : REMAP_RRQ,
+			&from->sa, out, sizeof(out), &t);
+	if (res == REMAP_UNCHANGED || res == REMAP_MAPPED) {
+		if (res == REMAP_MAPPED)
+			*mapped = out;
+		if (res == REMAP_MAPPED && log_enabled(LOG_DEBUG))
+			log_msg(LOG_DEBUG, "%s from %s file %s: remapped by "
+				"%s line%s %s", packet_opcode_name(req->opcode),
+				net_format(from, who),
+				log_file_names(req->filename,
+					       req->filename_len, out, names,
+					       sizeof(names)),
+				l->cfg->map_file, t.nrewrote == 1 ? "" : "s",
+				remap_trace_lines(&t, lines, sizeof(lines)));
+		return res == REMAP_MAPPED ? out : req->filename;
+	}
+	log_file_names(req->filename, req->filename_len, NULL, names,
+		       sizeof(names));
+	if (res == REMAP_REFUSED) {
+		refuse(l, fd, from, src, TFTP_EACCESS,
+		       out[0] ? log_sanitize(out, strlen(out), msg, sizeof(msg))
+			      : REMAP_DEFAULT_REFUSAL,
+		       LOG_INFO, "%s from %s file %s refused by %s line %u",
+		       packet_opcode_name(req->opcode), net_format(from, who),
+		       names, l->cfg->map_file, t.line);
+		return NULL;
+	}
+	code = res == REMAP_TOO_LONG	? TFTP_ENOTFOUND
+	       : res == REMAP_NO_MEMORY ? TFTP_EUNDEF
+					: TFTP_EACCESS;
+	refuse(l, fd, from, src, code, remap_result_message(res),
+	       res == REMAP_NO_MEMORY ? LOG_WARNING : LOG_INFO,
+	       "%s from %s file %s refused: %s, at %s line %u",
+	       packet_opcode_name(req->opcode), net_format(from, who), names,
+	       remap_result_message(res), l->cfg->map_file, t.line);
+	return NULL;
+}
+
 /* fork() with the signals a child must not take before it is ready held
  * back: the listener's handlers would write to its signal pipe, and a
  * repeat or a stop would be lost. */
@@ -546,11 +617,11 @@ static void handle_request(struct listener *l, int idx)
 	static char rel[PATH_MAX];
 	union sockaddr_any from;
 	struct net_recv_info info = {.local = l->bound[idx]};
-	char who[NET_ADDRSTRLEN], name[128];
+	char who[NET_ADDRSTRLEN], name[LOG_FILE_NAMES_MAX];
 	struct ratelimit_source *src;
 	struct tftp_request req;
 	enum path_result pr;
-	const char *why, *op;
+	const char *why, *op, *mapped, *fname;
 	int fd = l->fds[idx], slot;
 	struct child *c;
 	uint64_t hash;
@@ -598,15 +669,17 @@ static void handle_request(struct listener *l, int idx)
 		       "(--readonly)", net_format(&from, who));
 		return;
 	}
-	pr = path_normalize(l->cfg->root_name, req.filename, req.filename_len,
-			    rel, sizeof(rel));
+	if (!(fname = map_request(l, fd, &req, &from, src, &mapped)))
+		return;
+	pr = path_normalize(l->cfg->root_name, fname, strlen(fname), rel,
+			    sizeof(rel));
 	if (pr != PATH_OK) {
-		log_sanitize(req.filename, req.filename_len, name,
-			     sizeof(name));
+		log_file_names(req.filename, req.filename_len, mapped, name,
+			       sizeof(name));
 		refuse(l, fd, &from, src,
 		       pr == PATH_TOO_LONG ? TFTP_ENOTFOUND : TFTP_EACCESS,
 		       path_result_message(pr), LOG_INFO,
-		       "%s from %s file \"%s\" refused: %s", op,
+		       "%s from %s file %s refused: %s", op,
 		       net_format(&from, who), name, path_result_message(pr));
 		return;
 	}
@@ -642,6 +715,7 @@ static void handle_request(struct listener *l, int idx)
 	}
 	if (pid == 0) {
 		struct transfer_request tr = {.req = &req, .rel = rel,
+					      .mapped = mapped,
 					      .client = from, .origin = info,
 					      .wake_fd = -1, .listen_fd = fd};
 		run_child(l, &tr, slot);
@@ -684,6 +758,38 @@ static int install_signals(struct listener *l)
 	return sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
+/* SIGHUP: read the rule file again (listener_run). */
+static void reload_map(struct listener *l)
+{
+	const char *path = l->cfg->map_file;
+	struct remap_rules *rules;
+	struct remap_error err;
+	char why[512];
+
+	if (!path)
+		return;
+	if (l->cfg->chroot) {
+		/* The path named a file outside the chroot; inside it, the
+		 * same path could name a file a client uploaded. */
+		log_msg(LOG_ERR, "map file %s not read again: out of reach in "
+			"the chroot (--secure); the %zu rules read at start-up "
+			"stay in force until a restart", path,
+			remap_count(l->remap));
+		return;
+	}
+	rules = remap_load(path, &err);
+	if (!rules) {
+		log_msg(LOG_ERR, "%s; the %zu rules in force stay",
+			remap_error_format(path, &err, why, sizeof(why)),
+			remap_count(l->remap));
+		return;
+	}
+	remap_free(l->remap);
+	l->remap = rules;
+	log_msg(LOG_NOTICE, "map file %s read again: %zu rules", path,
+		remap_count(rules));
+}
+
 /* Read pending signal numbers.  Returns 1 when asked to stop. */
 static int drain_signals(struct listener *l)
 {
@@ -693,14 +799,16 @@ static int drain_signals(struct listener *l)
 
 	while ((n = read(l->sigpipe[0], sigs, sizeof(sigs))) > 0) {
 		for (ssize_t i = 0; i < n; i++) {
-			if (sigs[i] == SIGCHLD)
+			if (sigs[i] == SIGCHLD) {
 				reap(l, 0);
-			else if (sigs[i] == SIGHUP)
+			} else if (sigs[i] == SIGHUP) {
 				log_reopen();
-			else if (sigs[i] == SIGUSR1)
+				reload_map(l);
+			} else if (sigs[i] == SIGUSR1) {
 				log_cache_stats(l);
-			else
+			} else {
 				stop = 1;
+			}
 		}
 	}
 	return stop;

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "net.h"
 #include "ratelimit.h"
+#include "remap.h"
 
 #define LISTENER_MAX_SOCKETS 8
 
@@ -27,6 +28,10 @@ struct listener {
 	int idle_exit;        /* inetd/systemd: exit after cfg->idle_timeout */
 	struct cache *cache;  /* shared by the children; NULL when off */
 	struct handoff *handoff; /* one word per child, shared (handoff.h) */
+	/* --map-file's rules, applied to each requested name before the
+	 * path policy; NULL: none.  Compiled here, in the parent, once (the
+	 * children only read their copy), and replaced on SIGHUP. */
+	struct remap_rules *remap;
 	/* Reaped children whose cache pins could not be released yet (the
 	 * lock was held): retried before each fork; a new child given one of
 	 * these pids releases them itself (listener.c). */
@@ -55,8 +60,12 @@ int listener_adopt(struct listener *l, const struct config *cfg,
 		   const int *fds, int n, int idle_exit);
 
 /* Serve requests until SIGTERM or SIGINT, then let running transfers finish
- * for up to LISTENER_GRACE_SECONDS before ending them.  Returns the process
- * exit status (0 after a clean stop, 1 on a fatal error). */
+ * for up to LISTENER_GRACE_SECONDS before ending them.  SIGHUP re-opens
+ * syslog and reads cfg->map_file (an absolute path) again: a file that
+ * cannot be read or parsed, or is out of reach after --secure (the chroot
+ * hides it), keeps the rules in force, with an error logged.  SIGUSR1 logs
+ * the cache counters.  Returns the process exit status (0 after a clean
+ * stop, 1 on a fatal error). */
 int listener_run(struct listener *l);
 
 #define LISTENER_GRACE_SECONDS 30

@@ -151,3 +151,17 @@ char *log_sanitize(const char *in, size_t inlen, char *out, size_t outsz)
 	out[o] = '\0';
 	return out;
 }
+
+char *log_file_names(const char *name, size_t namelen, const char *mapped,
+		     char *out, size_t outsz)
+{
+	char a[LOG_NAME_MAX], b[LOG_NAME_MAX];
+
+	log_sanitize(name, namelen, a, sizeof(a));
+	if (mapped)
+		snprintf(out, outsz, "\"%s\" -> \"%s\"", a,
+			 log_sanitize(mapped, strlen(mapped), b, sizeof(b)));
+	else
+		snprintf(out, outsz, "\"%s\"", a);
+	return out;
+}

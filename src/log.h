@@ -47,4 +47,16 @@ int log_level(void);
  * Always NUL-terminates.  Returns out. */
 char *log_sanitize(const char *in, size_t inlen, char *out, size_t outsz);
 
+/* Room for one sanitised file name in a log line, and for the pair
+ * log_file_names writes (bytes, with the NUL). */
+#define LOG_NAME_MAX 256
+#define LOG_FILE_NAMES_MAX (2 * LOG_NAME_MAX + 8)
+
+/* A requested file name (namelen bytes) as log lines show it, quoted and
+ * sanitised: "NAME", or "NAME" -> "MAPPED" when the remap rules rewrote it
+ * (mapped: NUL-terminated, or NULL).  out: outsz bytes, at least
+ * LOG_FILE_NAMES_MAX for the whole of both.  Returns out. */
+char *log_file_names(const char *name, size_t namelen, const char *mapped,
+		     char *out, size_t outsz);
+
 #endif

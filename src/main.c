@@ -16,6 +16,8 @@
 #include "daemon.h"
 #include "listener.h"
 #include "log.h"
+#include "maptest.h"
+#include "remap.h"
 
 /* Exit statuses (documented in ctftpd(8)). */
 enum {
@@ -24,9 +26,59 @@ enum {
 	EXIT_USAGE = 2,	  /* bad command line or configuration */
 };
 
+/* Read and compile --map-file, and make its name absolute: SIGHUP reads it
+ * again after daemon_detach has changed to "/".  Done before anything is
+ * bound and before the chroot, which would hide a file outside the root.
+ * Returns the rules, or NULL after saying on standard error what is wrong
+ * (with the line). */
+static struct remap_rules *load_map(struct config *cfg)
+{
+	struct remap_rules *rules;
+	struct remap_error err;
+	char why[512], *abs;
+
+	rules = remap_load(cfg->map_file, &err);
+	if (!rules) {
+		fprintf(stderr, "ctftpd: --map-file %s\n",
+			remap_error_format(cfg->map_file, &err, why,
+					   sizeof(why)));
+		return NULL;
+	}
+	abs = realpath(cfg->map_file, NULL);
+	if (!abs) {
+		fprintf(stderr, "ctftpd: --map-file %s: %s\n", cfg->map_file,
+			strerror(errno));
+		remap_free(rules);
+		return NULL;
+	}
+	cfg->map_file = abs;
+	return rules;
+}
+
+/* --map-test: map the names on standard input with the rules, serve
+ * nothing.  The root, when it exists, is named as the listener names it. */
+static int map_test(struct config *cfg)
+{
+	struct remap_rules *rules = load_map(cfg);
+	char *root;
+	int rc;
+
+	if (!rules)
+		return EXIT_USAGE;
+	root = realpath(cfg->root, NULL);
+	struct maptest_defaults d = {NULL, REMAP_RRQ, root ? root : cfg->root};
+	rc = maptest_run(rules, &d, stdin, stdout);
+	if (rc != 0)
+		fprintf(stderr, "ctftpd: --map-test: %s\n", strerror(errno));
+	free(root);
+	remap_free(rules);
+	return rc != 0 ? EXIT_RUNTIME : EXIT_OK;
+}
+
 /* Everything up to the listener loop; returns an exit status, or -1 to go
  * on serving. */
-static int start(struct config *cfg, struct listener *l, int *pidfd)
+static int start(struct config *cfg, struct listener *l,
+		 struct remap_rules *rules, int *pidfd)
 {
 	int fds[LISTENER_MAX_SOCKETS], nfds;
 	const char *why;
@@ -90,6 +142,10 @@ static int start(struct config *cfg, struct listener *l, int *pidfd)
 		if (listener_bind(l, cfg) != 0)
 			return EXIT_RUNTIME;
 	}
+	l->remap = rules;
+	if (rules)
+		log_msg(LOG_NOTICE, "map file %s: %zu rules", cfg->map_file,
+			remap_count(rules));
 
 	/* The cache: one shared mapping, made before the first fork so every
 	 * transfer inherits it, and before the privilege drop. */
@@ -159,6 +215,7 @@ int main(int argc, char **argv)
 {
 	static struct config cfg;
 	static struct listener l;
+	static struct remap_rules *rules; /* static: reachable until exit */
 	char err[512];
 	int pidfd = -1, rc;
 
@@ -184,7 +241,11 @@ int main(int argc, char **argv)
 	case CONFIG_RUN:
 		break;
 	}
-	rc = start(&cfg, &l, &pidfd);
+	if (cfg.map_test)
+		return map_test(&cfg);
+	if (cfg.map_file && !(rules = load_map(&cfg)))
+		return EXIT_USAGE;
+	rc = start(&cfg, &l, rules, &pidfd);
 	if (rc < 0)
 		rc = listener_run(&l);
 	if (pidfd >= 0) {

@@ -80,6 +80,10 @@ struct rule {
 	struct piece *pieces;
 	size_t npieces;
 	char *text; /* literal bytes of the replacement */
+	/* What every name the regex matches begins with (ASCII case folded
+	 * with 'i'), or prefix_len 0: see literal_prefix. */
+	char prefix[32];
+	size_t prefix_len;
 };
 
 struct remap_rules {
@@ -320,6 +324,71 @@ static int compile_replacement(struct rule *r, struct field f,
 	return 0;
 }
 
+/* Find the bytes every name the regex (as regcomp gets it) matches must
+ * begin with: after a '^' that starts it, the ordinary bytes (or escaped
+ * special ones) up to the first special byte.  A byte that a '*', '?' or
+ * '{' follows may be absent and is left out; one that '+' follows ends the
+ * prefix.  None when the regex is not anchored, or holds a '|' anywhere
+ * ("^a|b" is anchored on its left only).  A prefix cut at sizeof(prefix)
+ * is still a condition every match meets.  tests/remap_test prefix checks
+ * it against regexec on random anchored regexes.
+ * Why: rule sets are mostly anchored rules ("^pxelinux\.cfg/", "^host7/"),
+ * and a name that does not begin their way need not go to regexec.  That
+ * saves more than the call: glibc's regexec writes to the compiled regex
+ * (its lock) on every call, and after each fork the listener's first write
+ * to each page costs it a page fault (copy-on-write): with 50 rules, about
+ * one fault per rule per request. */
+static void literal_prefix(const char *re, struct rule *r)
+{
+	static const char special[] = ".[]()*+?{}|^$\\";
+	size_t i = 1, n = 0, q;
+
+	r->prefix_len = 0;
+	if (re[0] != '^' || strchr(re, '|'))
+		return;
+	while (re[i] && n < sizeof(r->prefix)) {
+		char c = re[i];
+		size_t adv = 1;
+
+		if (c == '\\') {
+			if (!re[i + 1] || !strchr(special, re[i + 1]))
+				break; /* a back-reference, or a GNU class */
+			c = re[i + 1];
+			adv = 2;
+		} else if (strchr(special, c)) {
+			break;
+		}
+		/* What repeats it: nothing, or only '+' (at least once), keeps
+		 * it; anything else may drop it (glibc takes "a+*" and
+		 * "a+{0}" too). */
+		q = strspn(re + i + adv, "*+?{");
+		if (q != strspn(re + i + adv, "+"))
+			break;
+		if ((r->ops & OP_ICASE) && c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		r->prefix[n++] = c;
+		i += adv;
+		if (q > 0)
+			break;
+	}
+	r->prefix_len = n;
+}
+
+/* Nonzero when name may match rule r: it begins with r's literal prefix.
+ * REG_ICASE folds ASCII only here (the daemon keeps the C locale). */
+static int may_match(const struct rule *r, const char *name)
+{
+	for (size_t i = 0; i < r->prefix_len; i++) {
+		char c = name[i];
+
+		if ((r->ops & OP_ICASE) && c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != r->prefix[i])
+			return 0; /* a shorter name stops at its NUL */
+	}
+	return 1;
+}
+
 static void free_rule(struct rule *r)
 {
 	regfree(&r->re);
@@ -404,6 +473,7 @@ static int parse_line(struct remap_rules *rules, const char *s, size_t len,
 	if (!(r->ops & OP_REWRITE) && !r->has_replacement)
 		flags |= REG_NOSUB;
 	rc = regcomp(&r->re, re, flags);
+	literal_prefix(re, r);
 	free(re);
 	if (rc != 0) {
 		char msg[160];
@@ -538,6 +608,23 @@ fail:
 	close(fd);
 	errno = saved;
 	return NULL;
+}
+
+char *remap_error_format(const char *path, const struct remap_error *err,
+			 char *buf, size_t size)
+{
+	if (size == 0)
+		return buf;
+	size_t plen = strlen(path);
+
+	if (err->line)
+		snprintf(buf, size, "%s:%u: %s", path, err->line, err->message);
+	else if (strncmp(err->message, path, plen) == 0 &&
+		 err->message[plen] == ':')
+		snprintf(buf, size, "%s", err->message);
+	else
+		snprintf(buf, size, "%s: %s", path, err->message);
+	return buf;
 }
 
 void remap_free(struct remap_rules *rules)
@@ -728,6 +815,9 @@ static enum remap_result rewrite(struct mapping *mp, const struct rule *r,
 {
 	struct remap_trace *t = mp->trace;
 
+	if (t->nrewrote < REMAP_TRACE_RULES)
+		t->rewrote[t->nrewrote] = r->line;
+	t->nrewrote++;
 	for (;;) {
 		char *other;
 		size_t len;
@@ -747,6 +837,7 @@ static enum remap_result rewrite(struct mapping *mp, const struct rule *r,
 		mp->cur = other;
 		if (!(r->ops & OP_GLOBAL))
 			return REMAP_UNCHANGED;
+		t->regexecs++;
 		rc = regexec(&r->re, mp->cur, r->nmatch, m, 0);
 		if (rc == REG_NOMATCH)
 			return REMAP_UNCHANGED;
@@ -817,8 +908,13 @@ enum remap_result remap_map(const struct remap_rules *rules, const char *name,
 			i++;
 			continue;
 		}
-		rc = regexec(&r->re, mp.cur, r->nmatch, r->nmatch ? m : NULL,
-			     0);
+		if (may_match(r, mp.cur)) {
+			mp.trace->regexecs++;
+			rc = regexec(&r->re, mp.cur, r->nmatch,
+				     r->nmatch ? m : NULL, 0);
+		} else {
+			rc = REG_NOMATCH;
+		}
 		if (rc != 0 && rc != REG_NOMATCH) {
 			res = REMAP_NO_MEMORY;
 			line = r->line;
@@ -890,4 +986,25 @@ const char *remap_result_message(enum remap_result r)
 		return "remap regex matching failed";
 	}
 	return "unknown remap result";
+}
+
+char *remap_trace_lines(const struct remap_trace *trace, char *buf, size_t size)
+{
+	size_t len = 0;
+	unsigned n = trace->nrewrote < REMAP_TRACE_RULES ? trace->nrewrote
+							 : REMAP_TRACE_RULES;
+
+	if (size == 0)
+		return buf;
+	buf[0] = '\0';
+	if (trace->nrewrote == 0) {
+		snprintf(buf, size, "0");
+		return buf;
+	}
+	for (unsigned i = 0; i < n && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%u",
+					i ? "," : "", trace->rewrote[i]);
+	if (trace->nrewrote > n && len < size)
+		snprintf(buf + len, size - len, ",...");
+	return buf;
 }

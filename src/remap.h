@@ -68,6 +68,12 @@ struct remap_rules *remap_parse(const char *text, size_t len,
  * (line 0 for I/O errors). */
 struct remap_rules *remap_load(const char *path, struct remap_error *err);
 
+/* Write err as a message for people into buf (size bytes, NUL-terminated
+ * when size > 0): "PATH:LINE: what is wrong" for a line's fault, else
+ * "PATH: what is wrong".  Returns buf. */
+char *remap_error_format(const char *path, const struct remap_error *err,
+			 char *buf, size_t size);
+
 /* Release a rule set; NULL is fine. */
 void remap_free(struct remap_rules *rules);
 
@@ -97,11 +103,22 @@ enum remap_result {
 	REMAP_NO_MEMORY,
 };
 
+/* How many rewriting rules a remap_trace names. */
+#define REMAP_TRACE_RULES 8
+
 /* Where remap_map stopped and what it cost. */
 struct remap_trace {
 	/* The file line of the rule that decided a REFUSED or an error; 0 for
 	 * UNCHANGED and MAPPED, and for a name too long before any rule. */
 	unsigned line;
+	/* The lines of the rules that rewrote the name, in the order they
+	 * did (a "g" rule once for all its repetitions, a rule met again
+	 * after an "s" restart again): the first REMAP_TRACE_RULES of them;
+	 * nrewrote counts them all.  For logs and --map-test. */
+	unsigned rewrote[REMAP_TRACE_RULES];
+	unsigned nrewrote;
+	unsigned regexecs; /* regexec(3) calls made (rules whose literal
+			    * prefix the name lacks are skipped) */
 	unsigned steps;	   /* rewrites made */
 	unsigned restarts; /* "s" restarts made */
 	size_t rewritten;  /* bytes of the names the rewrites produced */
@@ -126,5 +143,11 @@ enum remap_result remap_map(const struct remap_rules *rules, const char *name,
 
 /* A short constant description of a result, for logs. */
 const char *remap_result_message(enum remap_result r);
+
+/* Write the lines of trace->rewrote into buf (size bytes, NUL-terminated
+ * when size > 0) as "3" or "1,4,4" ("1,2,3,4,5,6,7,8,..." past
+ * REMAP_TRACE_RULES), or "0" when no rule rewrote the name.  Returns buf. */
+char *remap_trace_lines(const struct remap_trace *trace, char *buf,
+			size_t size);
 
 #endif

@@ -29,9 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Room for a request's file name in log lines. */
-#define LOG_NAME_MAX 256
-
 /* What the ring knows of each block it holds. */
 struct slot_meta {
 	size_t len;      /* datagram bytes, header included */
@@ -46,7 +43,7 @@ struct transfer {
 	int sock;            /* connected to the client */
 	int wake_fd;         /* handoff: a repeated request, or stop */
 	char client_str[NET_ADDRSTRLEN];
-	char name[LOG_NAME_MAX];
+	char name[LOG_FILE_NAMES_MAX]; /* "requested" [-> "mapped"] */
 	const char *op;      /* "RRQ" or "WRQ" */
 	const char *mode_name;
 	unsigned blksize;    /* bytes of payload in a full DATA block */
@@ -125,12 +122,12 @@ static void summary(struct transfer *t)
 			    : LOG_INFO;
 
 	if (t->outcome == TRANSFER_REFUSED && t->blocks == 0) {
-		log_msg(LOG_INFO, "%s from %s file \"%s\" %s", t->op,
+		log_msg(LOG_INFO, "%s from %s file %s %s", t->op,
 			t->client_str, t->name, t->detail);
 		return;
 	}
 	log_msg(level,
-		"%s from %s file \"%s\" mode %s: %s; %llu bytes, %llu blocks, "
+		"%s from %s file %s mode %s: %s; %llu bytes, %llu blocks, "
 		"%llu retransmits, %.3f s; cache %s; blksize %u, windowsize %u",
 		t->op, t->client_str, t->name, t->mode_name, t->detail,
 		(unsigned long long)t->bytes, (unsigned long long)t->blocks,
@@ -941,8 +938,8 @@ enum transfer_outcome transfer_run(const struct config *cfg,
 	t.wake_fd = tr->wake_fd;
 	t.heard_us = now_us();
 	net_format(&tr->client, t.client_str);
-	log_sanitize(tr->req->filename, tr->req->filename_len, t.name,
-		     sizeof(t.name));
+	log_file_names(tr->req->filename, tr->req->filename_len, tr->mapped,
+		       t.name, sizeof(t.name));
 	t.op = tr->req->opcode == TFTP_WRQ ? "WRQ" : "RRQ";
 	t.mode_name = packet_mode_name(tr->req->mode);
 	t.blksize = TFTP_BLKSIZE_DEFAULT;

@@ -24,6 +24,9 @@ struct transfer_request {
 	const struct tftp_request *req; /* mode, file name, options */
 	const char *rel;                /* the name normalised, relative to
 					 * cfg->root_real */
+	const char *mapped;             /* the name as the remap rules (-m)
+					 * rewrote it, which rel comes from;
+					 * NULL: not rewritten */
 	union sockaddr_any client;      /* the requester's address and TID */
 	struct net_recv_info origin;    /* local: the address the request was
 					 * sent to (port ignored), which the

@@ -68,7 +68,9 @@ bad_value() {
 	bad_value "--refuse" --refuse multicast "$ROOT"
 	bad_value "--verbosity" --verbosity 4 "$ROOT"
 	bad_value "--max-upload-size" --max-upload-size 1T "$ROOT"
-	bad_value "remapping is not implemented" -m /etc/tftp.map "$ROOT"
+	bad_value "--map-file $BATS_TEST_TMPDIR/none: No such file or directory" \
+		-m "$BATS_TEST_TMPDIR/none" "$ROOT"
+	bad_value "--map-test needs --map-file" --map-test "$ROOT"
 	bad_value "--user 'no-such-user-here': no such user" --user no-such-user-here "$ROOT"
 	bad_value "--group 'no-such-group-here': no such group" --user root --group no-such-group-here "$ROOT"
 	bad_value "unknown option" --no-such-option "$ROOT"

@@ -380,11 +380,17 @@ static void test_values(void)
 	CHECK_ERROR(PARSE("-vvx"), "--verbose", "'vx'");
 	CHECK_ERROR(PARSE("-v-1"), "--verbose");
 
-	/* tftpd-hpa's -c; -m refused, not ignored. */
+	/* tftpd-hpa's -c and -m. */
 	CHECK_RUN(PARSE("-c"));
 	CHECK(cfg.create == 1 && cfg.readonly == 0);
-	CHECK_ERROR(PARSE("-m", "/etc/tftp.map"), "--map-file",
-		    "remapping is not implemented");
+	CHECK(cfg.map_file == NULL && cfg.map_test == 0);
+	CHECK_RUN(PARSE("-m", "/etc/tftp.map"));
+	CHECK(cfg.map_file && strcmp(cfg.map_file, "/etc/tftp.map") == 0);
+	CHECK(cfg.map_test == 0);
+	CHECK_RUN(PARSE("-cm", "rules"));
+	CHECK(cfg.create == 1 && strcmp(cfg.map_file, "rules") == 0);
+	CHECK_ERROR(PARSE("-m", ""), "--map-file", "a file name");
+	CHECK_ERROR(PARSE("-m"), "option -m needs a value");
 	/* The umask of new files: tftpd-hpa's defaults, 0, or the inherited
 	 * one with -p; -U wins in any order. */
 	CHECK_RUN(PARSE("-c"));
@@ -443,7 +449,14 @@ static void test_values(void)
 				"1M"));
 		CHECK(cfg.create == 1 && cfg.readonly == 1 &&
 		      cfg.max_upload_size == (size_t)1 << 20);
-		CHECK_ERROR(PARSE("--map-file", "f"), "--map-file: file name");
+		CHECK_RUN(PARSE("--map-file", "f", "--map-test"));
+		CHECK(strcmp(cfg.map_file, "f") == 0 && cfg.map_test == 1);
+		CHECK_RUN(PARSE("--map-test", "--map-file=f"));
+		CHECK(cfg.map_test == 1);
+		/* Testing rules needs rules. */
+		CHECK_ERROR(PARSE("--map-test"), "--map-test needs --map-file");
+		CHECK_ERROR(PARSE("--map-test=1", "-m", "f"), "--map-test",
+			    "takes no value");
 	}
 }
 
@@ -586,7 +599,7 @@ static void test_errors(void)
 		"permissive",	  "umask",	    "verbose",
 		"verbosity",	  "cache-size",	    "cache-max-file",
 		"cache-min-age",  "create",	    "map-file",
-		"readonly",	  "max-upload-size",
+		"map-test",	  "readonly",	    "max-upload-size",
 		"help",		  "version"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char opt[64];
@@ -665,6 +678,7 @@ static void test_help(void)
 		"--cache-min-age MS",
 		"-c, --create",
 		"-m, --map-file FILE",
+		"--map-test",
 		"-h, --help",
 		"-V, --version",
 		"(default 64M)",

@@ -617,12 +617,21 @@ curl_status() {
 
 # ---- tftpd-hpa's command lines, refused options, port range ---------------
 
-@test "-m is refused with exit 2 and a clear message" {
-	make_root
-	run "$CTFTPD" --foreground --address 127.0.0.1:1 -m "$ROOT/map" "$ROOT"
-	echo "$output"
-	[ "$status" -eq 2 ]
-	[[ "$output" == *"--map-file"*"not implemented"* ]]
+@test "tftpd-hpa's -m with -s -u: a root-only rule file outside the root is read before the chroot" {
+	need_root
+	need curl curl
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	public_root
+	# Readable by root only, and outside the root: out of reach once
+	# chrooted and running as nobody.
+	printf 'r ^PXE$ hello.txt\n' >"$BATS_TEST_TMPDIR/tftpd.remap"
+	chmod 600 "$BATS_TEST_TMPDIR/tftpd.remap"
+	start_server -s -u nobody -m "$BATS_TEST_TMPDIR/tftpd.remap"
+	[ "$(readlink "/proc/$SERVER_PID/root")" = "$ROOT" ]
+	rm -f "$BATS_TEST_TMPDIR/got"
+	timeout "$CLIENT_LIMIT" curl -sS --fail -o "$BATS_TEST_TMPDIR/got" \
+		"tftp://127.0.0.1:$PORT/PXE"
+	cmp "$BATS_TEST_TMPDIR/got" "$ROOT/hello.txt"
 }
 
 @test "tftpd-hpa's /etc/default/tftpd-hpa command line works unchanged (plus -L)" {

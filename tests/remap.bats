@@ -59,6 +59,10 @@ run_suite() {
 	run_suite random
 }
 
+@test "remap: anchored literal prefixes skip regexec, never an outcome" {
+	run_suite prefix
+}
+
 @test "remap_test map: one line per name; a bad rule file names its line" {
 	printf 'rg \\\\ /\nri ^/TFTPBOOT/\na ^secret\n~a ^ok\n' >"$BATS_TEST_TMPDIR/rules"
 	run "$REMAP_TEST" map "$BATS_TEST_TMPDIR/rules" <<-'EOF'
@@ -70,11 +74,11 @@ run_suite() {
 	EOF
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = "mapped ok/pxe.0" ]
-	[ "${lines[1]}" = "mapped ok" ]
+	[ "${lines[0]}" = "mapped 1 ok/pxe.0" ]
+	[ "${lines[1]}" = "mapped 2 ok" ]
 	[ "${lines[2]}" = "refused 3" ]
 	[ "${lines[3]}" = "refused 4" ]
-	[ "${lines[4]}" = "unchanged ok" ]
+	[ "${lines[4]}" = "unchanged 0 ok" ]
 	printf 'r a b\n\nr (a c\n' >"$BATS_TEST_TMPDIR/bad"
 	run "$REMAP_TEST" map "$BATS_TEST_TMPDIR/bad" </dev/null
 	echo "$output"
@@ -195,17 +199,12 @@ served() {
 # ours RULES [map options] < NAMES: the module's answer for each name, in
 # the outcome format.  A refusal without a message gets in.tftpd's.
 ours() {
-	local kind rest
-	"$REMAP_TEST" map "$@" | while read -r kind rest; do
+	local kind where rest
+	"$REMAP_TEST" map "$@" | while read -r kind where rest; do
 		case $kind in
 		mapped | unchanged) served "$rest" ;;
-		refused)
-			case $rest in
-			*" "*) echo "error 2: ${rest#* }" ;;
-			*) echo "error 2: Access denied" ;;
-			esac
-			;;
-		*) echo "$kind $rest" ;;
+		refused) echo "error 2: ${rest:-Access denied}" ;;
+		*) echo "$kind $where $rest" ;;
 		esac
 	done
 }
@@ -357,7 +356,7 @@ compare() {
 	[ "$(cat "$HPA_ROOT/incoming/up.bin")" = uploaded ]
 	[ "$(cat "$HPA_ROOT/up.bin")" = "file:up.bin" ]
 	run "$REMAP_TEST" map "$BATS_TEST_TMPDIR/rules" -w <<<up.bin
-	[ "$output" = "mapped incoming/up.bin" ]
+	[ "$output" = "mapped 1 incoming/up.bin" ]
 }
 
 @test "side by side: a g rule that never stops: in.tftpd spins, we refuse" {

@@ -1,12 +1,14 @@
 /* Tests for the remap module (tftpd-hpa rule files), and a small tool.
  * Usage:
  *   remap_test SUITE             run a suite: syntax errors ops escapes
- *                                client limits hostile load random
+ *                                client limits hostile load random prefix
  *   remap_test map RULES [-w] [-c ADDR]
- *                                map each line of stdin (a requested name)
- *                                as an RRQ (-w: a WRQ) from ADDR (default
- *                                127.0.0.1) and print one line per name:
- *                                "mapped NAME", "unchanged NAME",
+ *                                --map-test's loop (maptest.h) without the
+ *                                path policy: each line of stdin is a
+ *                                request, "NAME [ADDR] [RRQ|WRQ]", by
+ *                                default an RRQ (-w: a WRQ) from ADDR
+ *                                (default 127.0.0.1); one line out per name:
+ *                                "mapped LINES NAME", "unchanged LINES NAME",
  *                                "refused LINE [MESSAGE]" or
  *                                "error LINE RESULT-TEXT"
  *   remap_test bench RULES NAME [CALLS]
@@ -15,11 +17,13 @@
  * map and bench exit 1 on a bad rule file, 2 on bad usage. */
 #include "autoconfig.h"
 
+#include "maptest.h"
 #include "remap.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -698,90 +702,150 @@ static void test_random(void)
 	CHECK(parsed > 2000);
 }
 
+/* Literal prefixes (remap.c literal_prefix): a rule whose anchored prefix
+ * the name lacks costs no regexec, and skipping it never changes an
+ * outcome: random anchored regexes, each as an 'a' rule (with and without
+ * 'i'), refuse exactly the names regexec matches. */
+static void test_prefix(void)
+{
+	static const char *const re[] = {
+		"a",   "b",	"A",   "\\.",  ".",  "*",   "+",    "?",
+		"{0}", "{2}",	"(a)", "[ab]", "$",  "|",   "\\\\", "\\*",
+		"\\{", "{0,1}", "\\1", "^",    "a+", "\\|", "\\$",  "x"};
+	char pat[128], text[160], name[16];
+	struct remap_trace t;
+	struct remap_rules *r;
+	char out[64];
+	unsigned compared = 0, skipped = 0;
+
+	/* The cost the prefix saves, visible in the trace. */
+	r = parse("rg \\\\ /\nr ^host7/ x\nri ^PXELINUX\\.cfg/ p/\na ^\\.\n"
+		  "r ^site1\\.cfg$ y\n");
+	CHECK(r != NULL);
+	if (r) {
+		CHECK(remap_map(r, "ldlinux.c32", REMAP_RRQ, &v4.sa, out,
+				sizeof(out), &t) == REMAP_UNCHANGED);
+		CHECK(t.regexecs == 1);
+		CHECK(remap_map(r, "pxeLinux.CFG\\x", REMAP_RRQ, &v4.sa, out,
+				sizeof(out), &t) == REMAP_MAPPED);
+		/* rg: the match and the rematch; ri: one. */
+		CHECK(strcmp(out, "p/x") == 0 && t.regexecs == 3);
+		CHECK(remap_map(r, "site1.cfg", REMAP_RRQ, &v4.sa, out,
+				sizeof(out), &t) == REMAP_MAPPED);
+		CHECK(strcmp(out, "y") == 0 && t.regexecs == 2);
+		CHECK(remap_map(r, "host", REMAP_RRQ, &v4.sa, out, sizeof(out),
+				&t) == REMAP_UNCHANGED);
+		CHECK(t.regexecs == 1);
+		CHECK(remap_map(r, ".x", REMAP_RRQ, &v4.sa, out, sizeof(out),
+				&t) == REMAP_REFUSED);
+		remap_free(r);
+	}
+	/* Not anchored, or '|' anywhere: always matched by regexec. */
+	CHECK(rrq("r ^a|b X", "b", REMAP_MAPPED, "X"));
+	CHECK(rrq("r ^a|^b X", "b", REMAP_MAPPED, "X"));
+	CHECK(rrq("r ^ab?c X", "ac", REMAP_MAPPED, "X"));
+	CHECK(rrq("r ^ab*c X", "ac", REMAP_MAPPED, "X"));
+	CHECK(rrq("r ^ab{0}c X", "ac", REMAP_MAPPED, "X"));
+	CHECK(rrq("r ^a\\{2} X", "a{2}", REMAP_MAPPED, "X"));
+	CHECK(rrq("r ^a\\.b+ X", "a.bbbc", REMAP_MAPPED, "Xc"));
+	CHECK(rrq("ri ^AbC X", "aBcd", REMAP_MAPPED, "Xd"));
+	CHECK(rrq("r ^AbC X", "aBcd", REMAP_UNCHANGED, "aBcd"));
+
+	for (int round = 0; round < 20000; round++) {
+		size_t plen = 1, tlen = 0, nl;
+		int icase = (int)(rng >> 11) % 2, k;
+		regex_t direct;
+		int want;
+
+		pat[0] = '^';
+		pat[1] = '\0';
+		for (k = (int)(rng >> 13) % 6; k >= 0; k--)
+			append(pat, sizeof(pat), &plen, PICK(re));
+		pat[plen] = '\0';
+		if (regcomp(&direct, pat,
+			    REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0)))
+			continue;
+		append(text, sizeof(text), &tlen, icase ? "ai " : "a ");
+		append(text, sizeof(text), &tlen, pat);
+		text[tlen] = '\0';
+		r = remap_parse(text, tlen, NULL);
+		CHECK(r != NULL);
+		if (!r) {
+			fprintf(stderr, "rule \"%s\" refused\n", text);
+			regfree(&direct);
+			continue;
+		}
+		for (int n = 0; n < 8; n++) {
+			rng = rng * 1103515245u + 12345u;
+			nl = (rng >> 16) % 6;
+			for (size_t i = 0; i < nl; i++) {
+				rng = rng * 1103515245u + 12345u;
+				name[i] = "abAB.\\*{x|$"[(rng >> 16) % 11];
+			}
+			name[nl] = '\0';
+			want = regexec(&direct, name, 0, NULL, 0) == 0;
+			if ((remap_map(r, name, REMAP_RRQ, &v4.sa, out,
+				       sizeof(out), &t) == REMAP_REFUSED) !=
+			    want) {
+				failures++;
+				fprintf(stderr,
+					"rule \"%s\", name \"%s\": "
+					"regexec says %d\n",
+					text, name, want);
+			}
+			checks++;
+			compared++;
+			skipped += t.regexecs == 0;
+		}
+		remap_free(r);
+		regfree(&direct);
+	}
+	printf("prefix: %u names compared with regexec, %u skipped it\n",
+	       compared, skipped);
+	CHECK(compared > 50000 && skipped > compared / 10);
+}
+
 /* --- tools --- */
 
 static struct remap_rules *load_or_die(const char *path)
 {
 	struct remap_error err;
 	struct remap_rules *r = remap_load(path, &err);
+	char why[512];
 
 	if (!r) {
-		if (err.line)
-			fprintf(stderr, "%s:%u: %s\n", path, err.line,
-				err.message);
-		else
-			fprintf(stderr, "%s\n", err.message);
+		fprintf(stderr, "%s\n",
+			remap_error_format(path, &err, why, sizeof(why)));
 		exit(1);
 	}
 	return r;
 }
 
-static int parse_client(const char *s, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		return 0;
-	}
-	return -1;
-}
-
 static int run_map(int argc, char **argv)
 {
 	struct sockaddr_storage client;
-	enum remap_request kind = REMAP_RRQ;
+	struct maptest_defaults d = {(struct sockaddr *)&client, REMAP_RRQ,
+				     NULL};
 	struct remap_rules *r;
-	char line[8192], out[4096];
-	int i;
+	int i, rc;
 
 	if (argc < 3)
 		return 2;
-	parse_client("127.0.0.1", &client);
+	maptest_address("127.0.0.1", &client);
 	for (i = 3; i < argc; i++) {
 		if (strcmp(argv[i], "-w") == 0) {
-			kind = REMAP_WRQ;
+			d.kind = REMAP_WRQ;
 		} else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-			if (parse_client(argv[++i], &client) != 0)
+			if (maptest_address(argv[++i], &client) != 0)
 				return 2;
 		} else {
 			return 2;
 		}
 	}
 	r = load_or_die(argv[2]);
-	while (fgets(line, sizeof(line), stdin)) {
-		struct remap_trace t;
-		enum remap_result res;
-
-		line[strcspn(line, "\n")] = '\0';
-		res = remap_map(r, line, kind, (struct sockaddr *)&client, out,
-				sizeof(out), &t);
-		switch (res) {
-		case REMAP_MAPPED:
-			printf("mapped %s\n", out);
-			break;
-		case REMAP_UNCHANGED:
-			printf("unchanged %s\n", out);
-			break;
-		case REMAP_REFUSED:
-			printf("refused %u%s%s\n", t.line, out[0] ? " " : "",
-			       out);
-			break;
-		default:
-			printf("error %u %s\n", t.line,
-			       remap_result_message(res));
-			break;
-		}
-		fflush(stdout);
-	}
+	rc = maptest_run(r, &d, stdin, stdout);
 	remap_free(r);
-	return 0;
+	return rc != 0 ? 1 : 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -806,7 +870,7 @@ static int run_bench(int argc, char **argv)
 
 	if (argc < 4 || calls <= 0)
 		return 2;
-	parse_client("192.0.2.169", &client);
+	maptest_address("192.0.2.169", &client);
 	r = load_or_die(argv[2]);
 	for (int b = 0; b < BATCHES; b++) {
 		struct timespec t0, t1;
@@ -843,6 +907,7 @@ int main(int argc, char **argv)
 		{"ops", test_ops},	 {"escapes", test_escapes},
 		{"limits", test_limits}, {"hostile", test_hostile},
 		{"load", test_load},	 {"random", test_random},
+		{"prefix", test_prefix},
 	};
 	size_t i;
 
@@ -871,7 +936,7 @@ int main(int argc, char **argv)
 	return failures ? 1 : 0;
 usage:
 	fprintf(stderr, "usage: remap_test syntax|errors|ops|escapes|limits|"
-			"hostile|load|random\n"
+			"hostile|load|random|prefix\n"
 			"       remap_test map RULES [-w] [-c ADDR] <names\n"
 			"       remap_test bench RULES NAME [CALLS]\n");
 	return 2;
