@@ -155,6 +155,10 @@ int cache_release(struct cache_ref *ref);
  * the next fork, since a new child could reuse pid. */
 int cache_release_owner(struct cache *c, pid_t pid);
 
+/* The same, waiting at most lock_ms for the lock (0: only if it is free
+ * now): for the listener, which must not stall on a stopped lock holder. */
+int cache_release_owner_within(struct cache *c, pid_t pid, unsigned lock_ms);
+
 /* Copy the counters out (zeros for a NULL cache).  Takes the lock, waiting
  * at most lock_ms; when that fails the copy is unlocked and may be slightly
  * inconsistent.  Every acquire counts once in hits + misses + bypass_loading

@@ -228,11 +228,16 @@ void cache_repair(struct cache *c)
 
 int cache_release_owner(struct cache *c, pid_t pid)
 {
+	return cache_release_owner_within(c, pid, OWNER_LOCK_MS);
+}
+
+int cache_release_owner_within(struct cache *c, pid_t pid, unsigned lock_ms)
+{
 	int n = 0;
 
 	if (!c || pid <= 0)
 		return 0;
-	if (cache_lock_index(c, OWNER_LOCK_MS) != 0) {
+	if (cache_lock_index(c, lock_ms) != 0) {
 		errno = EAGAIN;
 		return -1;
 	}

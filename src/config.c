@@ -211,6 +211,16 @@ static const struct opt table[] = {
 	 .field = F(max_clients), .min = 1, .max = 65535, .def = 256,
 	 .expect = "a count",
 	 .help = "concurrent transfers, %r (default %d)"},
+	{.name = "max-per-client", .metavar = "N", .kind = K_UINT,
+	 .field = F(max_per_client), .min = 0, .max = 65535,
+	 .def = CONFIG_DEFAULT_MAX_PER_CLIENT, .expect = "a count",
+	 .help = "concurrent transfers per client address, %r, 0 no limit "
+		 "(default %d)"},
+	{.name = "rate-limit", .metavar = "N", .kind = K_UINT,
+	 .field = F(rate_limit), .min = 0, .max = 100000,
+	 .def = CONFIG_DEFAULT_RATE_LIMIT, .expect = "transfers a second",
+	 .help = "new transfers a second per client address, in bursts of "
+		 "up to 2N, %r, 0 no limit (default %d)"},
 	{.name = "permissive", .letter = 'p', .kind = K_SET,
 	 .field = F(permissive), .value = 1,
 	 .help = "serve files that are not world-readable, and accept uploads "

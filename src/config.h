@@ -13,6 +13,11 @@
 /* The default --give-up (milliseconds): no shorter than tftpd-hpa's wait. */
 #define CONFIG_DEFAULT_GIVE_UP_MS 30000
 
+/* The default --max-per-client (transfers) and --rate-limit (new transfers
+ * per second, per client address). */
+#define CONFIG_DEFAULT_MAX_PER_CLIENT 8
+#define CONFIG_DEFAULT_RATE_LIMIT 100
+
 /* cfg->umask: keep the umask the daemon was started with; and, inside
  * config_parse only, "not given yet". */
 #define CONFIG_UMASK_INHERIT 01000u
@@ -54,6 +59,10 @@ struct config {
 				  * (retries + 1)) */
 	int strict_timeout;	 /* a client's timeout option fixes the timer */
 	unsigned max_clients;	 /* concurrent transfers (children) */
+	unsigned max_per_client; /* concurrent transfers per client address;
+				  * 0 = no limit but max_clients */
+	unsigned rate_limit;	 /* new transfers a second per client address
+				  * (bursts of twice as many); 0 = no limit */
 	unsigned verbosity;	 /* enum log_verbosity */
 	int foreground;
 	int permissive;	       /* serve files without the world-read bit */

@@ -74,6 +74,12 @@ int handoff_nudge(struct handoff *h, int slot)
 	return expect == HANDOFF_NUDGED;
 }
 
+int handoff_done(const struct handoff *h, int slot)
+{
+	return slot >= 0 && (unsigned)slot < h->nslots &&
+	       atomic_load(&h->words[slot]) == HANDOFF_DONE;
+}
+
 /* ---- the child's side ---------------------------------------------------- */
 
 static atomic_uint *my_word;

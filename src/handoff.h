@@ -44,6 +44,10 @@ void handoff_release(struct handoff *h, int slot);
  * it), 0 when the child's transfer has ended and a new child must answer. */
 int handoff_nudge(struct handoff *h, int slot);
 
+/* Listener: nonzero once the child's transfer is over (HANDOFF_DONE): it
+ * only lingers (an upload's dally) or exits, and holds no transfer. */
+int handoff_done(const struct handoff *h, int slot);
+
 /* Child: catch HANDOFF_SIGNAL (a repeated request) and SIGTERM (stop) on a
  * pipe whose read end is returned.  The listener keeps both blocked across
  * fork(), so one sent before this call stays pending: the caller unblocks

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -177,14 +179,96 @@ int listener_adopt(struct listener *l, const struct config *cfg,
 	return 0;
 }
 
-/* Send an ERROR from a listening socket: refusals decided before a fork. */
-static void refuse(int fd, const union sockaddr_any *to, uint16_t code,
-		   const char *msg)
-{
-	uint8_t buf[256];
-	size_t len = packet_build_error(buf, sizeof(buf), code, msg);
+/* Refusals are sent from the listening port, and logged, within these
+ * rates (per second) and bursts: a flood of garbage or of requests over a
+ * limit, perhaps from spoofed addresses, gets neither an ERROR nor a log
+ * line for each datagram, while a client that sends a few bad requests
+ * (a test suite) is answered each time.  Per source address, then for all
+ * together; the suppressed are counted in a summary line at most every
+ * QUIET_SUMMARY_MS. */
+#define REFUSALS_PER_SOURCE 20
+#define REFUSALS_PER_SOURCE_BURST 50
+#define REFUSALS_ALL 200
+#define REFUSALS_ALL_BURST 400
+#define REFUSAL_LOG_LINES 20
+#define REFUSAL_LOG_BURST 50
+#define QUIET_SUMMARY_MS 5000
 
-	(void)sendto(fd, buf, len, 0, &to->sa, net_len(to));
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One line counting the refusals and log lines suppressed since the first
+ * of them, once QUIET_SUMMARY_MS have passed (or now, with force). */
+static void quiet_summary(struct listener *l, int64_t now, int force)
+{
+	if (!l->quiet_lines && !l->quiet_replies)
+		return;
+	if (!force && now - l->quiet_since_ms < QUIET_SUMMARY_MS)
+		return;
+	log_msg(l->quiet_lines ? l->quiet_priority : LOG_INFO,
+		"rate limit: %lu log lines and %lu ERROR replies about refused "
+		"requests suppressed in the last %.1f s", l->quiet_lines,
+		l->quiet_replies, (double)(now - l->quiet_since_ms) / 1000.0);
+	l->quiet_lines = l->quiet_replies = 0;
+}
+
+static void quiet_count(struct listener *l, int64_t now, int line,
+			int priority)
+{
+	if (!l->quiet_lines && !l->quiet_replies) {
+		l->quiet_since_ms = now;
+		l->quiet_priority = priority;
+	}
+	if (line) {
+		if (!l->quiet_lines || priority < l->quiet_priority)
+			l->quiet_priority = priority;
+		l->quiet_lines++;
+	} else {
+		l->quiet_replies++;
+	}
+}
+
+/* Refuse a request before any fork: an ERROR (code, msg) from the
+ * listening socket to the source (src: its entry in the sources table), and
+ * a log line at priority, each within its rate limit. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 8, 9)))
+#endif
+static void refuse(struct listener *l, int fd, const union sockaddr_any *to,
+		   struct ratelimit_source *src, uint16_t code,
+		   const char *msg, int priority, const char *fmt, ...)
+{
+	int64_t now = now_ms();
+
+	quiet_summary(l, now, 0);
+	if (ratelimit_take(&src->replies, REFUSALS_PER_SOURCE,
+			   REFUSALS_PER_SOURCE_BURST, now) &&
+	    ratelimit_take(&l->all_replies, REFUSALS_ALL, REFUSALS_ALL_BURST,
+			   now)) {
+		uint8_t buf[256];
+		size_t len = packet_build_error(buf, sizeof(buf), code, msg);
+		(void)sendto(fd, buf, len, 0, &to->sa, net_len(to));
+	} else {
+		quiet_count(l, now, 0, priority);
+	}
+	if (!log_enabled(priority))
+		return;
+	if (ratelimit_take(&l->log_lines, REFUSAL_LOG_LINES, REFUSAL_LOG_BURST,
+			   now)) {
+		char line[512];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		log_msg(priority, "%s", line);
+	} else {
+		quiet_count(l, now, 1, priority);
+	}
 }
 
 static struct child *find_child(struct listener *l,
@@ -209,18 +293,38 @@ static uint64_t request_hash(const uint8_t *buf, size_t len)
 	return h;
 }
 
-/* Retry the cache releases that failed at reaping time.  Returns 0 when
- * none is left, -1 when some still fail (then no new child may be forked:
- * it could be given a pid whose pins are still recorded). */
-static int retry_releases(struct listener *l)
-{
-	unsigned kept = 0;
+/* The longest the listener waits for the cache lock to release what a
+ * reaped child held (milliseconds): a child stopped while holding the lock
+ * must not stall the listener; what cannot be released now is retried. */
+#define LISTENER_LOCK_MS 10
 
-	for (unsigned i = 0; i < l->npending; i++)
-		if (cache_release_owner(l->cache, l->pending_release[i]) < 0)
-			l->pending_release[kept++] = l->pending_release[i];
+/* Retry the cache releases that failed at reaping time, until one fails
+ * (the lock is still held: the others would fail too). */
+static void retry_releases(struct listener *l)
+{
+	unsigned kept = 0, i;
+
+	for (i = 0; i < l->npending; i++) {
+		if (cache_release_owner_within(l->cache, l->pending_release[i],
+					       LISTENER_LOCK_MS) < 0)
+			break;
+	}
+	for (; i < l->npending; i++)
+		l->pending_release[kept++] = l->pending_release[i];
 	l->npending = kept;
-	return kept ? -1 : 0;
+}
+
+/* A new child was given pid: if a reaped child with that pid still has
+ * cache pins recorded, the new child releases them itself before it takes
+ * any (run_child), and the listener forgets them. */
+static void pending_taken_over(struct listener *l, pid_t pid)
+{
+	for (unsigned i = 0; i < l->npending; i++)
+		if (l->pending_release[i] == pid) {
+			l->pending_release[i] =
+				l->pending_release[--l->npending];
+			return;
+		}
 }
 
 /* SIGUSR1: one line of cache counters. */
@@ -269,7 +373,11 @@ static void reap(struct listener *l, int block)
 		/* A child killed mid-transfer leaves its cache pin or the
 		 * entry it was filling behind: take them back (cheap when it
 		 * held none); if the lock is busy, later. */
-		if (l->cache && cache_release_owner(l->cache, pid) < 0) {
+		if (l->cache &&
+		    cache_release_owner_within(l->cache, pid,
+					       l->npending ? 0
+							   : LISTENER_LOCK_MS) <
+			    0) {
 			if (l->npending < sizeof(l->pending_release) /
 						  sizeof(l->pending_release[0]))
 				l->pending_release[l->npending++] = pid;
@@ -304,12 +412,16 @@ static void run_child(struct listener *l, const struct transfer_request *tr0,
 		      int slot)
 {
 	struct transfer_request tr = *tr0;
+	struct cache *cache = l->cache;
 	struct sigaction sa;
 	sigset_t none;
 	enum transfer_outcome outcome;
 
+	/* The request's own listening socket stays until the transfer has
+	 * its socket (transfer.h, listen_fd). */
 	for (int i = 0; i < l->nfds; i++)
-		close(l->fds[i]);
+		if (l->fds[i] != tr.listen_fd)
+			close(l->fds[i]);
 	close(l->sigpipe[0]);
 	close(l->sigpipe[1]);
 	memset(&sa, 0, sizeof(sa));
@@ -323,6 +435,13 @@ static void run_child(struct listener *l, const struct transfer_request *tr0,
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	/* A process with this pid, reaped while the cache lock was held,
+	 * left pins recorded under it: drop them before taking any, or else
+	 * serve without the cache (they would be taken for ours). */
+	for (unsigned i = 0; i < l->npending; i++)
+		if (l->pending_release[i] == getpid() &&
+		    cache_release_owner(cache, getpid()) < 0)
+			cache = NULL;
 	tr.wake_fd = handoff_child_init(l->handoff, slot);
 	if (tr.wake_fd < 0)
 		log_msg(LOG_WARNING, "transfer process: no wake-up pipe: %s",
@@ -330,9 +449,10 @@ static void run_child(struct listener *l, const struct transfer_request *tr0,
 	/* What was blocked across fork() is delivered now. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	do
-		outcome = transfer_run(l->cfg, l->cache, &tr);
-	while (handoff_finish());
+	do {
+		outcome = transfer_run(l->cfg, cache, &tr);
+		tr.listen_fd = -1; /* closed by the first run */
+	} while (handoff_finish());
 	_exit(transfer_exit_status(outcome));
 }
 
@@ -380,6 +500,7 @@ static int repeated_request(struct listener *l, struct child *c, uint64_t hash,
 static const char *map_request(struct listener *l, int fd,
 			       const struct tftp_request *req,
 			       const union sockaddr_any *from,
+			       struct ratelimit_source *src,
 			       const char **mapped)
 {
 	/* Static, like the request buffer: the parent's stack stays flat.
@@ -414,22 +535,22 @@ static const char *map_request(struct listener *l, int fd,
 	log_file_names(req->filename, req->filename_len, NULL, names,
 		       sizeof(names));
 	if (res == REMAP_REFUSED) {
-		log_msg(LOG_INFO, "%s from %s file %s refused by %s line %u",
-			packet_opcode_name(req->opcode), net_format(from, who),
-			names, l->cfg->map_file, t.line);
-		refuse(fd, from, TFTP_EACCESS,
+		refuse(l, fd, from, src, TFTP_EACCESS,
 		       out[0] ? log_sanitize(out, strlen(out), msg, sizeof(msg))
-			      : REMAP_DEFAULT_REFUSAL);
+			      : REMAP_DEFAULT_REFUSAL,
+		       LOG_INFO, "%s from %s file %s refused by %s line %u",
+		       packet_opcode_name(req->opcode), net_format(from, who),
+		       names, l->cfg->map_file, t.line);
 		return NULL;
 	}
 	code = res == REMAP_TOO_LONG	? TFTP_ENOTFOUND
 	       : res == REMAP_NO_MEMORY ? TFTP_EUNDEF
 					: TFTP_EACCESS;
-	log_msg(res == REMAP_NO_MEMORY ? LOG_WARNING : LOG_INFO,
-		"%s from %s file %s refused: %s, at %s line %u",
-		packet_opcode_name(req->opcode), net_format(from, who), names,
-		remap_result_message(res), l->cfg->map_file, t.line);
-	refuse(fd, from, code, remap_result_message(res));
+	refuse(l, fd, from, src, code, remap_result_message(res),
+	       res == REMAP_NO_MEMORY ? LOG_WARNING : LOG_INFO,
+	       "%s from %s file %s refused: %s, at %s line %u",
+	       packet_opcode_name(req->opcode), net_format(from, who), names,
+	       remap_result_message(res), l->cfg->map_file, t.line);
 	return NULL;
 }
 
@@ -449,6 +570,44 @@ static pid_t fork_child(void)
 	return pid;
 }
 
+/* The limits of one client address: --max-per-client transfers at once,
+ * --rate-limit new ones a second.  Children already told to end, and those
+ * whose transfer is over (an upload answering a repeat of its last DATA
+ * for a while), do not count.  Returns 1 after refusing the request. */
+static int over_source_limits(struct listener *l, int fd,
+			      const union sockaddr_any *from,
+			      struct ratelimit_source *src, const char *op)
+{
+	const struct config *cfg = l->cfg;
+	char who[NET_ADDRSTRLEN];
+	unsigned n = 0;
+
+	if (cfg->max_per_client) {
+		for (unsigned i = 0; i < l->nchildren; i++)
+			n += !l->children[i].ending &&
+			     !handoff_done(l->handoff, l->children[i].slot) &&
+			     net_same_host(&l->children[i].client, from);
+		if (n >= cfg->max_per_client) {
+			refuse(l, fd, from, src, TFTP_EUNDEF, "server busy",
+			       LOG_WARNING, "%s from %s refused: server busy "
+			       "(%u transfers from this address, "
+			       "--max-per-client)", op,
+			       net_format(from, who), n);
+			return 1;
+		}
+	}
+	if (!ratelimit_take(&src->requests, cfg->rate_limit,
+			    2 * cfg->rate_limit, now_ms())) {
+		refuse(l, fd, from, src, TFTP_EUNDEF, "server busy",
+		       LOG_WARNING, "%s from %s refused: server busy (over %u "
+		       "new transfers a second from this address, "
+		       "--rate-limit)", op, net_format(from, who),
+		       cfg->rate_limit);
+		return 1;
+	}
+	return 0;
+}
+
 static void handle_request(struct listener *l, int idx)
 {
 	/* Requests are small (RFC 2347 allows 512 bytes; we take more for
@@ -459,9 +618,10 @@ static void handle_request(struct listener *l, int idx)
 	union sockaddr_any from;
 	struct net_recv_info info = {.local = l->bound[idx]};
 	char who[NET_ADDRSTRLEN], name[LOG_FILE_NAMES_MAX];
+	struct ratelimit_source *src;
 	struct tftp_request req;
 	enum path_result pr;
-	const char *why, *mapped, *fname;
+	const char *why, *op, *mapped, *fname;
 	int fd = l->fds[idx], slot;
 	struct child *c;
 	uint64_t hash;
@@ -471,10 +631,11 @@ static void handle_request(struct listener *l, int idx)
 	n = net_recv(fd, buf, sizeof(buf), &from, &info);
 	if (n < 0)
 		return;
+	src = ratelimit_lookup(l->sources, &from, now_ms());
 	if (info.truncated) {
-		log_msg(LOG_INFO, "request from %s longer than %zu bytes",
-			net_format(&from, who), sizeof(buf));
-		refuse(fd, &from, TFTP_EBADOP, "request too long");
+		refuse(l, fd, &from, src, TFTP_EBADOP, "request too long",
+		       LOG_INFO, "request from %s longer than %zu bytes",
+		       net_format(&from, who), sizeof(buf));
 		return;
 	}
 	if (n >= 2 && buf[0] == 0 && buf[1] >= TFTP_DATA &&
@@ -489,39 +650,37 @@ static void handle_request(struct listener *l, int idx)
 		return;
 	}
 	if (packet_parse_request(buf, (size_t)n, &req, &why) != 0) {
-		log_msg(LOG_INFO, "bad request from %s: %s",
-			net_format(&from, who), why);
-		refuse(fd, &from, TFTP_EBADOP, NULL);
+		refuse(l, fd, &from, src, TFTP_EBADOP, NULL, LOG_INFO,
+		       "bad request from %s: %s", net_format(&from, who), why);
 		return;
 	}
+	op = packet_opcode_name(req.opcode);
 	if (req.mode != TFTP_MODE_OCTET && req.mode != TFTP_MODE_NETASCII) {
 		log_sanitize(req.mode_name, strlen(req.mode_name), name,
 			     sizeof(name));
-		log_msg(LOG_INFO, "%s from %s: unsupported mode \"%s\"",
-			packet_opcode_name(req.opcode), net_format(&from, who),
-			name);
-		refuse(fd, &from, TFTP_EBADOP, "unsupported mode");
+		refuse(l, fd, &from, src, TFTP_EBADOP, "unsupported mode",
+		       LOG_INFO, "%s from %s: unsupported mode \"%s\"", op,
+		       net_format(&from, who), name);
 		return;
 	}
 	if (req.opcode == TFTP_WRQ && l->cfg->readonly) {
-		log_msg(LOG_INFO, "WRQ from %s refused: writes are disabled "
-			"(--readonly)", net_format(&from, who));
-		refuse(fd, &from, TFTP_EACCESS, "writes are disabled");
+		refuse(l, fd, &from, src, TFTP_EACCESS, "writes are disabled",
+		       LOG_INFO, "WRQ from %s refused: writes are disabled "
+		       "(--readonly)", net_format(&from, who));
 		return;
 	}
-	if (!(fname = map_request(l, fd, &req, &from, &mapped)))
+	if (!(fname = map_request(l, fd, &req, &from, src, &mapped)))
 		return;
 	pr = path_normalize(l->cfg->root_name, fname, strlen(fname), rel,
 			    sizeof(rel));
 	if (pr != PATH_OK) {
 		log_file_names(req.filename, req.filename_len, mapped, name,
 			       sizeof(name));
-		log_msg(LOG_INFO, "%s from %s file %s refused: %s",
-			packet_opcode_name(req.opcode), net_format(&from, who),
-			name, path_result_message(pr));
-		refuse(fd, &from,
+		refuse(l, fd, &from, src,
 		       pr == PATH_TOO_LONG ? TFTP_ENOTFOUND : TFTP_EACCESS,
-		       path_result_message(pr));
+		       path_result_message(pr), LOG_INFO,
+		       "%s from %s file %s refused: %s", op,
+		       net_format(&from, who), name, path_result_message(pr));
 		return;
 	}
 	hash = request_hash(buf, (size_t)n);
@@ -534,36 +693,34 @@ static void handle_request(struct listener *l, int idx)
 			return;
 	}
 	if (l->nchildren >= l->cfg->max_clients) {
-		log_msg(LOG_WARNING, "%s from %s refused: server busy "
-			"(%u transfers, --max-clients)",
-			packet_opcode_name(req.opcode), net_format(&from, who),
-			l->nchildren);
-		refuse(fd, &from, TFTP_EUNDEF, "server busy");
+		refuse(l, fd, &from, src, TFTP_EUNDEF, "server busy",
+		       LOG_WARNING, "%s from %s refused: server busy "
+		       "(%u transfers, --max-clients)", op,
+		       net_format(&from, who), l->nchildren);
 		return;
 	}
-	if (l->npending && retry_releases(l) != 0) {
-		log_msg(LOG_WARNING, "%s from %s refused: cache lock held by a "
-			"stopped transfer", packet_opcode_name(req.opcode),
-			net_format(&from, who));
-		refuse(fd, &from, TFTP_EUNDEF, "server busy");
+	if (over_source_limits(l, fd, &from, src, op))
 		return;
-	}
+	if (l->npending)
+		retry_releases(l);
 	slot = handoff_claim(l->handoff);
 	pid = slot < 0 ? -1 : fork_child();
 	if (pid < 0) {
-		log_msg(LOG_ERR, "fork: %s", slot < 0 ? "no handoff slot"
-							: strerror(errno));
+		refuse(l, fd, &from, src, TFTP_EUNDEF, "server busy", LOG_ERR,
+		       "%s from %s refused: server busy (fork: %s)", op,
+		       net_format(&from, who),
+		       slot < 0 ? "no handoff slot" : strerror(errno));
 		handoff_release(l->handoff, slot);
-		refuse(fd, &from, TFTP_EUNDEF, "server busy");
 		return;
 	}
 	if (pid == 0) {
 		struct transfer_request tr = {.req = &req, .rel = rel,
 					      .mapped = mapped,
 					      .client = from, .origin = info,
-					      .wake_fd = -1};
+					      .wake_fd = -1, .listen_fd = fd};
 		run_child(l, &tr, slot);
 	}
+	pending_taken_over(l, pid);
 	c = &l->children[l->nchildren++];
 	c->pid = pid;
 	c->client = from;
@@ -694,7 +851,9 @@ int listener_run(struct listener *l)
 
 	l->children = calloc(l->cfg->max_clients, sizeof(*l->children));
 	l->handoff = handoff_create(l->cfg->max_clients);
-	if (!l->children || !l->handoff || install_signals(l) != 0) {
+	l->sources = malloc(sizeof(*l->sources));
+	if (!l->children || !l->handoff || !l->sources ||
+	    install_signals(l) != 0) {
 		log_msg(LOG_ERR, "start-up: %s", strerror(errno));
 		return 1;
 	}
@@ -706,6 +865,10 @@ int listener_run(struct listener *l)
 	}
 	pfds[l->nfds].fd = l->sigpipe[0];
 	pfds[l->nfds].events = POLLIN;
+	/* The hash seed only has to differ between runs and hosts. */
+	ratelimit_table_init(l->sources, (uint64_t)now_ms() * 2654435761u ^
+						 (uint64_t)getpid() << 32 ^
+						 (uint64_t)time(NULL));
 
 	time_t last_busy = time(NULL);
 	int idle = 0;
@@ -728,6 +891,15 @@ int listener_run(struct listener *l)
 			if (l->nchildren > 0)
 				wait_ms = 1000;
 		}
+		if (l->quiet_lines || l->quiet_replies) {
+			/* The suppression summary is due even if nothing
+			 * more comes. */
+			int64_t due = l->quiet_since_ms + QUIET_SUMMARY_MS -
+				      now_ms();
+			int due_ms = due < 0 ? 0 : (int)due;
+			if (wait_ms < 0 || due_ms < wait_ms)
+				wait_ms = due_ms;
+		}
 		int n = poll(pfds, (nfds_t)l->nfds + 1, wait_ms);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -735,6 +907,7 @@ int listener_run(struct listener *l)
 			log_msg(LOG_ERR, "poll: %s", strerror(errno));
 			return 1;
 		}
+		quiet_summary(l, now_ms(), 0);
 		if (pfds[l->nfds].revents && drain_signals(l))
 			break;
 		for (int i = 0; i < l->nfds; i++) {
@@ -747,6 +920,7 @@ int listener_run(struct listener *l)
 	if (idle)
 		log_msg(LOG_INFO, "idle for %u s: exiting",
 			l->cfg->idle_timeout);
+	quiet_summary(l, now_ms(), 1);
 	log_msg(LOG_NOTICE, "stopping: no new requests");
 	for (int i = 0; i < l->nfds; i++)
 		close(l->fds[i]);

@@ -10,6 +10,7 @@
 #include "handoff.h"
 #include "config.h"
 #include "net.h"
+#include "ratelimit.h"
 #include "remap.h"
 
 #define LISTENER_MAX_SOCKETS 8
@@ -32,10 +33,18 @@ struct listener {
 	 * children only read their copy), and replaced on SIGHUP. */
 	struct remap_rules *remap;
 	/* Reaped children whose cache pins could not be released yet (the
-	 * lock was held too long): retried before each fork, since a new
-	 * child could be given the same pid. */
+	 * lock was held): retried before each fork; a new child given one of
+	 * these pids releases them itself (listener.c). */
 	pid_t pending_release[16];
 	unsigned npending;
+	/* Limits (listener.c): per client address, the rate of new transfers
+	 * and of refusals sent; for all addresses together, refusals sent and
+	 * logged, and what was suppressed since quiet_since_ms. */
+	struct ratelimit_table *sources;
+	struct ratelimit_bucket all_replies, log_lines;
+	unsigned long quiet_replies, quiet_lines;
+	int quiet_priority;     /* the most severe line suppressed */
+	int64_t quiet_since_ms;
 };
 
 /* Bind the UDP sockets cfg asks for (cfg->address, or all IPv4 and IPv6

@@ -56,13 +56,44 @@ int net_same(const union sockaddr_any *a, const union sockaddr_any *b)
 	return 0;
 }
 
+void net_host_key(const union sockaddr_any *a, uint8_t key[16])
+{
+	memset(key, 0, 16);
+	if (a->sa.sa_family == AF_INET6) {
+		memcpy(key, &a->sin6.sin6_addr, 16);
+	} else if (a->sa.sa_family == AF_INET) {
+		key[10] = 0xff;
+		key[11] = 0xff;
+		memcpy(key + 12, &a->sin.sin_addr, 4);
+	}
+}
+
+int net_same_host(const union sockaddr_any *a, const union sockaddr_any *b)
+{
+	uint8_t ka[16], kb[16];
+
+	net_host_key(a, ka);
+	net_host_key(b, kb);
+	return memcmp(ka, kb, sizeof(ka)) == 0;
+}
+
 int net_is_loopback(const union sockaddr_any *a)
 {
 	if (a->sa.sa_family == AF_INET)
 		return (ntohl(a->sin.sin_addr.s_addr) >> 24) == 127;
+	if (a->sa.sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&a->sin6.sin6_addr))
+		return a->sin6.sin6_addr.s6_addr[12] == 127;
 	if (a->sa.sa_family == AF_INET6)
 		return IN6_IS_ADDR_LOOPBACK(&a->sin6.sin6_addr);
 	return 0;
+}
+
+int net_is_ipv4(const union sockaddr_any *a)
+{
+	return a->sa.sa_family == AF_INET ||
+	       (a->sa.sa_family == AF_INET6 &&
+		IN6_IS_ADDR_V4MAPPED(&a->sin6.sin6_addr));
 }
 
 int net_is_any(const union sockaddr_any *a)

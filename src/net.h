@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -27,6 +28,15 @@ socklen_t net_len(const union sockaddr_any *a);
 
 /* Nonzero when a and b are the same address and port. */
 int net_same(const union sockaddr_any *a, const union sockaddr_any *b);
+
+/* The 16 bytes that name a's host, the port left out: an IPv6 address as
+ * is, an IPv4 one as ::ffff:a.b.c.d, so that a client seen through a
+ * dual-stack socket is the same host as seen through an IPv4 one. */
+void net_host_key(const union sockaddr_any *a, uint8_t key[16]);
+
+/* Nonzero when a and b are the same host (ports ignored; see
+ * net_host_key). */
+int net_same_host(const union sockaddr_any *a, const union sockaddr_any *b);
 
 /* Parse a numeric address (AI_NUMERICHOST, no AI_ADDRCONFIG) and a port
  * (decimal, 0..65535) into *out.  Returns 0, or -1 with *why set. */
@@ -71,8 +81,13 @@ ssize_t net_recv(int fd, void *buf, size_t cap, union sockaddr_any *from,
  * (no index, or no SIOCGIFMTU on this platform). */
 unsigned net_mtu(unsigned ifindex);
 
-/* Nonzero when the address is a loopback one (127/8 or ::1). */
+/* Nonzero when the address is a loopback one (127/8, also as
+ * ::ffff:127.x.y.z on a dual-stack socket, or ::1). */
 int net_is_loopback(const union sockaddr_any *a);
+
+/* Nonzero when datagrams to or from a travel as IPv4: an IPv4 address, or
+ * an IPv4-mapped IPv6 one (a dual-stack socket's view of an IPv4 peer). */
+int net_is_ipv4(const union sockaddr_any *a);
 
 /* Nonzero when the address is a wildcard (0.0.0.0 or ::). */
 int net_is_any(const union sockaddr_any *a);

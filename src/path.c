@@ -98,6 +98,20 @@ static int refuse(int code, const char *reason, int *tftp_error,
 	return -1;
 }
 
+/* A failed open: a missing file is ERROR 1; running out of descriptors is
+ * the server's trouble, not the client's, ERROR 0; anything else ERROR 2
+ * with reason. */
+static int open_refused(int err, const char *reason, int *tftp_error,
+			const char **why)
+{
+	if (err == ENOENT)
+		return refuse(TFTP_ENOTFOUND, "no such file", tftp_error, why);
+	if (err == EMFILE || err == ENFILE)
+		return refuse(TFTP_EUNDEF, "out of file descriptors",
+			      tftp_error, why);
+	return refuse(TFTP_EACCESS, reason, tftp_error, why);
+}
+
 /* Walk to the directory holding the last component of real (canonical,
  * inside root) one component at a time from the root, refusing symlinks on
  * the way: realpath() has already resolved them all, so a symlink found now
@@ -112,8 +126,8 @@ static int walk_beneath(const char *root, const char *real, char *comp,
 
 	dirfd = open(root, O_RDONLY | O_DIRECTORY);
 	if (dirfd < 0)
-		return refuse(TFTP_EACCESS, "cannot open the root", tftp_error,
-			      why);
+		return open_refused(errno == ENOENT ? EACCES : errno,
+				    "cannot open the root", tftp_error, why);
 	for (;;) {
 		size_t len = strcspn(p, "/");
 		if (len == 0 || len > NAME_MAX) {
@@ -128,13 +142,13 @@ static int walk_beneath(const char *root, const char *real, char *comp,
 			return dirfd;
 		p++;
 		fd = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+		if (fd < 0) {
+			int err = errno;
+			close(dirfd);
+			return open_refused(err, "path changed while opening",
+					    tftp_error, why);
+		}
 		close(dirfd);
-		if (fd < 0)
-			return refuse(errno == ENOENT ? TFTP_ENOTFOUND
-						      : TFTP_EACCESS,
-				      errno == ENOENT ? "no such file"
-						      : "path changed while opening",
-				      tftp_error, why);
 		dirfd = fd;
 	}
 }
@@ -171,11 +185,12 @@ static int open_beneath(const char *root, const char *real, int permissive,
 	/* O_NONBLOCK: should a FIFO be swapped in after the fstatat, open must
 	 * not wait for a writer; the fstat below then refuses it. */
 	fd = openat(dirfd, comp, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0) {
+		int err = errno;
+		close(dirfd);
+		return open_refused(err, strerror(err), tftp_error, why);
+	}
 	close(dirfd);
-	if (fd < 0)
-		return refuse(errno == ENOENT ? TFTP_ENOTFOUND : TFTP_EACCESS,
-			      errno == ENOENT ? "no such file" : strerror(errno),
-			      tftp_error, why);
 	if (fstat(fd, st) != 0 || st->st_dev != lst.st_dev ||
 	    st->st_ino != lst.st_ino || !S_ISREG(st->st_mode)) {
 		close(fd);

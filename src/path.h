@@ -35,8 +35,8 @@ const char *path_result_message(enum path_result r);
  * path whose symlinks resolve outside the root, anything but a regular file
  * (no hang on a FIFO, no device opened), and a file without the
  * world-readable bit unless permissive.  Returns an open descriptor and fills
- * *st, or -1 with *tftp_error set to the TFTP error code (1 or 2) and *why
- * to a static reason. */
+ * *st, or -1 with *tftp_error set to the TFTP error code (1 or 2; 0 when
+ * the process is out of file descriptors) and *why to a static reason. */
 int path_open_read(const char *root, const char *rel, int permissive,
 		   struct stat *st, int *tftp_error, const char **why);
 

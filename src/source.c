@@ -8,11 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
-void source_init(struct source *s, int fd, enum tftp_mode mode)
+void source_init(struct source *s, int fd, enum tftp_mode mode,
+		 const struct stat *st)
 {
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
 	s->mode = mode;
+	s->st = *st;
 	netascii_encoder_init(&s->enc);
 }
 
@@ -55,6 +57,44 @@ static ssize_t read_full(int fd, uint8_t *buf, size_t len)
 	return (ssize_t)got;
 }
 
+static ssize_t file_changed(struct source *s)
+{
+	s->changed = 1;
+	errno = ESTALE;
+	return -1;
+}
+
+/* Up to len bytes from the file, never past the size it had when opened.
+ * Where that size is reached, the file must end there too, with the
+ * modification time it had: otherwise it changed under the transfer.
+ * Returns bytes, 0 at the end, -1 (errno, s->changed when it changed). */
+static ssize_t read_file(struct source *s, uint8_t *buf, size_t len)
+{
+	uint64_t size = (uint64_t)s->st.st_size;
+	uint64_t left = s->offset < size ? size - s->offset : 0;
+	struct stat now;
+	uint8_t extra;
+	ssize_t n;
+
+	if (len > left)
+		len = (size_t)left;
+	n = read_full(s->fd, buf, len);
+	if (n < 0)
+		return -1;
+	s->offset += (uint64_t)n;
+	if ((size_t)n < len)
+		return file_changed(s); /* it ended early: shrunk */
+	if (s->offset == size && !s->end_checked) {
+		s->end_checked = 1;
+		if (read_full(s->fd, &extra, 1) != 0 ||
+		    fstat(s->fd, &now) != 0 || now.st_size != s->st.st_size ||
+		    now.st_mtim.tv_sec != s->st.st_mtim.tv_sec ||
+		    now.st_mtim.tv_nsec != s->st.st_mtim.tv_nsec)
+			return file_changed(s);
+	}
+	return n;
+}
+
 /* Up to len bytes of the file from where the source stands, copied from the
  * cache or read from the file.  Returns bytes, 0 at the end, -1 (errno). */
 static ssize_t take(struct source *s, uint8_t *buf, size_t len)
@@ -62,7 +102,7 @@ static ssize_t take(struct source *s, uint8_t *buf, size_t len)
 	size_t got = 0;
 
 	if (!s->cached)
-		return read_full(s->fd, buf, len);
+		return read_file(s, buf, len);
 	while (got < len) {
 		struct iovec v[2];
 		int niov;
@@ -107,15 +147,29 @@ static ssize_t next_netascii(struct source *s, uint8_t *out, size_t len)
 ssize_t source_next(struct source *s, uint8_t *buf, size_t len,
 		    struct iovec iov[2], int *niov)
 {
+	ssize_t n;
+
 	*niov = 0;
-	if (s->mode == TFTP_MODE_NETASCII)
-		return next_netascii(s, buf, len);
-	if (s->cached) {
-		size_t n = cache_iov(&s->ref, s->offset, len, iov, niov);
-		s->offset += n;
-		return (ssize_t)n;
+	if (s->mode == TFTP_MODE_NETASCII) {
+		n = next_netascii(s, buf, len);
+		/* Same size, other bytes, caught before the end: more line
+		 * ends than were counted for tsize. */
+		if (n > 0 && s->netascii_size &&
+		    (s->produced += (uint64_t)n) > s->netascii_size)
+			return file_changed(s);
+		return n;
 	}
-	return read_full(s->fd, buf, len);
+	if (s->cached) {
+		size_t k = cache_iov(&s->ref, s->offset, len, iov, niov);
+		s->offset += k;
+		return (ssize_t)k;
+	}
+	return read_file(s, buf, len);
+}
+
+int source_changed(const struct source *s)
+{
+	return s->changed;
 }
 
 int source_size(struct source *s, const struct stat *st, uint64_t *size)
@@ -127,6 +181,8 @@ int source_size(struct source *s, const struct stat *st, uint64_t *size)
 		*size = (uint64_t)st->st_size;
 		return 0;
 	}
+	if ((uint64_t)st->st_size > SOURCE_NETASCII_TSIZE_MAX)
+		return 1;
 	if (s->cached) {
 		/* Straight over the shared pages, no copy. */
 		struct iovec v[2];
@@ -145,7 +201,7 @@ int source_size(struct source *s, const struct stat *st, uint64_t *size)
 		total += netascii_encoded_size(s->stage, (size_t)n);
 	if (n < 0 || lseek(s->fd, 0, SEEK_SET) != 0)
 		return -1;
-	*size = total;
+	*size = s->netascii_size = total;
 	return 0;
 }
 

@@ -20,14 +20,21 @@ struct source {
 	int cached;          /* the bytes come from ref, not from fd */
 	struct cache_ref ref;
 	uint64_t offset;     /* next byte of the file to take */
+	struct stat st;      /* the file when opened: its size is the end */
+	int end_checked;     /* the file was found unchanged at its end */
+	int changed;         /* the file changed size or was rewritten */
+	uint64_t netascii_size; /* what source_size counted (0: not asked) */
+	uint64_t produced;   /* bytes of DATA payload made so far */
 	struct netascii_encoder enc;
 	int eof;
 	size_t stage_pos, stage_len; /* netascii input not yet converted */
 	uint8_t stage[8192];
 };
 
-/* Start reading fd (an open regular file; the source closes it) in mode. */
-void source_init(struct source *s, int fd, enum tftp_mode mode);
+/* Start reading fd (an open regular file; the source closes it) in mode;
+ * st is its fstat, taken when it was opened. */
+void source_init(struct source *s, int fd, enum tftp_mode mode,
+		 const struct stat *st);
 
 /* Take the file from the shared cache (NULL: none) when it holds it, or
  * put it there now when it can (rel is the cache key, st the fstat of fd).
@@ -35,17 +42,34 @@ void source_init(struct source *s, int fd, enum tftp_mode mode);
 const char *source_use_cache(struct source *s, struct cache *cache,
 			     const char *rel, const struct stat *st);
 
+/* The largest file (bytes) whose netascii size is counted for tsize: the
+ * count reads the whole file, and a request of a few bytes must not cost
+ * more than this much reading. */
+#define SOURCE_NETASCII_TSIZE_MAX ((uint64_t)4 << 20)
+
 /* The RFC 2349 tsize of the transfer in bytes: the file's size, or for
- * netascii the converted size (one pass over the file, then rewound).
- * Returns 0, or -1 on a read error. */
+ * netascii the converted size (one pass over the file or its cache entry,
+ * then rewound), for files up to SOURCE_NETASCII_TSIZE_MAX bytes.  Returns
+ * 0; 1 when a netascii file is larger (tsize is then left out of the OACK,
+ * as RFC 2347 lets a server do); -1 on a read error. */
 int source_size(struct source *s, const struct stat *st, uint64_t *size);
 
 /* The payload of the next block, at most len bytes: as up to two iovecs
  * into the cache (*niov set, nothing copied) when the file is cached in
  * octet mode, otherwise copied into buf (*niov = 0).  A result shorter than
- * len marks the last block.  Returns the bytes, or -1 (errno). */
+ * len marks the last block.  From disk, never more than the file's size
+ * when it was opened (the tsize announced); on reaching it, one more read
+ * and an fstat make sure the file has not grown, shrunk or been written
+ * since (not on every block: that would cost an fstat each).  Returns the
+ * bytes, or -1 (errno; source_changed says whether the file changed). */
 ssize_t source_next(struct source *s, uint8_t *buf, size_t len,
 		    struct iovec iov[2], int *niov);
+
+/* Nonzero once source_next has failed because the file served from disk
+ * changed size or was written during the transfer (or its netascii form
+ * outgrew the size source_size counted): the client must not take what it
+ * has for the whole file. */
+int source_changed(const struct source *s);
 
 /* Release the cache entry and close the file. */
 void source_close(struct source *s);

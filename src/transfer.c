@@ -383,6 +383,15 @@ static int send_blocks(struct transfer *t, struct source *src,
 		if (seq > w->produced) {
 			ssize_t n = source_next(src, b + TFTP_DATA_HEADER,
 						t->blksize, m->iov, &m->niov);
+			if (n < 0 && source_changed(src)) {
+				/* What the client has is not the file, nor
+				 * the tsize it was told: say so. */
+				send_error(t, TFTP_EUNDEF,
+					   "file changed during the transfer");
+				end(t, TRANSFER_FAILED, "failed: file changed "
+				    "during the transfer");
+				return -1;
+			}
 			if (n < 0) {
 				send_error(t, TFTP_EUNDEF, "read error");
 				end(t, TRANSFER_FAILED, "failed: read error: %s",
@@ -497,18 +506,23 @@ static int send_oack(struct transfer *t, const uint8_t *oack, size_t len)
 /* The largest blksize to grant (bytes): --max-block-size, or else what fits
  * the interface's MTU after the IP, UDP and TFTP headers, so no DATA is
  * fragmented (a client asking 65464 on Ethernet gets 1468).  Without an MTU
- * reading, loopback gets the maximum and anything else Ethernet's. */
+ * reading, loopback (either end: the local address may be a wildcard) gets
+ * the maximum and anything else Ethernet's.  An IPv4 client seen through a
+ * dual-stack socket (::ffff:a.b.c.d) is IPv4 on the wire: 20-byte header. */
 static unsigned blksize_cap(const struct config *cfg,
-			    const struct net_recv_info *origin)
+			    const struct net_recv_info *origin,
+			    const union sockaddr_any *client)
 {
-	int v6 = origin->local.sa.sa_family == AF_INET6;
+	int v6 = !net_is_ipv4(client);
 	unsigned mtu, cap;
 
 	if (cfg->max_block_size)
 		return cfg->max_block_size;
 	mtu = net_mtu(origin->ifindex);
 	if (mtu == 0)
-		mtu = net_is_loopback(&origin->local) ? 65536 : 1500;
+		mtu = net_is_loopback(&origin->local) || net_is_loopback(client)
+			      ? 65536
+			      : 1500;
 	cap = mtu - (v6 ? 40 : 20) - 8 - TFTP_DATA_HEADER;
 	/* Never below RFC 1350's own block: asking for more must not get
 	 * less than asking for nothing. */
@@ -540,10 +554,19 @@ static int open_socket(struct transfer *t, const struct transfer_request *tr)
 	end(t, TRANSFER_FAILED, "failed: no transfer socket on %s: %s", where,
 	    strerror(saved));
 	t->sock = net_transfer_socket(local, 0, 0, 0, &tr->client);
-	if (t->sock >= 0)
+	if (t->sock >= 0) {
 		send_error(t, TFTP_EUNDEF,
 			   saved == EADDRINUSE ? "no free transfer port"
 					       : "cannot open a transfer port");
+	} else if (tr->listen_fd >= 0) {
+		/* Out of descriptors: the ERROR goes from the listening
+		 * port, as the listener's own refusals do. */
+		uint8_t buf[128];
+		size_t len = packet_build_error(buf, sizeof(buf), TFTP_EUNDEF,
+						"cannot open a transfer port");
+		(void)sendto(tr->listen_fd, buf, len, 0, &tr->client.sa,
+			     net_len(&tr->client));
+	}
 	return -1;
 }
 
@@ -577,7 +600,7 @@ static void negotiate(struct transfer *t, const struct transfer_request *tr,
 {
 	struct options_limits lim;
 
-	lim.max_blksize = blksize_cap(t->cfg, &tr->origin);
+	lim.max_blksize = blksize_cap(t->cfg, &tr->origin, &tr->client);
 	lim.max_windowsize = t->cfg->max_window;
 	lim.refused = t->cfg->refused;
 	options_negotiate(tr->req, &lim, acc);
@@ -611,7 +634,8 @@ static int start_read(struct transfer *t, const struct transfer_request *tr,
 	negotiate(t, tr, &acc);
 	if (acc.present & OPTION_TSIZE) {
 		/* netascii grows the file: send the converted size, or
-		 * nothing rather than a wrong one.  curl (7.88 at least)
+		 * nothing rather than a wrong one (or than counting a large
+		 * file for a 30-byte request).  curl (7.88 at least)
 		 * rejects "tsize 0" and aborts; leaving tsize out (RFC 2347
 		 * lets the server decline any option) lets every client
 		 * fetch an empty file. */
@@ -641,8 +665,14 @@ static int open_file(struct transfer *t, const struct transfer_request *tr,
 	if (fd >= 0)
 		return fd;
 	send_error(t, (uint16_t)code,
-		   code == TFTP_ENOTFOUND ? "File not found" : "Access violation");
-	end(t, TRANSFER_REFUSED, "refused: %s (ERROR %d)", why, code);
+		   code == TFTP_ENOTFOUND  ? "File not found"
+		   : code == TFTP_EACCESS ? "Access violation"
+					  : why);
+	/* ERROR 0 is the server's own trouble (out of descriptors): worth a
+	 * warning, where a client's bad request is not. */
+	end(t, code == TFTP_EUNDEF ? TRANSFER_FAILED : TRANSFER_REFUSED,
+	    "%s: %s (ERROR %d)", code == TFTP_EUNDEF ? "failed" : "refused",
+	    why, code);
 	return -1;
 }
 
@@ -831,9 +861,10 @@ static size_t start_write(struct transfer *t, const struct transfer_request *tr,
 
 	if (path_open_write(cfg->root_real, tr->rel, cfg->permissive,
 			    cfg->create, &target, &code, &why) != 0) {
-		send_error(t, (uint16_t)code, code == TFTP_ENOTFOUND
-						      ? "File not found"
-						      : "Access violation");
+		send_error(t, (uint16_t)code,
+			   code == TFTP_ENOTFOUND  ? "File not found"
+			   : code == TFTP_EACCESS ? "Access violation"
+						  : why);
 		end(t, TRANSFER_REFUSED, "refused: %s (ERROR %d)", why, code);
 		return 0;
 	}
@@ -883,7 +914,7 @@ static void serve_read(struct transfer *t, struct cache *cache,
 
 	if (fd < 0)
 		return;
-	source_init(&src, fd, tr->req->mode);
+	source_init(&src, fd, tr->req->mode, &st);
 	t->cache_state = source_use_cache(&src, cache, tr->rel, &st);
 	if (start_read(t, tr, &src, &st, oack, sizeof(oack), &oack_len) == 0 &&
 	    (oack_len == 0 || send_oack(t, oack, oack_len) == 0))
@@ -917,6 +948,7 @@ enum transfer_outcome transfer_run(const struct config *cfg,
 				   const struct transfer_request *tr)
 {
 	static struct transfer t; /* large receive buffer: not on the stack */
+	int have_socket;
 
 	memset(&t, 0, sizeof(t));
 	clock_gettime(CLOCK_MONOTONIC, &t.start);
@@ -932,7 +964,12 @@ enum transfer_outcome transfer_run(const struct config *cfg,
 	t.windowsize = 1;
 	end(&t, TRANSFER_FAILED, "failed");
 
-	if (open_socket(&t, tr) == 0) {
+	have_socket = open_socket(&t, tr) == 0;
+	/* From here on the listening socket is not ours to hold: a listener
+	 * restarted meanwhile must be able to bind its port. */
+	if (tr->listen_fd >= 0)
+		close(tr->listen_fd);
+	if (have_socket) {
 		if (tr->req->opcode == TFTP_WRQ)
 			serve_write(&t, tr);
 		else

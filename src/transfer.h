@@ -34,6 +34,10 @@ struct transfer_request {
 					 * interface, whose MTU caps blksize */
 	int wake_fd; /* readable on a repeated request or a stop (handoff.h);
 		      * -1: none */
+	int listen_fd; /* the listening socket the request came in on, kept
+			* only to send an ERROR when no transfer socket can
+			* be had (out of descriptors); transfer_run closes it
+			* once past that point.  -1: none */
 };
 
 /* How a transfer ended. */

@@ -42,3 +42,10 @@ load helpers
 	run "$UNIT" nosuch
 	[ "$status" -eq 2 ]
 }
+
+@test "ratelimit: token buckets, hostile clocks and rates, a bounded table of sources" {
+	run "$UNIT" ratelimit
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"0 failed"* ]]
+}

@@ -1,6 +1,6 @@
 /* Unit tests for the pure modules: packet codec, netascii, path policy,
- * option negotiation, retransmission timer.
- * Usage: unit packet | netascii | path | options | rto.  Prints each failed check and exits
+ * option negotiation, retransmission timer, rate limits.
+ * Usage: unit packet | netascii | path | options | rto | ratelimit.  Prints each failed check and exits
  * 1 if any failed, 0 otherwise.  Inputs are hostile on purpose. */
 #include "autoconfig.h"
 
@@ -12,8 +12,11 @@
 #include "options.h"
 #include "packet.h"
 #include "path.h"
+#include "ratelimit.h"
 #include "rto.h"
 #include "reference.h"
+
+#include <arpa/inet.h>
 
 static int failures, checks;
 
@@ -582,10 +585,120 @@ static void test_rto(void)
 	CHECK(rto_timeout_ms(&r) == UINT32_MAX);
 }
 
+/* An address for the rate-limit table: IPv4 "a.b.c.d" or IPv6 "x::y". */
+static union sockaddr_any addr_of(const char *host, unsigned port)
+{
+	union sockaddr_any a;
+
+	memset(&a, 0, sizeof(a));
+	if (inet_pton(AF_INET, host, &a.sin.sin_addr) == 1) {
+		a.sin.sin_family = AF_INET;
+		a.sin.sin_port = htons((uint16_t)port);
+	} else {
+		a.sin6.sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, host, &a.sin6.sin6_addr) != 1)
+			abort();
+		a.sin6.sin6_port = htons((uint16_t)port);
+	}
+	return a;
+}
+
+static void test_ratelimit(void)
+{
+	static struct ratelimit_table t;
+	struct ratelimit_bucket b;
+	struct ratelimit_source *s, *s2;
+	union sockaddr_any a, m;
+	int n;
+
+	/* 5 a second, bursts of 10: a fresh bucket is full. */
+	memset(&b, 0, sizeof(b));
+	for (n = 0; n < 100 && ratelimit_take(&b, 5, 10, 1000); n++)
+		;
+	CHECK(n == 10);
+	/* One token per 200 ms, not before. */
+	CHECK(!ratelimit_take(&b, 5, 10, 1199));
+	CHECK(ratelimit_take(&b, 5, 10, 1200));
+	CHECK(!ratelimit_take(&b, 5, 10, 1200));
+	/* Refilled to the burst, never beyond it. */
+	for (n = 0; n < 100 && ratelimit_take(&b, 5, 10, 100000); n++)
+		;
+	CHECK(n == 10);
+	/* A clock that goes back takes nothing from the bucket. */
+	CHECK(!ratelimit_take(&b, 5, 10, 5000));
+	/* rate 0: no limit; burst 0 counts as 1. */
+	memset(&b, 0, sizeof(b));
+	for (n = 0; n < 1000 && ratelimit_take(&b, 0, 0, 0); n++)
+		;
+	CHECK(n == 1000);
+	memset(&b, 0, sizeof(b));
+	CHECK(ratelimit_take(&b, 1, 0, 0));
+	CHECK(!ratelimit_take(&b, 1, 0, 0));
+	CHECK(ratelimit_take(&b, 1, 0, 1000));
+	/* Hostile values: the largest rate and burst, the clock far ahead. */
+	memset(&b, 0, sizeof(b));
+	CHECK(ratelimit_take(&b, 100000, 200000, 0));
+	CHECK(ratelimit_take(&b, 100000, 200000, INT64_MAX / 2));
+	CHECK(b.milli == 200000ull * 1000 - 1000);
+
+	/* The table: one entry per host, whatever the port; IPv4 and its
+	 * IPv4-mapped IPv6 form are the same host. */
+	ratelimit_table_init(&t, 12345);
+	a = addr_of("192.0.2.1", 1000);
+	s = ratelimit_lookup(&t, &a, 0);
+	CHECK(s != NULL && s->used);
+	a = addr_of("192.0.2.1", 2000);
+	CHECK(ratelimit_lookup(&t, &a, 1) == s);
+	m = addr_of("::ffff:192.0.2.1", 3000);
+	CHECK(ratelimit_lookup(&t, &m, 2) == s);
+	CHECK(net_same_host(&a, &m));
+	m = addr_of("192.0.2.2", 1000);
+	CHECK(ratelimit_lookup(&t, &m, 3) != s);
+	CHECK(!net_same_host(&a, &m));
+	m = addr_of("2001:db8::1", 1000);
+	s2 = ratelimit_lookup(&t, &m, 3);
+	CHECK(s2 != s && ratelimit_lookup(&t, &m, 4) == s2);
+	/* State kept across lookups. */
+	CHECK(ratelimit_take(&s->requests, 1, 1, 10));
+	CHECK(!ratelimit_take(&ratelimit_lookup(&t, &a, 11)->requests, 1, 1,
+			      11));
+	/* Far more hosts than slots, all active: every lookup gets an entry
+	 * of its own host, and a host pushed out starts afresh (full
+	 * buckets), never with another host's state. */
+	for (unsigned i = 0; i < 4 * RATELIMIT_SOURCES; i++) {
+		char host[32];
+		uint8_t key[16];
+		snprintf(host, sizeof(host), "10.%u.%u.%u", i >> 16,
+			 (i >> 8) & 255, i & 255);
+		m = addr_of(host, 69);
+		s2 = ratelimit_lookup(&t, &m, 100 + i);
+		net_host_key(&m, key);
+		CHECK(memcmp(s2->addr, key, 16) == 0);
+		(void)ratelimit_take(&s2->requests, 1, 1, 100 + i);
+	}
+	s = ratelimit_lookup(&t, &a, 200000);
+	CHECK(ratelimit_take(&s->requests, 1, 1, 200000));
+	/* A host seen all the time keeps its entry, and its state, however
+	 * many others come and go. */
+	ratelimit_table_init(&t, 7);
+	a = addr_of("192.0.2.1", 1);
+	s = ratelimit_lookup(&t, &a, 50000);
+	(void)ratelimit_take(&s->requests, 1, 1, 50000);
+	for (unsigned i = 0; i < 4 * RATELIMIT_SOURCES; i++) {
+		char host[32];
+		snprintf(host, sizeof(host), "10.0.%u.%u", (i >> 8) & 255,
+			 i & 255);
+		m = addr_of(host, 69);
+		(void)ratelimit_lookup(&t, &m, 50001 + (int64_t)i);
+		CHECK(ratelimit_lookup(&t, &a, 50001 + (int64_t)i) == s);
+	}
+	CHECK(s->requests.started && s->requests.last_ms == 50000);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
-		fprintf(stderr, "usage: unit packet|netascii|path|options|rto\n");
+		fprintf(stderr, "usage: unit packet|netascii|path|options|rto|ratelimit\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "packet") == 0)
@@ -598,6 +711,8 @@ int main(int argc, char **argv)
 		test_options();
 	else if (strcmp(argv[1], "rto") == 0)
 		test_rto();
+	else if (strcmp(argv[1], "ratelimit") == 0)
+		test_ratelimit();
 	else {
 		fprintf(stderr, "unit: unknown suite '%s'\n", argv[1]);
 		return 2;
