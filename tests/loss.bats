@@ -65,6 +65,10 @@ loss_suite() {
 				blksize 1468 windowsize 16
 		fi
 	done
+	# tftp-hpa's client gives up by itself after about 25 s without
+	# progress, which 30% loss reaches now and then whatever the server
+	# does: it is tried up to 10%.
+	[ "$1" -le 10 ] || return 0
 	command -v tftp >/dev/null || skip "tftp-hpa's client not installed"
 	fetch_same tftp-hpa 127.0.0.1 f.bin
 }
@@ -77,7 +81,7 @@ loss_suite() {
 	loss_suite 10 262144 1048576 "1000 5000"
 }
 
-@test "30% loss of all packets: lockstep and windowsize 16, three clients, intact" {
+@test "30% loss of all packets: lockstep and windowsize 16, the field client, intact" {
 	loss_suite 30 16384 65536 1000
 }
 

@@ -2497,14 +2497,15 @@ static int sc_backoff_ended(struct probe *p, int argc, char **argv)
  * answers a repeated DATA with an ACK only DUP_ACKS times per block (0:
  * never, as U-Boot), ACKs windows (RFC 7440; once at a gap), and only on
  * TIMER_MS of silence resends its last ACK (or its request); it gives up
- * after 10 silences in a row.  DROP_BLOCK (0: none) is a block whose first
+ * after 10 silences in a row, or as many as make 30 s (tftp-hpa's client
+ * waits about as long).  DROP_BLOCK (0: none) is a block whose first
  * ACK it "loses": it does not send it. */
 static int sc_field(struct probe *p, int argc, char **argv)
 {
 	static struct reply r;
 	unsigned long timer, dup_acks, drop;
 	uint8_t req[2048];
-	unsigned silences = 0, dups_sent = 0, fires = 0, dropped = 0;
+	unsigned silences = 0, dups_sent = 0, fires = 0, dropped = 0, patience;
 	int gap_acked = 0;
 	int64_t start = now_ms(), deadline;
 	struct wdl w;
@@ -2516,6 +2517,7 @@ static int sc_field(struct probe *p, int argc, char **argv)
 	    parse_count(p, argv[3], 0, 100, "DUP_ACKS", &dup_acks) != 0 ||
 	    parse_count(p, argv[4], 0, 1000000, "DROP_BLOCK", &drop) != 0)
 		return -1;
+	patience = timer * 10 >= 30000 ? 10 : (unsigned)(30000 / timer);
 	if (open_out(p, argc, argv, 1, &out) != 0)
 		return -1;
 	fd = open_with_rrq(p, req, sizeof(req), &len, argv[0], argv + 5,
@@ -2533,11 +2535,12 @@ static int sc_field(struct probe *p, int argc, char **argv)
 			break;
 		}
 		if (got == 0) { /* our timer fired */
-			if (++silences > 10) {
+			if (++silences > patience) {
 				rc = fail(p,
-					  "gave up after 10 silences of %lu "
+					  "gave up after %u silences of %lu "
 					  "ms (%llu blocks)",
-					  timer, (unsigned long long)w.blocks);
+					  patience, timer,
+					  (unsigned long long)w.blocks);
 				break;
 			}
 			fires++;
