@@ -21,17 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures, checks;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		checks++;                                                      \
-		if (!(cond)) {                                                 \
-			failures++;                                            \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-				__LINE__, #cond);                              \
-		}                                                              \
-	} while (0)
+#include "check.h"
 
 /* The index must be consistent after every step. */
 #define CHECK_INDEX(c)                                                        \

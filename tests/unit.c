@@ -19,17 +19,7 @@
 
 #include <arpa/inet.h>
 
-static int failures, checks;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		checks++;                                                      \
-		if (!(cond)) {                                                 \
-			failures++;                                            \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-				__LINE__, #cond);                              \
-		}                                                              \
-	} while (0)
+#include "check.h"
 
 /* Build a datagram from a opcode and a byte string with embedded NULs. */
 static size_t dgram(unsigned char *buf, unsigned opcode, const char *body,
