@@ -79,10 +79,10 @@ struct config {
 				* --permissive, as tftpd-hpa) */
 	int create;	       /* -c: uploads may create new files */
 	int readonly;	       /* --readonly: refuse every WRQ */
-	size_t max_upload_size; /* bytes; 0 = no limit but the disk */
-	const char *map_file;	/* -m: remap rules (remap.h), or NULL */
-	int map_test;		/* --map-test: map standard input, serve
-				 * nothing */
+	size_t max_upload_size;	      /* bytes; 0 = no limit but the disk */
+	const char *map_file;	      /* -m: remap rules (remap.h), or NULL */
+	int map_test;		      /* --map-test: map standard input, serve
+				       * nothing */
 	unsigned port_low, port_high; /* transfer ports; 0 = any */
 	size_t cache_size;	      /* bytes of the shared cache; 0 = off */
 	size_t cache_max_file;	      /* bytes: larger files are never cached */

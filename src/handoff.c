@@ -20,7 +20,7 @@
 
 struct handoff {
 	unsigned nslots;
-	unsigned next;      /* where the search for a free slot starts */
+	unsigned next;	    /* where the search for a free slot starts */
 	atomic_uint *words; /* shared */
 };
 
@@ -124,8 +124,8 @@ int handoff_take_nudge(void)
 
 	while (read(wake_pipe[0], junk, sizeof(junk)) > 0)
 		;
-	return my_word && atomic_compare_exchange_strong(my_word, &expect,
-							 HANDOFF_ACTIVE);
+	return my_word &&
+	       atomic_compare_exchange_strong(my_word, &expect, HANDOFF_ACTIVE);
 }
 
 int handoff_stop_requested(void)

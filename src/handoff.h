@@ -19,9 +19,9 @@
 /* The word's states.  0 is a free slot. */
 enum handoff_state {
 	HANDOFF_FREE = 0,
-	HANDOFF_ACTIVE,   /* the transfer runs */
-	HANDOFF_NUDGED,   /* the listener saw the request again */
-	HANDOFF_DONE,     /* the transfer ended; the child is exiting */
+	HANDOFF_ACTIVE, /* the transfer runs */
+	HANDOFF_NUDGED, /* the listener saw the request again */
+	HANDOFF_DONE,	/* the transfer ended; the child is exiting */
 };
 
 /* The signal the listener sends a child after setting HANDOFF_NUDGED. */

@@ -34,11 +34,11 @@ struct child {
 	union sockaddr_any client;
 	uint64_t request_hash; /* of the request's bytes, to know a repeat */
 	size_t request_len;
-	int slot;              /* its handoff word */
-	int ending;            /* replaced by a new request: no longer the
-				* client's transfer, only waiting to be reaped */
-	char *upload;          /* WRQ: the name under the root, to remove
-				* its temporary file should the child die */
+	int slot;     /* its handoff word */
+	int ending;   /* replaced by a new request: no longer the
+		       * client's transfer, only waiting to be reaped */
+	char *upload; /* WRQ: the name under the root, to remove
+		       * its temporary file should the child die */
 };
 
 /* The only state a signal handler touches. */
@@ -82,7 +82,8 @@ static int bind_one(struct listener *l, const union sockaddr_any *addr,
 		goto fail;
 	if (net_is_any(addr) &&
 	    net_want_local_address(fd, addr->sa.sa_family) != 0)
-		log_msg(LOG_WARNING, "%s: cannot learn the local address of "
+		log_msg(LOG_WARNING,
+			"%s: cannot learn the local address of "
 			"requests (%s); replies come from the route's address",
 			where, strerror(errno));
 	if (set_nonblock_cloexec(fd) != 0)
@@ -97,9 +98,8 @@ fail:
 		close(fd);
 		errno = saved;
 	}
-	if (optional &&
-	    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL ||
-	     errno == EPROTONOSUPPORT)) {
+	if (optional && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL ||
+			 errno == EPROTONOSUPPORT)) {
 		log_msg(LOG_NOTICE, "IPv6 unavailable (%s); serving IPv4 only",
 			strerror(errno));
 		return 1;
@@ -142,8 +142,8 @@ int listener_bind(struct listener *l, const struct config *cfg)
 	return 0;
 }
 
-int listener_adopt(struct listener *l, const struct config *cfg,
-		   const int *fds, int n, int idle_exit)
+int listener_adopt(struct listener *l, const struct config *cfg, const int *fds,
+		   int n, int idle_exit)
 {
 	memset(l, 0, sizeof(*l));
 	l->cfg = cfg;
@@ -158,13 +158,16 @@ int listener_adopt(struct listener *l, const struct config *cfg,
 		if (getsockname(fds[i], &addr.sa, &len) != 0 ||
 		    (addr.sa.sa_family != AF_INET &&
 		     addr.sa.sa_family != AF_INET6)) {
-			log_msg(LOG_ERR, "inherited descriptor %d is not an "
-				"IPv4 or IPv6 socket", fds[i]);
+			log_msg(LOG_ERR,
+				"inherited descriptor %d is not an "
+				"IPv4 or IPv6 socket",
+				fds[i]);
 			return -1;
 		}
 		if (net_is_any(&addr) &&
 		    net_want_local_address(fds[i], addr.sa.sa_family) != 0)
-			log_msg(LOG_WARNING, "%s: cannot learn the local "
+			log_msg(LOG_WARNING,
+				"%s: cannot learn the local "
 				"address of requests (%s)",
 				net_format(&addr, where), strerror(errno));
 		if (set_nonblock_cloexec(fds[i]) != 0) {
@@ -212,13 +215,13 @@ static void quiet_summary(struct listener *l, int64_t now, int force)
 		return;
 	log_msg(l->quiet_lines ? l->quiet_priority : LOG_INFO,
 		"rate limit: %lu log lines and %lu ERROR replies about refused "
-		"requests suppressed in the last %.1f s", l->quiet_lines,
-		l->quiet_replies, (double)(now - l->quiet_since_ms) / 1000.0);
+		"requests suppressed in the last %.1f s",
+		l->quiet_lines, l->quiet_replies,
+		(double)(now - l->quiet_since_ms) / 1000.0);
 	l->quiet_lines = l->quiet_replies = 0;
 }
 
-static void quiet_count(struct listener *l, int64_t now, int line,
-			int priority)
+static void quiet_count(struct listener *l, int64_t now, int line, int priority)
 {
 	if (!l->quiet_lines && !l->quiet_replies) {
 		l->quiet_since_ms = now;
@@ -239,9 +242,10 @@ static void quiet_count(struct listener *l, int64_t now, int line,
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 8, 9)))
 #endif
-static void refuse(struct listener *l, int fd, const union sockaddr_any *to,
-		   struct ratelimit_source *src, uint16_t code,
-		   const char *msg, int priority, const char *fmt, ...)
+static void
+refuse(struct listener *l, int fd, const union sockaddr_any *to,
+       struct ratelimit_source *src, uint16_t code, const char *msg,
+       int priority, const char *fmt, ...)
 {
 	int64_t now = now_ms();
 
@@ -338,8 +342,7 @@ static void log_cache_stats(struct listener *l)
 		return;
 	}
 	cache_stats(l->cache, &st);
-	log_msg(LOG_NOTICE, "%s",
-		cache_stats_format(&st, line, sizeof(line)));
+	log_msg(LOG_NOTICE, "%s", cache_stats_format(&st, line, sizeof(line)));
 }
 
 /* An upload whose process was killed leaves its temporary file beside the
@@ -356,8 +359,10 @@ static void remove_upload_leftover(struct listener *l, const char *rel,
 		return;
 	sink_temp_name(tmp, (long)pid);
 	if (unlinkat(dirfd, tmp, 0) == 0)
-		log_msg(LOG_NOTICE, "removed the unfinished upload of process "
-			"%ld", (long)pid);
+		log_msg(LOG_NOTICE,
+			"removed the unfinished upload of process "
+			"%ld",
+			(long)pid);
 	close(dirfd);
 }
 
@@ -374,16 +379,17 @@ static void reap(struct listener *l, int block)
 		 * entry it was filling behind: take them back (cheap when it
 		 * held none); if the lock is busy, later. */
 		if (l->cache &&
-		    cache_release_owner_within(l->cache, pid,
-					       l->npending ? 0
-							   : LISTENER_LOCK_MS) <
+		    cache_release_owner_within(
+			    l->cache, pid, l->npending ? 0 : LISTENER_LOCK_MS) <
 			    0) {
 			if (l->npending < sizeof(l->pending_release) /
 						  sizeof(l->pending_release[0]))
 				l->pending_release[l->npending++] = pid;
 			else
-				log_msg(LOG_WARNING, "cache: could not release "
-					"what process %ld held", (long)pid);
+				log_msg(LOG_WARNING,
+					"cache: could not release "
+					"what process %ld held",
+					(long)pid);
 		}
 		int ending = 0;
 		for (unsigned i = 0; i < l->nchildren; i++) {
@@ -400,8 +406,10 @@ static void reap(struct listener *l, int block)
 		}
 		if (WIFSIGNALED(status) &&
 		    !(ending && WTERMSIG(status) == SIGTERM))
-			log_msg(LOG_WARNING, "transfer process %ld killed by "
-				"signal %d", (long)pid, WTERMSIG(status));
+			log_msg(LOG_WARNING,
+				"transfer process %ld killed by "
+				"signal %d",
+				(long)pid, WTERMSIG(status));
 	}
 }
 
@@ -471,7 +479,8 @@ static int repeated_request(struct listener *l, struct child *c, uint64_t hash,
 		if (handoff_nudge(l->handoff, c->slot)) {
 			kill(c->pid, HANDOFF_SIGNAL);
 			if (log_enabled(LOG_DEBUG))
-				log_msg(LOG_DEBUG, "repeated request from %s: "
+				log_msg(LOG_DEBUG,
+					"repeated request from %s: "
 					"passed to its transfer",
 					net_format(from, who));
 			return 1;
@@ -479,8 +488,10 @@ static int repeated_request(struct listener *l, struct child *c, uint64_t hash,
 		c->ending = 1; /* it has ended and is exiting */
 		return 0;
 	}
-	log_msg(LOG_INFO, "new request from %s: ending its previous transfer "
-		"(process %ld)", net_format(from, who), (long)c->pid);
+	log_msg(LOG_INFO,
+		"new request from %s: ending its previous transfer "
+		"(process %ld)",
+		net_format(from, who), (long)c->pid);
 	kill(c->pid, SIGTERM);
 	c->ending = 1;
 	return 0;
@@ -522,12 +533,13 @@ static const char *map_request(struct listener *l, int fd,
 		if (res == REMAP_MAPPED)
 			*mapped = out;
 		if (res == REMAP_MAPPED && log_enabled(LOG_DEBUG))
-			log_msg(LOG_DEBUG, "%s from %s file %s: remapped by "
-				"%s line%s %s", packet_opcode_name(req->opcode),
+			log_msg(LOG_DEBUG,
+				"%s from %s file %s: remapped by "
+				"%s line%s %s",
+				packet_opcode_name(req->opcode),
 				net_format(from, who),
-				log_file_names(req->filename,
-					       req->filename_len, out, names,
-					       sizeof(names)),
+				log_file_names(req->filename, req->filename_len,
+					       out, names, sizeof(names)),
 				l->cfg->map_file, t.nrewrote == 1 ? "" : "s",
 				remap_trace_lines(&t, lines, sizeof(lines)));
 		return res == REMAP_MAPPED ? out : req->filename;
@@ -589,20 +601,22 @@ static int over_source_limits(struct listener *l, int fd,
 			     net_same_host(&l->children[i].client, from);
 		if (n >= cfg->max_per_client) {
 			refuse(l, fd, from, src, TFTP_EUNDEF, "server busy",
-			       LOG_WARNING, "%s from %s refused: server busy "
+			       LOG_WARNING,
+			       "%s from %s refused: server busy "
 			       "(%u transfers from this address, "
-			       "--max-per-client)", op,
-			       net_format(from, who), n);
+			       "--max-per-client)",
+			       op, net_format(from, who), n);
 			return 1;
 		}
 	}
 	if (!ratelimit_take(&src->requests, cfg->rate_limit,
 			    2 * cfg->rate_limit, now_ms())) {
 		refuse(l, fd, from, src, TFTP_EUNDEF, "server busy",
-		       LOG_WARNING, "%s from %s refused: server busy (over %u "
+		       LOG_WARNING,
+		       "%s from %s refused: server busy (over %u "
 		       "new transfers a second from this address, "
-		       "--rate-limit)", op, net_format(from, who),
-		       cfg->rate_limit);
+		       "--rate-limit)",
+		       op, net_format(from, who), cfg->rate_limit);
 		return 1;
 	}
 	return 0;
@@ -644,8 +658,10 @@ static void handle_request(struct listener *l, int idx)
 		 * ERROR).  No reply: answering an ERROR with an ERROR would
 		 * let two servers bounce packets forever. */
 		if (log_enabled(LOG_DEBUG))
-			log_msg(LOG_DEBUG, "ignoring %s from %s on the listening "
-				"port", packet_opcode_name(buf[1]),
+			log_msg(LOG_DEBUG,
+				"ignoring %s from %s on the listening "
+				"port",
+				packet_opcode_name(buf[1]),
 				net_format(&from, who));
 		return;
 	}
@@ -665,8 +681,10 @@ static void handle_request(struct listener *l, int idx)
 	}
 	if (req.opcode == TFTP_WRQ && l->cfg->readonly) {
 		refuse(l, fd, &from, src, TFTP_EACCESS, "writes are disabled",
-		       LOG_INFO, "WRQ from %s refused: writes are disabled "
-		       "(--readonly)", net_format(&from, who));
+		       LOG_INFO,
+		       "WRQ from %s refused: writes are disabled "
+		       "(--readonly)",
+		       net_format(&from, who));
 		return;
 	}
 	if (!(fname = map_request(l, fd, &req, &from, src, &mapped)))
@@ -694,9 +712,10 @@ static void handle_request(struct listener *l, int idx)
 	}
 	if (l->nchildren >= l->cfg->max_clients) {
 		refuse(l, fd, &from, src, TFTP_EUNDEF, "server busy",
-		       LOG_WARNING, "%s from %s refused: server busy "
-		       "(%u transfers, --max-clients)", op,
-		       net_format(&from, who), l->nchildren);
+		       LOG_WARNING,
+		       "%s from %s refused: server busy "
+		       "(%u transfers, --max-clients)",
+		       op, net_format(&from, who), l->nchildren);
 		return;
 	}
 	if (over_source_limits(l, fd, &from, src, op))
@@ -714,10 +733,13 @@ static void handle_request(struct listener *l, int idx)
 		return;
 	}
 	if (pid == 0) {
-		struct transfer_request tr = {.req = &req, .rel = rel,
+		struct transfer_request tr = {.req = &req,
+					      .rel = rel,
 					      .mapped = mapped,
-					      .client = from, .origin = info,
-					      .wake_fd = -1, .listen_fd = fd};
+					      .client = from,
+					      .origin = info,
+					      .wake_fd = -1,
+					      .listen_fd = fd};
 		run_child(l, &tr, slot);
 	}
 	pending_taken_over(l, pid);
@@ -771,10 +793,11 @@ static void reload_map(struct listener *l)
 	if (l->cfg->chroot) {
 		/* The path named a file outside the chroot; inside it, the
 		 * same path could name a file a client uploaded. */
-		log_msg(LOG_ERR, "map file %s not read again: out of reach in "
+		log_msg(LOG_ERR,
+			"map file %s not read again: out of reach in "
 			"the chroot (--secure); the %zu rules read at start-up "
-			"stay in force until a restart", path,
-			remap_count(l->remap));
+			"stay in force until a restart",
+			path, remap_count(l->remap));
 		return;
 	}
 	rules = remap_load(path, &err);
@@ -886,7 +909,8 @@ int listener_run(struct listener *l)
 				break;
 			}
 			int64_t left_ms = ((int64_t)l->cfg->idle_timeout -
-					   (int64_t)(now - last_busy)) * 1000;
+					   (int64_t)(now - last_busy)) *
+					  1000;
 			wait_ms = left_ms > INT_MAX ? INT_MAX : (int)left_ms;
 			if (l->nchildren > 0)
 				wait_ms = 1000;
@@ -894,8 +918,8 @@ int listener_run(struct listener *l)
 		if (l->quiet_lines || l->quiet_replies) {
 			/* The suppression summary is due even if nothing
 			 * more comes. */
-			int64_t due = l->quiet_since_ms + QUIET_SUMMARY_MS -
-				      now_ms();
+			int64_t due =
+				l->quiet_since_ms + QUIET_SUMMARY_MS - now_ms();
 			int due_ms = due < 0 ? 0 : (int)due;
 			if (wait_ms < 0 || due_ms < wait_ms)
 				wait_ms = due_ms;

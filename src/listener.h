@@ -22,11 +22,11 @@ struct listener {
 	int fds[LISTENER_MAX_SOCKETS];
 	union sockaddr_any bound[LISTENER_MAX_SOCKETS];
 	int nfds;
-	int sigpipe[2];       /* signal handlers write the signal number here */
+	int sigpipe[2]; /* signal handlers write the signal number here */
 	struct child *children; /* dense: the first nchildren are live */
 	unsigned nchildren;
-	int idle_exit;        /* inetd/systemd: exit after cfg->idle_timeout */
-	struct cache *cache;  /* shared by the children; NULL when off */
+	int idle_exit;	     /* inetd/systemd: exit after cfg->idle_timeout */
+	struct cache *cache; /* shared by the children; NULL when off */
 	struct handoff *handoff; /* one word per child, shared (handoff.h) */
 	/* --map-file's rules, applied to each requested name before the
 	 * path policy; NULL: none.  Compiled here, in the parent, once (the
@@ -43,7 +43,7 @@ struct listener {
 	struct ratelimit_table *sources;
 	struct ratelimit_bucket all_replies, log_lines;
 	unsigned long quiet_replies, quiet_lines;
-	int quiet_priority;     /* the most severe line suppressed */
+	int quiet_priority; /* the most severe line suppressed */
 	int64_t quiet_since_ms;
 };
 
@@ -56,8 +56,8 @@ int listener_bind(struct listener *l, const struct config *cfg);
  * fds.  With idle_exit, listener_run returns once idle_timeout seconds pass
  * with no request and no transfer running, so the super-server gets the
  * socket back.  Returns 0, or -1 after logging. */
-int listener_adopt(struct listener *l, const struct config *cfg,
-		   const int *fds, int n, int idle_exit);
+int listener_adopt(struct listener *l, const struct config *cfg, const int *fds,
+		   int n, int idle_exit);
 
 /* Serve requests until SIGTERM or SIGINT, then let running transfers finish
  * for up to LISTENER_GRACE_SECONDS before ending them.  SIGHUP re-opens

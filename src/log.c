@@ -97,15 +97,16 @@ void log_msg(int priority, const char *fmt, ...)
 		return;
 	va_start(ap, fmt);
 	if (log_to_stderr) {
-		/* One write(2) per line, so lines from concurrent children do not
-		 * interleave mid-line. */
+		/* One write(2) per line, so lines from concurrent children do
+		 * not interleave mid-line. */
 		char line[1024];
 		int n = snprintf(line, sizeof(line), "%s[%ld]: %s: ", log_ident,
 				 (long)getpid(), priority_name(priority));
 		if (n < 0)
 			n = 0;
 		if ((size_t)n < sizeof(line)) {
-			int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+			int m = vsnprintf(line + n, sizeof(line) - (size_t)n,
+					  fmt, ap);
 			if (m > 0)
 				n += m;
 		}

@@ -8,8 +8,9 @@
 
 /* Verbosity levels (--verbose): each admits the syslog priorities above it. */
 enum log_verbosity {
-	LOG_V_QUIET = 0,    /* errors, warnings, start and stop (notice) */
-	LOG_V_TRANSFERS = 1, /* + a summary line per transfer, refusals (info) */
+	LOG_V_QUIET = 0, /* errors, warnings, start and stop (notice) */
+	LOG_V_TRANSFERS =
+		1,	    /* + a summary line per transfer, refusals (info) */
 	LOG_V_REQUESTS = 2, /* + each request as it is decided (debug) */
 	LOG_V_PACKETS = 3,  /* + per-packet debugging */
 };

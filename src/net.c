@@ -152,9 +152,11 @@ int net_transfer_socket(const union sockaddr_any *local, unsigned port_low,
 	 * is IPv4-mapped, which an IPv6-only socket cannot bind. */
 	if (addr.sa.sa_family == AF_INET6 &&
 	    !IN6_IS_ADDR_V4MAPPED(&addr.sin6.sin6_addr))
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+				 sizeof(on));
 	for (unsigned i = 0; i < span; i++) {
-		net_set_port(&addr, port_low ? port_low + (start + i) % span : 0);
+		net_set_port(&addr,
+			     port_low ? port_low + (start + i) % span : 0);
 		if (bind(fd, &addr.sa, net_len(&addr)) == 0) {
 			if (connect(fd, &peer->sa, net_len(peer)) == 0)
 				return fd;
@@ -224,7 +226,8 @@ static void local_from_control(struct msghdr *msg, struct net_recv_info *info)
 			info->local.sin6.sin6_family = AF_INET6;
 			info->local.sin6.sin6_addr = pi.ipi6_addr;
 			if (IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
-				info->local.sin6.sin6_scope_id = pi.ipi6_ifindex;
+				info->local.sin6.sin6_scope_id =
+					pi.ipi6_ifindex;
 			info->ifindex = pi.ipi6_ifindex;
 		}
 #endif

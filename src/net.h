@@ -67,8 +67,8 @@ int net_want_local_address(int fd, int family);
 /* What recvmsg(2) learned about a datagram beyond its bytes. */
 struct net_recv_info {
 	union sockaddr_any local; /* address it was sent to, when known */
-	unsigned ifindex;         /* interface it arrived on, or 0 */
-	int truncated;            /* longer than the buffer */
+	unsigned ifindex;	  /* interface it arrived on, or 0 */
+	int truncated;		  /* longer than the buffer */
 };
 
 /* recvmsg(2) one datagram of at most cap bytes.  Fills *from; fills

@@ -97,8 +97,8 @@ void options_negotiate(const struct tftp_request *req,
 }
 
 /* Append "name\0value\0" at *len; returns -1 when it does not fit. */
-static int put_pair(unsigned char *b, size_t cap, size_t *len,
-		    const char *name, uint64_t value)
+static int put_pair(unsigned char *b, size_t cap, size_t *len, const char *name,
+		    uint64_t value)
 {
 	char num[24];
 	int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)value);

@@ -18,8 +18,8 @@ enum {
 	OPTION_WINDOWSIZE = 1 << 3,
 };
 
-#define OPTIONS_TIMEOUT_MAX 255       /* seconds, RFC 2349 */
-#define OPTIONS_WINDOWSIZE_MAX 65535  /* blocks, RFC 7440 */
+#define OPTIONS_TIMEOUT_MAX 255	     /* seconds, RFC 2349 */
+#define OPTIONS_WINDOWSIZE_MAX 65535 /* blocks, RFC 7440 */
 /* The largest window ctftpd grants: with 16-bit block numbers an ACK is
  * placed in the window by its distance from the last one acknowledged, which
  * is unambiguous only while the window is under half the number space. */
@@ -27,9 +27,9 @@ enum {
 
 /* What the server is willing to grant. */
 struct options_limits {
-	unsigned max_blksize;    /* bytes, 8..65464 */
+	unsigned max_blksize;	 /* bytes, 8..65464 */
 	unsigned max_windowsize; /* blocks, 1..65535 */
-	unsigned refused;        /* OPTION_* bits the server ignores (--refuse) */
+	unsigned refused; /* OPTION_* bits the server ignores (--refuse) */
 };
 
 /* The outcome: what goes in the OACK, and what the transfer uses. */
@@ -38,7 +38,7 @@ struct options_accepted {
 	unsigned blksize;    /* bytes (512 unless negotiated) */
 	unsigned timeout;    /* seconds, when OPTION_TIMEOUT is present */
 	unsigned windowsize; /* blocks (1 unless negotiated) */
-	uint64_t tsize;      /* bytes: the client's value (WRQ) */
+	uint64_t tsize;	     /* bytes: the client's value (WRQ) */
 };
 
 /* Negotiate the options of req within lim.  Unknown options, values out of

@@ -50,8 +50,8 @@ struct tftp_request {
 	size_t filename_len; /* bytes, without the NUL */
 	const char *mode_name;
 	enum tftp_mode mode;
-	const char *options;  /* RFC 2347 name/value area after the mode */
-	size_t options_len;   /* bytes; 0 when there are no options */
+	const char *options; /* RFC 2347 name/value area after the mode */
+	size_t options_len;  /* bytes; 0 when there are no options */
 };
 
 /* Decode an RRQ or WRQ (RFC 1350 section 5, RFC 2347).  Returns 0 and fills
@@ -80,11 +80,11 @@ int packet_options_next(struct packet_option_iter *it, const char **name,
 /* A decoded reply from a client during a transfer. */
 struct tftp_packet {
 	enum tftp_opcode opcode;
-	uint16_t block;           /* DATA, ACK */
-	uint16_t error_code;      /* ERROR */
-	const char *error_msg;    /* ERROR: NUL-terminated, or "" if absent */
-	const uint8_t *data;      /* DATA payload */
-	size_t data_len;          /* bytes */
+	uint16_t block;	       /* DATA, ACK */
+	uint16_t error_code;   /* ERROR */
+	const char *error_msg; /* ERROR: NUL-terminated, or "" if absent */
+	const uint8_t *data;   /* DATA payload */
+	size_t data_len;       /* bytes */
 };
 
 /* Decode a DATA, ACK or ERROR datagram.  Returns 0, or -1 with *why set when
@@ -95,7 +95,8 @@ int packet_parse_reply(const void *buf, size_t len, struct tftp_packet *pkt,
 
 /* Encode an ERROR (RFC 1350 section 5) into buf (cap bytes).  The message is
  * cut to fit.  Returns the datagram length in bytes, or 0 if cap < 5. */
-size_t packet_build_error(void *buf, size_t cap, uint16_t code, const char *msg);
+size_t packet_build_error(void *buf, size_t cap, uint16_t code,
+			  const char *msg);
 
 /* Write the 4-byte DATA header for a block number into buf. */
 void packet_build_data_header(void *buf, uint16_t block);

@@ -132,8 +132,8 @@ static int walk_beneath(const char *root, const char *real, char *comp,
 		size_t len = strcspn(p, "/");
 		if (len == 0 || len > NAME_MAX) {
 			close(dirfd);
-			return refuse(TFTP_ENOTFOUND, "no such file", tftp_error,
-				      why);
+			return refuse(TFTP_ENOTFOUND, "no such file",
+				      tftp_error, why);
 		}
 		memcpy(comp, p, len);
 		comp[len] = '\0';
@@ -172,9 +172,10 @@ static int open_beneath(const char *root, const char *real, int permissive,
 	if (!S_ISREG(lst.st_mode)) {
 		close(dirfd);
 		return refuse(TFTP_EACCESS,
-			      S_ISDIR(lst.st_mode)   ? "is a directory"
-			      : S_ISLNK(lst.st_mode) ? "path changed while opening"
-						     : "not a regular file",
+			      S_ISDIR(lst.st_mode) ? "is a directory"
+			      : S_ISLNK(lst.st_mode)
+				      ? "path changed while opening"
+				      : "not a regular file",
 			      tftp_error, why);
 	}
 	if (!permissive && !(lst.st_mode & S_IROTH)) {
@@ -289,7 +290,8 @@ int path_open_write(const char *root, const char *rel, int permissive,
 		path_parent_dir(root, rel, target->name, tftp_error, why);
 	if (dirfd < 0)
 		return -1;
-	if (fstatat(dirfd, target->name, &target->st, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (fstatat(dirfd, target->name, &target->st, AT_SYMLINK_NOFOLLOW) ==
+	    0) {
 		target->exists = 1;
 		if (!S_ISREG(target->st.st_mode))
 			no = S_ISLNK(target->st.st_mode)

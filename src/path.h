@@ -9,10 +9,10 @@
 
 enum path_result {
 	PATH_OK = 0,
-	PATH_EMPTY,     /* empty name, or a name that is only slashes and dots */
+	PATH_EMPTY, /* empty name, or a name that is only slashes and dots */
 	PATH_TRAVERSAL, /* a ".." component */
-	PATH_TOO_LONG,  /* does not fit the output buffer */
-	PATH_BAD_BYTE,  /* a NUL inside the name (cannot happen from packets) */
+	PATH_TOO_LONG,	/* does not fit the output buffer */
+	PATH_BAD_BYTE,	/* a NUL inside the name (cannot happen from packets) */
 };
 
 /* Normalise a requested file name (namelen bytes) into a path relative to
@@ -48,9 +48,9 @@ int path_open_read(const char *root, const char *rel, int permissive,
  * Returns 0 with *target filled (dirfd open: the caller closes it), or -1
  * with *tftp_error (1 or 2) and *why set. */
 struct path_target {
-	int dirfd;               /* the directory that holds the file */
+	int dirfd;		 /* the directory that holds the file */
 	char name[NAME_MAX + 1]; /* the file's name in it */
-	int exists;              /* the file exists: st is its lstat */
+	int exists;		 /* the file exists: st is its lstat */
 	struct stat st;
 };
 

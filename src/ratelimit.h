@@ -15,8 +15,8 @@
  * with millisecond clocks. */
 struct ratelimit_bucket {
 	int64_t last_ms; /* when milli was last brought up to date */
-	uint64_t milli;  /* tokens x 1000 */
-	int started;     /* 0: never used, counts as full */
+	uint64_t milli;	 /* tokens x 1000 */
+	int started;	 /* 0: never used, counts as full */
 };
 
 /* Take one token at now_ms (a monotonic clock, milliseconds) from a bucket
@@ -37,9 +37,9 @@ int ratelimit_take(struct ratelimit_bucket *b, unsigned rate, unsigned burst,
 /* What the listener keeps per source address (the port is ignored: one
  * client may use any number of ports). */
 struct ratelimit_source {
-	uint8_t addr[16];  /* IPv6, or IPv4 as ::ffff:a.b.c.d */
+	uint8_t addr[16]; /* IPv6, or IPv4 as ::ffff:a.b.c.d */
 	int used;
-	int64_t seen_ms;   /* last lookup */
+	int64_t seen_ms;		  /* last lookup */
 	struct ratelimit_bucket requests; /* new transfers (--rate-limit) */
 	struct ratelimit_bucket replies;  /* ERRORs from the listening port */
 };

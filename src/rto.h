@@ -23,13 +23,13 @@
 #define RTO_BACKOFF_MAX_MS 16000
 
 struct rto {
-	unsigned floor_ms;   /* lowest timeout */
-	unsigned cap_ms;     /* highest timeout a sample can give: --timeout */
+	unsigned floor_ms; /* lowest timeout */
+	unsigned cap_ms;   /* highest timeout a sample can give: --timeout */
 	unsigned backoff_max_ms; /* highest timeout after backoff (>= cap) */
-	unsigned current_ms; /* the timeout to wait now */
+	unsigned current_ms;	 /* the timeout to wait now */
 	int have_sample;
-	uint64_t srtt_us;    /* smoothed round-trip time (microseconds) */
-	uint64_t rttvar_us;  /* its mean deviation (microseconds) */
+	uint64_t srtt_us;   /* smoothed round-trip time (microseconds) */
+	uint64_t rttvar_us; /* its mean deviation (microseconds) */
 };
 
 /* Start a timer at initial_ms, which is also the cap of what samples can
@@ -50,8 +50,9 @@ void rto_sample(struct rto *r, uint64_t rtt_us);
 
 /* Progress without a sample (an ACK of a packet sent more than once, or a
  * client heard again after a silence): the path works, so undo the backoff
- * and return to the timeout the last samples gave (the cap before any).  Without this, a client that loses a packet in every window
- * would never yield a sample and the timer would stay at its ceiling. */
+ * and return to the timeout the last samples gave (the cap before any). Without
+ * this, a client that loses a packet in every window would never yield a sample
+ * and the timer would stay at its ceiling. */
 void rto_progress(struct rto *r);
 
 /* Silence: double the timeout (RFC 6298 5.5), past the cap, up to the

@@ -58,7 +58,8 @@ int sink_open(struct sink *s, struct path_target *target, enum tftp_mode mode,
 	/* A leftover of a process with our pid that died: not ours to keep. */
 	(void)unlinkat(s->dirfd, s->tmpname, 0);
 	s->fd = openat(s->dirfd, s->tmpname,
-		       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		       0600);
 	if (s->fd >= 0)
 		return 0;
 	saved = errno;
@@ -116,7 +117,8 @@ static int copy_over(struct sink *s)
 	uint8_t buf[65536];
 	ssize_t n;
 
-	if (lseek(s->fd, 0, SEEK_SET) != 0 || lseek(s->target_fd, 0, SEEK_SET) != 0)
+	if (lseek(s->fd, 0, SEEK_SET) != 0 ||
+	    lseek(s->target_fd, 0, SEEK_SET) != 0)
 		return -1;
 	while ((n = read(s->fd, buf, sizeof(buf))) != 0) {
 		if (n < 0) {
@@ -145,7 +147,8 @@ int sink_commit(struct sink *s)
 		return -1;
 	/* The replaced file's mode and (as root) owner carry over; a new
 	 * file gets 0666 less the umask, as tftpd-hpa does. */
-	if (fchmod(s->fd, s->exists ? s->st.st_mode & 07777 : s->create_mode) != 0)
+	if (fchmod(s->fd, s->exists ? s->st.st_mode & 07777 : s->create_mode) !=
+	    0)
 		return -1;
 	if (s->exists && geteuid() == 0 &&
 	    fchown(s->fd, s->st.st_uid, s->st.st_gid) != 0)

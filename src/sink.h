@@ -18,18 +18,18 @@
 #include <sys/types.h>
 
 struct sink {
-	int fd;              /* the temporary (or staging) file */
-	int dirfd;           /* the target's directory */
-	int target_fd;       /* in place: the target, open for writing */
-	char name[NAME_MAX + 1];  /* the target's name in dirfd */
-	char tmpname[64];    /* the temporary file in dirfd; "" when none */
-	int exists;          /* the target existed: st is its lstat */
+	int fd;			 /* the temporary (or staging) file */
+	int dirfd;		 /* the target's directory */
+	int target_fd;		 /* in place: the target, open for writing */
+	char name[NAME_MAX + 1]; /* the target's name in dirfd */
+	char tmpname[64];	 /* the temporary file in dirfd; "" when none */
+	int exists;		 /* the target existed: st is its lstat */
 	struct stat st;
-	mode_t create_mode;  /* a new file's mode */
+	mode_t create_mode; /* a new file's mode */
 	enum tftp_mode mode;
 	struct netascii_decoder dec;
-	uint64_t bytes;      /* bytes written to the file (after netascii) */
-	uint64_t max_bytes;  /* larger uploads fail with EFBIG; 0: no limit */
+	uint64_t bytes;	    /* bytes written to the file (after netascii) */
+	uint64_t max_bytes; /* larger uploads fail with EFBIG; 0: no limit */
 	uint8_t conv[TFTP_BLKSIZE_MAX + 1]; /* netascii output */
 };
 

@@ -137,8 +137,8 @@ static ssize_t next_netascii(struct source *s, uint8_t *out, size_t len)
 		    !netascii_encoder_pending(&s->enc))
 			break;
 		o += netascii_encode(&s->enc, s->stage + s->stage_pos,
-				     s->stage_len - s->stage_pos, &used, out + o,
-				     len - o);
+				     s->stage_len - s->stage_pos, &used,
+				     out + o, len - o);
 		s->stage_pos += used;
 	}
 	return (ssize_t)o;

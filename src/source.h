@@ -15,16 +15,16 @@
 #include <sys/uio.h>
 
 struct source {
-	int fd;              /* the open file, owned by the source */
+	int fd; /* the open file, owned by the source */
 	enum tftp_mode mode;
-	int cached;          /* the bytes come from ref, not from fd */
+	int cached; /* the bytes come from ref, not from fd */
 	struct cache_ref ref;
-	uint64_t offset;     /* next byte of the file to take */
-	struct stat st;      /* the file when opened: its size is the end */
-	int end_checked;     /* the file was found unchanged at its end */
-	int changed;         /* the file changed size or was rewritten */
+	uint64_t offset;	/* next byte of the file to take */
+	struct stat st;		/* the file when opened: its size is the end */
+	int end_checked;	/* the file was found unchanged at its end */
+	int changed;		/* the file changed size or was rewritten */
 	uint64_t netascii_size; /* what source_size counted (0: not asked) */
-	uint64_t produced;   /* bytes of DATA payload made so far */
+	uint64_t produced;	/* bytes of DATA payload made so far */
 	struct netascii_encoder enc;
 	int eof;
 	size_t stage_pos, stage_len; /* netascii input not yet converted */

@@ -31,27 +31,27 @@
 
 /* What the ring knows of each block it holds. */
 struct slot_meta {
-	size_t len;      /* datagram bytes, header included */
-	int niov;        /* payload pieces in the cache (0: in the slot) */
+	size_t len; /* datagram bytes, header included */
+	int niov;   /* payload pieces in the cache (0: in the slot) */
 	struct iovec iov[2];
 	int64_t sent_us; /* first transmission */
-	int resent;      /* sent more than once: no RTT sample (Karn) */
+	int resent;	 /* sent more than once: no RTT sample (Karn) */
 };
 
 struct transfer {
 	const struct config *cfg;
-	int sock;            /* connected to the client */
-	int wake_fd;         /* handoff: a repeated request, or stop */
+	int sock;    /* connected to the client */
+	int wake_fd; /* handoff: a repeated request, or stop */
 	char client_str[NET_ADDRSTRLEN];
 	char name[LOG_FILE_NAMES_MAX]; /* "requested" [-> "mapped"] */
-	const char *op;      /* "RRQ" or "WRQ" */
+	const char *op;		       /* "RRQ" or "WRQ" */
 	const char *mode_name;
 	unsigned blksize;    /* bytes of payload in a full DATA block */
 	unsigned windowsize; /* blocks sent before waiting for an ACK */
-	struct rto rto;      /* how long to wait for a reply before resending */
-	int confirmed;       /* the client acknowledged something: its
+	struct rto rto;	     /* how long to wait for a reply before resending */
+	int confirmed;	     /* the client acknowledged something: its
 			      * address is real, the timer may resend */
-	int backed_off;      /* silence has backed the timer off since the
+	int backed_off;	     /* silence has backed the timer off since the
 			      * last progress */
 	int64_t heard_us;    /* the client's last progress (before
 			      * confirmation: its last request) */
@@ -63,11 +63,11 @@ struct transfer {
 	/* the end, and statistics for the summary line */
 	enum transfer_outcome outcome;
 	char detail[192];
-	uint64_t bytes;       /* payload bytes sent, first transmissions */
-	uint64_t blocks;      /* DATA blocks, first transmissions */
-	uint64_t retransmits; /* packets sent again */
+	uint64_t bytes;		 /* payload bytes sent, first transmissions */
+	uint64_t blocks;	 /* DATA blocks, first transmissions */
+	uint64_t retransmits;	 /* packets sent again */
 	const char *cache_state; /* hit, fill, miss or off */
-	int logged;           /* the summary line is out */
+	int logged;		 /* the summary line is out */
 	struct timespec start;
 	uint8_t rxbuf[TFTP_BLKSIZE_MAX + TFTP_DATA_HEADER];
 };
@@ -93,8 +93,8 @@ static double elapsed(const struct transfer *t)
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void end(struct transfer *t, enum transfer_outcome outcome,
-		const char *fmt, ...)
+static void
+end(struct transfer *t, enum transfer_outcome outcome, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -118,14 +118,14 @@ static void send_error(struct transfer *t, uint16_t code, const char *msg)
  * refused before anything was sent keeps a short form. */
 static void summary(struct transfer *t)
 {
-	int level = t->outcome == TRANSFER_GAVE_UP ||
-				    t->outcome == TRANSFER_FAILED
-			    ? LOG_WARNING
-			    : LOG_INFO;
+	int level =
+		t->outcome == TRANSFER_GAVE_UP || t->outcome == TRANSFER_FAILED
+			? LOG_WARNING
+			: LOG_INFO;
 
 	if (t->outcome == TRANSFER_REFUSED && t->blocks == 0) {
-		log_msg(LOG_INFO, "%s from %s file %s %s", t->op,
-			t->client_str, t->name, t->detail);
+		log_msg(LOG_INFO, "%s from %s file %s %s", t->op, t->client_str,
+			t->name, t->detail);
 		return;
 	}
 	log_msg(level,
@@ -190,7 +190,8 @@ static int64_t deadline(const struct transfer *t)
 	if (!t->confirmed)
 		return t->heard_us + t->first_reply_us;
 	d = now_us() + (int64_t)rto_timeout_ms(&t->rto) * 1000;
-	return d < t->heard_us + t->give_up_us ? d : t->heard_us + t->give_up_us;
+	return d < t->heard_us + t->give_up_us ? d
+					       : t->heard_us + t->give_up_us;
 }
 
 /* Read one datagram from the client.  An ERROR ends the transfer (and is
@@ -304,7 +305,8 @@ static enum wait_result wait_ack(struct transfer *t, uint64_t acked,
 			int64_t soon;
 			t->backed_off = 0;
 			rto_progress(&t->rto);
-			soon = now_us() + (int64_t)rto_timeout_ms(&t->rto) * 1000;
+			soon = now_us() +
+			       (int64_t)rto_timeout_ms(&t->rto) * 1000;
 			if (soon < until)
 				until = soon;
 			continue;
@@ -324,13 +326,17 @@ static enum wait_result wait_ack(struct transfer *t, uint64_t acked,
 static int silence(struct transfer *t)
 {
 	if (!t->confirmed) {
-		end(t, TRANSFER_NO_REPLY, "failed: no reply from the client, "
-		    "gave up after %.1f s", (double)t->first_reply_us / 1e6);
+		end(t, TRANSFER_NO_REPLY,
+		    "failed: no reply from the client, "
+		    "gave up after %.1f s",
+		    (double)t->first_reply_us / 1e6);
 		return 1;
 	}
 	if (now_us() - t->heard_us >= t->give_up_us) {
-		end(t, TRANSFER_GAVE_UP, "failed: client silent, gave up after "
-		    "%.1f s", (double)t->give_up_us / 1e6);
+		end(t, TRANSFER_GAVE_UP,
+		    "failed: client silent, gave up after "
+		    "%.1f s",
+		    (double)t->give_up_us / 1e6);
 		return 1;
 	}
 	rto_backoff(&t->rto);
@@ -354,23 +360,23 @@ static void progress(struct transfer *t, int64_t sent_us, int resent)
 
 static uint8_t *slot(struct transfer *t, uint64_t seq)
 {
-	return t->ring + (size_t)(seq % t->windowsize) *
-				 (TFTP_DATA_HEADER + t->blksize);
+	return t->ring +
+	       (size_t)(seq % t->windowsize) * (TFTP_DATA_HEADER + t->blksize);
 }
 
 /* The window's bookkeeping: which blocks exist, which went out. */
 struct window {
-	uint64_t acked;    /* highest block the client acknowledged */
+	uint64_t acked;	   /* highest block the client acknowledged */
 	uint64_t produced; /* highest block taken from the source */
-	uint64_t sent;     /* highest block sent so far */
-	uint64_t last;     /* the final (short) block, 0 until produced */
+	uint64_t sent;	   /* highest block sent so far */
+	uint64_t last;	   /* the final (short) block, 0 until produced */
 };
 
 /* Send blocks from .. to (taking new ones from the source as needed; fewer
  * when the last block comes first).  Returns 0, or -1 when the transfer is
  * over. */
-static int send_blocks(struct transfer *t, struct source *src,
-		       struct window *w, uint64_t from, uint64_t to)
+static int send_blocks(struct transfer *t, struct source *src, struct window *w,
+		       uint64_t from, uint64_t to)
 {
 	for (uint64_t seq = from; seq <= to && !(w->last && seq > w->last);
 	     seq++) {
@@ -388,14 +394,15 @@ static int send_blocks(struct transfer *t, struct source *src,
 				 * the tsize it was told: say so. */
 				send_error(t, TFTP_EUNDEF,
 					   "file changed during the transfer");
-				end(t, TRANSFER_FAILED, "failed: file changed "
+				end(t, TRANSFER_FAILED,
+				    "failed: file changed "
 				    "during the transfer");
 				return -1;
 			}
 			if (n < 0) {
 				send_error(t, TFTP_EUNDEF, "read error");
-				end(t, TRANSFER_FAILED, "failed: read error: %s",
-				    strerror(errno));
+				end(t, TRANSFER_FAILED,
+				    "failed: read error: %s", strerror(errno));
 				return -1;
 			}
 			packet_build_data_header(b, (uint16_t)seq);
@@ -454,9 +461,11 @@ static void send_file(struct transfer *t, struct source *src)
 			if (silence(t))
 				return;
 			if (log_level() >= LOG_V_PACKETS)
-				log_msg(LOG_DEBUG, "%s: no ACK after block %llu "
+				log_msg(LOG_DEBUG,
+					"%s: no ACK after block %llu "
 					"(acked %llu), resending block %llu; "
-					"timeout now %u ms", t->client_str,
+					"timeout now %u ms",
+					t->client_str,
 					(unsigned long long)w.sent,
 					(unsigned long long)w.acked,
 					(unsigned long long)w.acked + 1,
@@ -644,7 +653,8 @@ static int start_read(struct transfer *t, const struct transfer_request *tr,
 	}
 	if (build_oack(t, &acc, tsize, oack, cap, oack_len) != 0)
 		return -1;
-	t->ring = malloc((size_t)t->windowsize * (TFTP_DATA_HEADER + t->blksize));
+	t->ring =
+		malloc((size_t)t->windowsize * (TFTP_DATA_HEADER + t->blksize));
 	t->meta = calloc(t->windowsize, sizeof(*t->meta));
 	if (!t->ring || !t->meta) {
 		send_error(t, TFTP_EUNDEF, "out of memory");
@@ -665,7 +675,7 @@ static int open_file(struct transfer *t, const struct transfer_request *tr,
 	if (fd >= 0)
 		return fd;
 	send_error(t, (uint16_t)code,
-		   code == TFTP_ENOTFOUND  ? "File not found"
+		   code == TFTP_ENOTFOUND ? "File not found"
 		   : code == TFTP_EACCESS ? "Access violation"
 					  : why);
 	/* ERROR 0 is the server's own trouble (out of descriptors): worth a
@@ -698,7 +708,8 @@ static void write_failed(struct transfer *t, int err)
 		end(t, TRANSFER_REFUSED, "refused: over --max-upload-size");
 	} else {
 		send_error(t, TFTP_EUNDEF, "write error");
-		end(t, TRANSFER_FAILED, "failed: write error: %s", strerror(err));
+		end(t, TRANSFER_FAILED, "failed: write error: %s",
+		    strerror(err));
 	}
 }
 
@@ -743,8 +754,8 @@ static void finish_upload(struct transfer *t, struct sink *s, uint64_t last)
 struct receiver {
 	uint64_t received;  /* highest block written, in order */
 	unsigned in_window; /* blocks since our last ACK */
-	int gap_acked;      /* a gap was answered: wait for the resend */
-	int ack_resent;     /* our last ACK went more than once (Karn) */
+	int gap_acked;	    /* a gap was answered: wait for the resend */
+	int ack_resent;	    /* our last ACK went more than once (Karn) */
 	int64_t acked_us;   /* when our last ACK went out */
 };
 
@@ -821,8 +832,9 @@ static void receive_file(struct transfer *t, struct sink *s,
 		}
 		if (pkt.opcode != TFTP_DATA || pkt.data_len > t->blksize) {
 			int data = pkt.opcode == TFTP_DATA;
-			send_error(t, TFTP_EBADOP, data ? "DATA over blksize"
-							: "expected DATA");
+			send_error(t, TFTP_EBADOP,
+				   data ? "DATA over blksize"
+					: "expected DATA");
 			end(t, TRANSFER_REFUSED, "failed: client sent %s%s",
 			    packet_opcode_name(pkt.opcode),
 			    data ? " larger than blksize" : " during a write");
@@ -862,7 +874,7 @@ static size_t start_write(struct transfer *t, const struct transfer_request *tr,
 	if (path_open_write(cfg->root_real, tr->rel, cfg->permissive,
 			    cfg->create, &target, &code, &why) != 0) {
 		send_error(t, (uint16_t)code,
-			   code == TFTP_ENOTFOUND  ? "File not found"
+			   code == TFTP_ENOTFOUND ? "File not found"
 			   : code == TFTP_EACCESS ? "Access violation"
 						  : why);
 		end(t, TRANSFER_REFUSED, "refused: %s (ERROR %d)", why, code);
@@ -871,11 +883,14 @@ static size_t start_write(struct transfer *t, const struct transfer_request *tr,
 	if (sink_open(s, &target, tr->req->mode, create_mode(cfg),
 		      cfg->max_upload_size) != 0) {
 		int err = errno;
-		send_error(t, err == EACCES || err == EPERM ? TFTP_EACCESS
-							    : TFTP_EUNDEF,
+		send_error(t,
+			   err == EACCES || err == EPERM ? TFTP_EACCESS
+							 : TFTP_EUNDEF,
 			   "cannot write the file");
-		end(t, TRANSFER_REFUSED, "refused: cannot stage the upload: %s "
-		    "(ERROR %d)", strerror(err),
+		end(t, TRANSFER_REFUSED,
+		    "refused: cannot stage the upload: %s "
+		    "(ERROR %d)",
+		    strerror(err),
 		    err == EACCES || err == EPERM ? TFTP_EACCESS : TFTP_EUNDEF);
 		return 0;
 	}
@@ -885,9 +900,10 @@ static size_t start_write(struct transfer *t, const struct transfer_request *tr,
 	if ((acc.present & OPTION_TSIZE) &&
 	    ((cfg->max_upload_size && acc.tsize > cfg->max_upload_size) ||
 	     acc.tsize > sink_free_space(s))) {
-		int over = cfg->max_upload_size && acc.tsize > cfg->max_upload_size;
-		send_error(t, TFTP_ENOSPACE, over ? "larger than the server accepts"
-						  : NULL);
+		int over = cfg->max_upload_size &&
+			   acc.tsize > cfg->max_upload_size;
+		send_error(t, TFTP_ENOSPACE,
+			   over ? "larger than the server accepts" : NULL);
 		end(t, TRANSFER_REFUSED, "refused: tsize %llu %s (ERROR 3)",
 		    (unsigned long long)acc.tsize,
 		    over ? "over --max-upload-size" : "over the free space");

@@ -22,18 +22,18 @@
 /* What the listener hands the child: a request it has already checked. */
 struct transfer_request {
 	const struct tftp_request *req; /* mode, file name, options */
-	const char *rel;                /* the name normalised, relative to
+	const char *rel;		/* the name normalised, relative to
 					 * cfg->root_real */
-	const char *mapped;             /* the name as the remap rules (-m)
+	const char *mapped;		/* the name as the remap rules (-m)
 					 * rewrote it, which rel comes from;
 					 * NULL: not rewritten */
-	union sockaddr_any client;      /* the requester's address and TID */
-	struct net_recv_info origin;    /* local: the address the request was
+	union sockaddr_any client;	/* the requester's address and TID */
+	struct net_recv_info origin;	/* local: the address the request was
 					 * sent to (port ignored), which the
 					 * reply comes from; ifindex: the
 					 * interface, whose MTU caps blksize */
-	int wake_fd; /* readable on a repeated request or a stop (handoff.h);
-		      * -1: none */
+	int wake_fd;   /* readable on a repeated request or a stop (handoff.h);
+			* -1: none */
 	int listen_fd; /* the listening socket the request came in on, kept
 			* only to send an ERROR when no transfer socket can
 			* be had (out of descriptors); transfer_run closes it

@@ -84,16 +84,16 @@ static size_t build_garbage(uint8_t *buf, size_t cap, unsigned k)
 		const char *bytes;
 		size_t len;
 	} kinds[] = {
-		{"", 0},                             /* empty */
-		{"\0", 1},                           /* one byte */
-		{"\0\1", 2},                         /* RRQ without a name */
-		{"\0\1name", 6},                     /* no NUL after the name */
-		{"\0\1name\0octet", 12},             /* no NUL after the mode */
-		{"\0\11x\0octet\0", 11},             /* opcode 9 */
-		{"\0\1name\0mail\0", 12},            /* mode mail */
+		{"", 0},			    /* empty */
+		{"\0", 1},			    /* one byte */
+		{"\0\1", 2},			    /* RRQ without a name */
+		{"\0\1name", 6},		    /* no NUL after the name */
+		{"\0\1name\0octet", 12},	    /* no NUL after the mode */
+		{"\0\11x\0octet\0", 11},	    /* opcode 9 */
+		{"\0\1name\0mail\0", 12},	    /* mode mail */
 		{"\0\1../etc/passwd\0octet\0", 23}, /* traversal */
-		{"\0\1\0octet\0", 9},                /* empty name */
-		{"\0\4\0\1", 4},                     /* stray ACK: no reply */
+		{"\0\1\0octet\0", 9},		    /* empty name */
+		{"\0\4\0\1", 4},		    /* stray ACK: no reply */
 	};
 	unsigned i = k % (sizeof(kinds) / sizeof(kinds[0]));
 
@@ -142,8 +142,10 @@ static int sc_requests(int argc, char **argv)
 
 	if (count < 1 || count > MAX_CLIENTS || wait_ms < 1 ||
 	    wait_ms > 60000 || (argc - 3) % 2) {
-		fprintf(stderr, "flood: requests COUNT(1..%d) FILE "
-			"WAIT_MS(1..60000) [NAME VALUE]...\n", MAX_CLIENTS);
+		fprintf(stderr,
+			"flood: requests COUNT(1..%d) FILE "
+			"WAIT_MS(1..60000) [NAME VALUE]...\n",
+			MAX_CLIENTS);
 		return 2;
 	}
 	len = build_rrq(buf, sizeof(buf), argv[1], argc - 3, argv + 3);
@@ -280,8 +282,8 @@ static int client_take(struct client *c)
 		if (pkt.data_len < TFTP_BLKSIZE_DEFAULT)
 			c->done = 1;
 	}
-	(void)sendto(c->fd, ack, packet_build_ack(ack, pkt.block), 0,
-		     &from.sa, net_len(&from));
+	(void)sendto(c->fd, ack, packet_build_ack(ack, pkt.block), 0, &from.sa,
+		     net_len(&from));
 	return 0;
 }
 
@@ -322,8 +324,10 @@ static int sc_mixed(int argc, char **argv)
 	(void)argc;
 	if (server.sa.sa_family != AF_INET || count < 1 || count > 1000000 ||
 	    every < 1 || count / every > MAX_CLIENTS) {
-		fprintf(stderr, "flood: mixed COUNT EVERY FILE (IPv4; at most "
-			"%d valid requests)\n", MAX_CLIENTS);
+		fprintf(stderr,
+			"flood: mixed COUNT EVERY FILE (IPv4; at most "
+			"%d valid requests)\n",
+			MAX_CLIENTS);
 		return 2;
 	}
 	rrq_len = build_rrq(rrq, sizeof(rrq), argv[2], 0, argv + 3);
@@ -335,8 +339,8 @@ static int sc_mixed(int argc, char **argv)
 			struct client *c = &cl[nclients];
 			union sockaddr_any me = server;
 			/* 127.0.0.2 upwards: loopback, a source of its own */
-			me.sin.sin_addr.s_addr = htonl(0x7f000002u +
-						       (uint32_t)nclients);
+			me.sin.sin_addr.s_addr =
+				htonl(0x7f000002u + (uint32_t)nclients);
 			memset(c, 0, sizeof(*c));
 			c->expected = 1;
 			c->rrq_len = rrq_len;
@@ -368,7 +372,8 @@ static int sc_mixed(int argc, char **argv)
 			open++;
 			/* Before the first DATA only: after it, the server's
 			 * own timer resends. */
-			if (!c->have_tid && now_ms() - c->last_ms >= RESEND_MS &&
+			if (!c->have_tid &&
+			    now_ms() - c->last_ms >= RESEND_MS &&
 			    c->tries < MAX_TRIES)
 				(void)client_send_rrq(c, rrq);
 		}
@@ -392,7 +397,8 @@ int main(int argc, char **argv)
 	unsigned long port;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: flood HOST PORT requests COUNT FILE "
+		fprintf(stderr,
+			"usage: flood HOST PORT requests COUNT FILE "
 			"WAIT_MS [NAME VALUE]...\n"
 			"       flood HOST PORT garbage COUNT WAIT_MS\n"
 			"       flood HOST PORT mixed COUNT EVERY FILE\n");

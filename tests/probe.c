@@ -43,7 +43,11 @@
  * datagram shows up as too long instead of being cut silently. */
 #define DGRAM_MAX 65536
 
-enum { PROBE_PASS = 0, PROBE_FAIL = 1, PROBE_USAGE = 2 };
+enum {
+	PROBE_PASS = 0,
+	PROBE_FAIL = 1,
+	PROBE_USAGE = 2
+};
 
 struct probe {
 	union sockaddr_any server; /* the listening address and port */
@@ -127,8 +131,8 @@ static const char *describe(const struct reply *r, char *out, size_t cap)
 			msg[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
 		}
 		msg[i] = '\0';
-		snprintf(out, cap, "ERROR %u \"%s\" from %s",
-			 r->pkt.error_code, msg, who);
+		snprintf(out, cap, "ERROR %u \"%s\" from %s", r->pkt.error_code,
+			 msg, who);
 		break;
 	}
 	return out;
@@ -199,8 +203,8 @@ static int recv_reply(struct probe *p, int fd, int timeout_ms, struct reply *r)
 			return fail(p, "receive: %s", strerror(errno));
 		}
 		r->len = (size_t)got;
-		r->decoded = packet_parse_reply(r->buf, r->len, &r->pkt,
-						&why) == 0;
+		r->decoded =
+			packet_parse_reply(r->buf, r->len, &r->pkt, &why) == 0;
 		return 1;
 	}
 }
@@ -261,10 +265,12 @@ static int expect_error(struct probe *p, const void *dgram, size_t len,
 		return fail(p, "%s: no reply from %s within %d ms", what,
 			    p->server_str, REPLY_MS);
 	describe(&r, desc, sizeof(desc));
-	if (!r.decoded || r.pkt.opcode != TFTP_ERROR ||
-	    r.pkt.error_code > 15 || !(want & (1u << r.pkt.error_code)))
-		return fail(p, "%s: expected an ERROR with code mask 0x%x, got "
-			    "%s", what, want, desc);
+	if (!r.decoded || r.pkt.opcode != TFTP_ERROR || r.pkt.error_code > 15 ||
+	    !(want & (1u << r.pkt.error_code)))
+		return fail(p,
+			    "%s: expected an ERROR with code mask 0x%x, got "
+			    "%s",
+			    what, want, desc);
 	if (from_listener ? !net_same(&r.from, &p->server)
 			  : !from_server_host(p, &r))
 		return fail(p, "%s: %s, expected it from %s", what, desc,
@@ -284,19 +290,19 @@ struct wdl {
 	union sockaddr_any tid; /* the server's port for this transfer */
 	int have_tid;
 	unsigned blksize, windowsize;
-	uint16_t expected;   /* next block number wanted (wraps like the wire) */
+	uint16_t expected; /* next block number wanted (wraps like the wire) */
 	uint16_t last_block; /* the newest block received in order */
 	unsigned in_window;  /* new blocks since our last ACK */
-	int ack_due;         /* a window is complete, or the last block came */
-	int done;            /* the short last block arrived */
-	int strict;          /* a block out of order or twice is a failure */
-	unsigned acks;       /* copies of each ACK: 2 tests duplicate ACKs */
+	int ack_due;	     /* a window is complete, or the last block came */
+	int done;	     /* the short last block arrived */
+	int strict;	     /* a block out of order or twice is a failure */
+	unsigned acks;	     /* copies of each ACK: 2 tests duplicate ACKs */
 	uint64_t blocks, bytes; /* new blocks and their payload */
-	uint64_t datagrams;  /* every DATA received, repeats included */
-	uint64_t repeats;    /* DATA for a block already received, or ahead */
-	uint64_t wraps;      /* times the block number went past 65535 to 0 */
-	unsigned requests;   /* copies of the RRQ sent (wdl_start) */
-	FILE *out;           /* the payload goes here when not NULL */
+	uint64_t datagrams;	/* every DATA received, repeats included */
+	uint64_t repeats;  /* DATA for a block already received, or ahead */
+	uint64_t wraps;	   /* times the block number went past 65535 to 0 */
+	unsigned requests; /* copies of the RRQ sent (wdl_start) */
+	FILE *out;	   /* the payload goes here when not NULL */
 };
 
 /* Lockstep (blksize 512, window 1) until an OACK says otherwise. */
@@ -311,8 +317,7 @@ static void wdl_init(struct wdl *w, int fd, const char *name)
 	w->acks = 1;
 }
 
-static int send_rrq(struct probe *p, int fd, const char *name,
-		    const char *mode)
+static int send_rrq(struct probe *p, int fd, const char *name, const char *mode)
 {
 	uint8_t req[1024];
 	size_t len = build_request(req, sizeof(req), TFTP_RRQ, name, mode);
@@ -390,10 +395,11 @@ static int wdl_take(struct probe *p, struct wdl *w, const struct reply *r)
 		int again = w->blocks > 0 && r->pkt.block == w->last_block;
 		w->repeats++;
 		if (w->strict || (w->windowsize == 1 && !again))
-			return fail(p, "%s: %s, expected block %u%s (%llu DATA "
-				    "for %llu blocks so far)", w->name, desc,
-				    w->expected, w->done ? " (after the last)"
-							 : "",
+			return fail(p,
+				    "%s: %s, expected block %u%s (%llu DATA "
+				    "for %llu blocks so far)",
+				    w->name, desc, w->expected,
+				    w->done ? " (after the last)" : "",
 				    (unsigned long long)w->datagrams,
 				    (unsigned long long)w->blocks);
 		if (send_ack(p, w->fd, &w->tid, w->last_block) != 0)
@@ -428,10 +434,12 @@ static int wdl_window(struct probe *p, struct wdl *w)
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
-			return fail(p, "%s: no DATA %u within %d ms (%llu "
+			return fail(p,
+				    "%s: no DATA %u within %d ms (%llu "
 				    "blocks, %llu bytes so far; blksize %u, "
-				    "windowsize %u)", w->name, w->expected,
-				    REPLY_MS, (unsigned long long)w->blocks,
+				    "windowsize %u)",
+				    w->name, w->expected, REPLY_MS,
+				    (unsigned long long)w->blocks,
 				    (unsigned long long)w->bytes, w->blksize,
 				    w->windowsize);
 		if (wdl_take(p, w, &r) < 0)
@@ -542,8 +550,7 @@ static int still_serves(struct probe *p, const char *after)
 }
 
 /* Open OUT for a download's bytes, or NULL when no OUT was given. */
-static int open_out(struct probe *p, int argc, char **argv, int idx,
-		    FILE **out)
+static int open_out(struct probe *p, int argc, char **argv, int idx, FILE **out)
 {
 	*out = NULL;
 	if (argc <= idx)
@@ -601,11 +608,11 @@ static int sc_get(struct probe *p, int argc, char **argv)
  * rows in raw_cases below, and one function drives them all. */
 
 struct raw_case {
-	const char *set;   /* the scenario it belongs to */
-	const char *what;  /* names the datagram in a diagnosis */
+	const char *set;  /* the scenario it belongs to */
+	const char *what; /* names the datagram in a diagnosis */
 	const uint8_t *bytes;
 	size_t len;
-	int any_port;      /* its ERROR may come from a transfer's port */
+	int any_port; /* its ERROR may come from a transfer's port */
 };
 
 /* What every datagram of a set must bring back: an ERROR with a code in want
@@ -624,7 +631,10 @@ struct raw_set {
 #define RAW_ANY_PORT(lit) (const uint8_t *)(lit), sizeof(lit) - 1, 1
 #define RRQ(name) RAW("\0\1" name "\0octet\0")
 #define RRQ_ANY_PORT(name) RAW_ANY_PORT("\0\1" name "\0octet\0")
-#define TRAVERSAL(name) {"traversal", "RRQ \"" name "\"", RRQ_ANY_PORT(name)}
+#define TRAVERSAL(name)                                             \
+	{                                                           \
+		"traversal", "RRQ \"" name "\"", RRQ_ANY_PORT(name) \
+	}
 
 static const struct raw_set raw_sets[] = {
 	{"truncated", "truncated datagrams", 1u << TFTP_EBADOP},
@@ -700,14 +710,16 @@ static const struct raw_case raw_cases[] = {
 	 * port they are strays (typically a client's ACK of an ERROR we sent
 	 * from there): the listener drops them, since answering would feed an
 	 * endless exchange with a confused or spoofed peer. */
-	{"stray-opcode", "DATA to the listening port", RAW("\0\3\0\1some data")},
+	{"stray-opcode", "DATA to the listening port",
+	 RAW("\0\3\0\1some data")},
 	{"stray-opcode", "ACK to the listening port", RAW("\0\4\0\1")},
 	{"stray-opcode", "OACK to the listening port",
 	 RAW("\0\6blksize\0001024\0")},
 
 	/* An ERROR to the listening port must not be answered, or two servers
 	 * (or a spoofed source) could bounce ERRORs forever. */
-	{"error-no-reply", "ERROR 0 with a message", RAW("\0\5\0\0probe says hi\0")},
+	{"error-no-reply", "ERROR 0 with a message",
+	 RAW("\0\5\0\0probe says hi\0")},
 	{"error-no-reply", "ERROR 4 with a message",
 	 RAW("\0\5\0\4Illegal TFTP operation\0")},
 	{"error-no-reply", "ERROR 5 without a NUL", RAW("\0\5\0\5no nul")},
@@ -736,8 +748,10 @@ static int expect_no_reply(struct probe *p, const struct raw_case *cases,
 	if (rc == 0) {
 		rc = recv_reply(p, fd, REPLY_MS, &r);
 		if (rc == 0)
-			rc = fail(p, "no DATA for the RRQ sent after the %s "
-				  "within %d ms", what, REPLY_MS);
+			rc = fail(p,
+				  "no DATA for the RRQ sent after the %s "
+				  "within %d ms",
+				  what, REPLY_MS);
 		else if (rc > 0 && net_same(&r.from, &p->server))
 			rc = fail(p, "the listening port answered: %s",
 				  describe(&r, desc, sizeof(desc)));
@@ -776,8 +790,10 @@ static int run_raw(struct probe *p, const struct raw_set *set,
 			return -1;
 	if (still_serves(p, set->summary) != 0)
 		return -1;
-	return pass(p, "%zu %s answered with ERROR (code mask 0x%x); server "
-		    "still serves " ALIVE_FILE, n, set->summary, set->want);
+	return pass(p,
+		    "%zu %s answered with ERROR (code mask 0x%x); server "
+		    "still serves " ALIVE_FILE,
+		    n, set->summary, set->want);
 }
 
 static const struct raw_set *raw_set_named(const char *name)
@@ -806,8 +822,10 @@ static int sc_raw(struct probe *p, int argc, char **argv)
 		if (!first)
 			first = &raw_cases[i];
 		else if (&raw_cases[i] != first + n)
-			return fail(p, "raw_cases: the rows of %s are not "
-				    "consecutive", set->name);
+			return fail(p,
+				    "raw_cases: the rows of %s are not "
+				    "consecutive",
+				    set->name);
 		n++;
 	}
 	if (!first)
@@ -851,8 +869,8 @@ static int sc_traversal(struct probe *p, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		cases[i] = (struct raw_case){"traversal", whats[i], reqs[i], 0,
 					     1 /* any port */};
-		cases[i].len = build_request(reqs[i], sizeof(reqs[i]),
-					     TFTP_RRQ, argv[i], "octet");
+		cases[i].len = build_request(reqs[i], sizeof(reqs[i]), TFTP_RRQ,
+					     argv[i], "octet");
 		if (cases[i].len == 0)
 			return fail(p, "name %d too long for the probe", i);
 		snprintf(whats[i], sizeof(whats[i]), "RRQ \"%s\"", argv[i]);
@@ -889,9 +907,10 @@ static int sc_foreign_tid(struct probe *p, int argc, char **argv)
 		rc = recv_reply(p, d.fd, 300, &r);
 		if (rc > 0 && (!r.decoded || r.pkt.opcode != TFTP_DATA ||
 			       r.pkt.block != 1))
-			rc = fail(p, "the foreign ACK moved the transfer: the "
-				  "client got %s", describe(&r, desc,
-							     sizeof(desc)));
+			rc = fail(p,
+				  "the foreign ACK moved the transfer: the "
+				  "client got %s",
+				  describe(&r, desc, sizeof(desc)));
 		else if (rc > 0)
 			rc = wdl_take(p, &d, &r) < 0 ? -1 : 0;
 	}
@@ -907,8 +926,10 @@ static int sc_foreign_tid(struct probe *p, int argc, char **argv)
 	rc = close_out(p, out, argc > 1 ? argv[1] : "", rc);
 	if (rc != 0)
 		return -1;
-	return pass(p, "foreign ACK to %s had no effect; %s: %llu bytes in "
-		    "%llu blocks delivered", net_format(&d.tid, tid), argv[0],
+	return pass(p,
+		    "foreign ACK to %s had no effect; %s: %llu bytes in "
+		    "%llu blocks delivered",
+		    net_format(&d.tid, tid), argv[0],
 		    (unsigned long long)d.bytes, (unsigned long long)d.blocks);
 }
 
@@ -941,17 +962,18 @@ static int sc_dup_ack(struct probe *p, int argc, char **argv)
 	if (d.blocks < 2)
 		return fail(p, "%s has one block: no duplicate ACK was tested",
 			    argv[0]);
-	return pass(p, "%s: every block ACKed twice; %llu DATA for %llu "
-		    "blocks, %llu bytes", argv[0],
-		    (unsigned long long)d.datagrams,
+	return pass(p,
+		    "%s: every block ACKed twice; %llu DATA for %llu "
+		    "blocks, %llu bytes",
+		    argv[0], (unsigned long long)d.datagrams,
 		    (unsigned long long)d.blocks, (unsigned long long)d.bytes);
 }
 
 /* Count DATA 1 copies from one port until quiet_ms pass with nothing, at most
  * cap_ms in all.  Any other datagram is reported in *other. */
 static int count_copies(struct probe *p, int fd, const union sockaddr_any *tid,
-			int quiet_ms, int cap_ms, unsigned *copies,
-			char *other, size_t othercap)
+			int quiet_ms, int cap_ms, unsigned *copies, char *other,
+			size_t othercap)
 {
 	static struct reply r;
 	int64_t cap_end = now_ms() + cap_ms;
@@ -960,17 +982,21 @@ static int count_copies(struct probe *p, int fd, const union sockaddr_any *tid,
 		int64_t left = cap_end - now_ms();
 		int rc;
 		if (left <= 0)
-			return fail(p, "the server was still sending after "
-				    "%d ms (%u copies of DATA 1)", cap_ms,
-				    *copies);
+			return fail(p,
+				    "the server was still sending after "
+				    "%d ms (%u copies of DATA 1)",
+				    cap_ms, *copies);
 		rc = recv_reply(p, fd, (int)(left < quiet_ms ? left : quiet_ms),
 				&r);
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
-			return left < quiet_ms ? fail(p, "the server was still "
-				"sending after %d ms (%u copies of DATA 1)",
-				cap_ms, *copies) : 0;
+			return left < quiet_ms
+				       ? fail(p,
+					      "the server was still "
+					      "sending after %d ms (%u copies of DATA 1)",
+					      cap_ms, *copies)
+				       : 0;
 		if (r.decoded && r.pkt.opcode == TFTP_DATA &&
 		    r.pkt.block == 1 && net_same(&r.from, tid))
 			(*copies)++;
@@ -994,8 +1020,8 @@ static int sc_silence(struct probe *p, int argc, char **argv)
 	int rc;
 
 	if (parse_count(p, argv[1], 1, 200, "COPIES", &want) != 0 ||
-	    (argc > 2 && parse_count(p, argv[2], 100, 60000, "QUIET_MS",
-				     &quiet) != 0) ||
+	    (argc > 2 &&
+	     parse_count(p, argv[2], 100, 60000, "QUIET_MS", &quiet) != 0) ||
 	    wdl_begin(p, &d, argv[0], "octet", NULL) != 0)
 		return -1;
 	rc = 0;
@@ -1012,9 +1038,10 @@ static int sc_silence(struct probe *p, int argc, char **argv)
 	if (rc != 0)
 		return -1;
 	if (copies != want)
-		return fail(p, "%u copies of DATA 1 while silent, expected %lu "
-			    "(the first and %lu resends)", copies, want,
-			    want - 1);
+		return fail(p,
+			    "%u copies of DATA 1 while silent, expected %lu "
+			    "(the first and %lu resends)",
+			    copies, want, want - 1);
 	return pass(p, "%u copies of DATA 1, then nothing for %lu ms%s%s",
 		    copies, quiet, other[0] ? "; then " : "", other);
 }
@@ -1060,8 +1087,7 @@ static int sc_adaptive(struct probe *p, int argc, char **argv)
 		if (rc > 0) {
 			rc = 0;
 			if (net_same(&r.from, &d.tid) && r.decoded &&
-			    r.pkt.opcode == TFTP_DATA &&
-			    r.pkt.block == waiting)
+			    r.pkt.opcode == TFTP_DATA && r.pkt.block == waiting)
 				copies++;
 		}
 	}
@@ -1069,11 +1095,14 @@ static int sc_adaptive(struct probe *p, int argc, char **argv)
 	if (rc != 0)
 		return -1;
 	if (copies < min_copies)
-		return fail(p, "%u copies of block %u within %lu ms of silence, "
+		return fail(p,
+			    "%u copies of block %u within %lu ms of silence, "
 			    "expected at least %lu: the timer did not adapt",
 			    copies, waiting, window_ms, min_copies);
-	return pass(p, "%u copies of block %u within %lu ms of silence after "
-		    "%lu prompt ACKs", copies, waiting, window_ms, blocks);
+	return pass(p,
+		    "%u copies of block %u within %lu ms of silence after "
+		    "%lu prompt ACKs",
+		    copies, waiting, window_ms, blocks);
 }
 
 /* retransmitted-rrq FILE [OUT]: the same RRQ twice from one port, back to
@@ -1131,18 +1160,20 @@ static int sc_retransmitted_rrq(struct probe *p, int argc, char **argv)
 			rc = wdl_take(p, &d, &r) < 0 ? -1 : 0;
 	}
 	if (rc == 0 && ntids != 1)
-		rc = fail(p, "%u transfer ports answered the repeated RRQ "
-			  "with DATA 1 (%u copies in %d ms)", ntids, copies,
-			  COLLECT_MS);
+		rc = fail(p,
+			  "%u transfer ports answered the repeated RRQ "
+			  "with DATA 1 (%u copies in %d ms)",
+			  ntids, copies, COLLECT_MS);
 	if (rc == 0)
 		rc = wdl_finish(p, &d);
 	close(fd);
 	rc = close_out(p, out, argc > 1 ? argv[1] : "", rc);
 	if (rc != 0)
 		return -1;
-	return pass(p, "one transfer port answered (%u copies of DATA 1 in "
-		    "%d ms); %llu bytes received; client %s", copies,
-		    COLLECT_MS, (unsigned long long)d.bytes,
+	return pass(p,
+		    "one transfer port answered (%u copies of DATA 1 in "
+		    "%d ms); %llu bytes received; client %s",
+		    copies, COLLECT_MS, (unsigned long long)d.bytes,
 		    net_format(&self, me));
 }
 
@@ -1157,8 +1188,8 @@ static int sc_client_error(struct probe *p, int argc, char **argv)
 	unsigned long quiet = QUIET_MS;
 	int rc;
 
-	if ((argc > 1 && parse_count(p, argv[1], 100, 60000, "QUIET_MS",
-				     &quiet) != 0) ||
+	if ((argc > 1 &&
+	     parse_count(p, argv[1], 100, 60000, "QUIET_MS", &quiet) != 0) ||
 	    wdl_begin(p, &d, argv[0], "octet", NULL) != 0)
 		return -1;
 	rc = 0;
@@ -1180,8 +1211,10 @@ static int sc_client_error(struct probe *p, int argc, char **argv)
 	close(d.fd);
 	if (rc != 0)
 		return -1;
-	return pass(p, "ERROR after block 2 of %s: the server sent nothing "
-		    "more for %lu ms", argv[0], quiet);
+	return pass(p,
+		    "ERROR after block 2 of %s: the server sent nothing "
+		    "more for %lu ms",
+		    argv[0], quiet);
 }
 
 /* ---- option negotiation (RFC 2347, 2348, 2349, 7440) -------------------- */
@@ -1242,8 +1275,8 @@ static int optset_parse(struct probe *p, const char *spec, struct optset *s)
 		size_t nl, vl;
 
 		if (!eq)
-			return fail(p, "EXPECT \"%s\": no '=' after \"%s\"", spec,
-				    q);
+			return fail(p, "EXPECT \"%s\": no '=' after \"%s\"",
+				    spec, q);
 		comma = strchr(eq, ',');
 		if (!comma)
 			comma = eq + strlen(eq);
@@ -1294,9 +1327,10 @@ static int oack_parse(struct probe *p, const struct reply *r, struct optset *s)
 		if (s->n == OPT_MAX)
 			return fail(p, "OACK: more than %d options", OPT_MAX);
 		if (nl == 0 || nl >= OPT_NAME_MAX || vl >= OPT_VALUE_MAX)
-			return fail(p, "OACK: option \"%s\" = \"%s\": empty or "
-				    "too long", printable(q, nl, shown,
-							  sizeof(shown)),
+			return fail(p,
+				    "OACK: option \"%s\" = \"%s\": empty or "
+				    "too long",
+				    printable(q, nl, shown, sizeof(shown)),
 				    val);
 		memcpy(s->name[s->n], q, nl + 1);
 		memcpy(s->value[s->n], val, vl + 1);
@@ -1424,21 +1458,23 @@ static int wdl_start(struct probe *p, struct wdl *w, const uint8_t *req,
 			    REPLY_MS);
 	if (!is_oack(&r)) {
 		if (want && want->n)
-			return fail(p, "%s: expected OACK {%s}, got %s", w->name,
+			return fail(p, "%s: expected OACK {%s}, got %s",
+				    w->name,
 				    optset_format(want, ws, sizeof(ws)),
 				    describe(&r, desc, sizeof(desc)));
 		return wdl_take(p, w, &r) < 0 ? -1 : 0;
 	}
 	if (!from_server_host(p, &r) || net_same(&r.from, &p->server))
-		return fail(p, "%s: OACK from %s, not from a transfer port of "
-			    "the server", w->name,
-			    net_format(&r.from, desc));
+		return fail(p,
+			    "%s: OACK from %s, not from a transfer port of "
+			    "the server",
+			    w->name, net_format(&r.from, desc));
 	if (oack_parse(p, &r, got) != 0)
 		return -1;
 	if (want && optset_match(p, got, want) != 0)
 		return -1;
-	if (oack_number(p, got, "blksize", 8, TFTP_BLKSIZE_MAX,
-			&w->blksize) != 0 ||
+	if (oack_number(p, got, "blksize", 8, TFTP_BLKSIZE_MAX, &w->blksize) !=
+		    0 ||
 	    oack_number(p, got, "windowsize", 1, 65535, &w->windowsize) != 0)
 		return -1;
 	w->tid = r.from;
@@ -1461,8 +1497,7 @@ static int run_oack(struct probe *p, const char *file, const char *outpath,
 
 	if (optset_parse(p, expect, &want) != 0)
 		return -1;
-	len = build_rrq_options(req, sizeof(req), file, mode, pad, opts,
-				nopts);
+	len = build_rrq_options(req, sizeof(req), file, mode, pad, opts, nopts);
 	if (len == 0)
 		return fail(p, "request too long for the probe");
 	out = fopen(outpath, "wb");
@@ -1480,10 +1515,11 @@ static int run_oack(struct probe *p, const char *file, const char *outpath,
 	rc = close_out(p, out, outpath, rc);
 	if (rc != 0)
 		return -1;
-	return pass(p, "%zu-byte RRQ for %s (%s): OACK {%s}; %llu bytes in "
+	return pass(p,
+		    "%zu-byte RRQ for %s (%s): OACK {%s}; %llu bytes in "
 		    "%llu blocks of %u, windowsize %u; %llu repeats; block "
-		    "numbers wrapped %llu times", len, file, mode,
-		    optset_format(&got, gs, sizeof(gs)),
+		    "numbers wrapped %llu times",
+		    len, file, mode, optset_format(&got, gs, sizeof(gs)),
 		    (unsigned long long)w.bytes, (unsigned long long)w.blocks,
 		    w.blksize, w.windowsize, (unsigned long long)w.repeats,
 		    (unsigned long long)w.wraps);
@@ -1532,9 +1568,9 @@ static int sc_long_request(struct probe *p, int argc, char **argv)
 	memset(req + hl, 'v', n - hl - 1);
 	req[n - 1] = '\0';
 	if (n > 4096) {
-		static const struct raw_set set = {
-			"long-request", "requests over 4096 bytes",
-			1u << TFTP_EBADOP};
+		static const struct raw_set set = {"long-request",
+						   "requests over 4096 bytes",
+						   1u << TFTP_EBADOP};
 		struct raw_case c = {set.name, "long request", req, n, 0};
 		return run_raw(p, &set, &c, 1);
 	}
@@ -1569,7 +1605,8 @@ static int rrq_expect_oack(struct probe *p, const char *file, char *const *opts,
 		opts = dflt;
 		nopts = 2;
 	}
-	len = build_rrq_options(req, sizeof(req), file, "octet", 0, opts, nopts);
+	len = build_rrq_options(req, sizeof(req), file, "octet", 0, opts,
+				nopts);
 	if (len == 0)
 		return fail(p, "request too long for the probe");
 	fd = open_client(p);
@@ -1579,7 +1616,8 @@ static int rrq_expect_oack(struct probe *p, const char *file, char *const *opts,
 	if (rc == 0) {
 		rc = recv_reply(p, fd, REPLY_MS, r);
 		if (rc == 0)
-			rc = fail(p, "%s: no OACK within %d ms", file, REPLY_MS);
+			rc = fail(p, "%s: no OACK within %d ms", file,
+				  REPLY_MS);
 		else if (rc > 0 && !is_oack(r))
 			rc = fail(p, "%s: expected an OACK, got %s", file,
 				  describe(r, desc, sizeof(desc)));
@@ -1604,7 +1642,8 @@ static int rrq_expect_oack(struct probe *p, const char *file, char *const *opts,
  * DATA, no OACK resent, nothing for QUIET_MS. */
 static int sc_oack_error(struct probe *p, int argc, char **argv)
 {
-	static const uint8_t refuse_msg[] = "\0\5\0\10probe refuses the options";
+	static const uint8_t refuse_msg[] =
+		"\0\5\0\10probe refuses the options";
 	static struct reply r;
 	struct optset got;
 	char desc[256], gs[512];
@@ -1623,15 +1662,18 @@ static int sc_oack_error(struct probe *p, int argc, char **argv)
 		rc = recv_reply(p, fd, (int)quiet, &r);
 		if (rc > 0)
 			rc = fail(p, "after our ERROR 8 the server sent %s",
-				  is_oack(&r) ? "the OACK again"
-					      : describe(&r, desc, sizeof(desc)));
+				  is_oack(&r)
+					  ? "the OACK again"
+					  : describe(&r, desc, sizeof(desc)));
 	}
 	close(fd);
 	if (rc != 0)
 		return -1;
-	return pass(p, "OACK {%s} answered with ERROR 8: nothing more from %s "
-		    "for %lu ms", optset_format(&got, gs, sizeof(gs)),
-		    net_format(&tid, desc), quiet);
+	return pass(p,
+		    "OACK {%s} answered with ERROR 8: nothing more from %s "
+		    "for %lu ms",
+		    optset_format(&got, gs, sizeof(gs)), net_format(&tid, desc),
+		    quiet);
 }
 
 /* oack-silence FILE COPIES QUIET_MS [NAME VALUE]...: take the OACK and never
@@ -1661,9 +1703,10 @@ static int sc_oack_silence(struct probe *p, int argc, char **argv)
 				  (long long)((want + 2) * quiet), copies);
 			break;
 		}
-		rc = recv_reply(p, fd, (int)(left < (int64_t)quiet ? left
-							   : (int64_t)quiet),
-				&r);
+		rc = recv_reply(
+			p, fd,
+			(int)(left < (int64_t)quiet ? left : (int64_t)quiet),
+			&r);
 		if (rc <= 0)
 			break;
 		rc = 0;
@@ -1691,9 +1734,10 @@ static int sc_oack_silence(struct probe *p, int argc, char **argv)
 	if (rc != 0)
 		return -1;
 	if (copies != want)
-		return fail(p, "%u copies of the OACK while silent, expected %lu "
-			    "(the first and %lu resends)", copies, want,
-			    want - 1);
+		return fail(p,
+			    "%u copies of the OACK while silent, expected %lu "
+			    "(the first and %lu resends)",
+			    copies, want, want - 1);
 	return pass(p, "%u copies of OACK {%s}, then nothing for %lu ms%s%s",
 		    copies, optset_format(&got, gs, sizeof(gs)), quiet,
 		    other[0] ? "; then " : "", other);
@@ -1771,20 +1815,25 @@ static int sc_window_stray(struct probe *p, int argc, char **argv)
 	rc = wdl_open_window(p, &w, fd, argv[0], window, out);
 	for (int round = 0; rc == 0 && round < 2; round++) {
 		uint16_t a = (uint16_t)(round * window); /* acknowledged */
-		uint16_t e = (uint16_t)(a + window);     /* window's end */
-		uint16_t strays[] = {a, (uint16_t)(a - 1), (uint16_t)(e + 1),
-				     (uint16_t)(e + 2), (uint16_t)(e + 100),
+		uint16_t e = (uint16_t)(a + window);	 /* window's end */
+		uint16_t strays[] = {a,
+				     (uint16_t)(a - 1),
+				     (uint16_t)(e + 1),
+				     (uint16_t)(e + 2),
+				     (uint16_t)(e + 100),
 				     (uint16_t)(a + 32768)};
 		rc = wdl_window(p, &w);
 		if (rc == 0 && (w.done || w.last_block != e))
 			rc = fail(p, "%s: too small for two windows of %u",
 				  argv[0], window);
-		for (size_t i = 0; rc == 0 && i < sizeof(strays) / sizeof(strays[0]); i++)
+		for (size_t i = 0;
+		     rc == 0 && i < sizeof(strays) / sizeof(strays[0]); i++)
 			rc = send_ack(p, fd, &w.tid, strays[i]);
 		if (rc == 0) {
 			rc = recv_reply(p, fd, 500, &r);
 			if (rc > 0)
-				rc = fail(p, "ACKs %u, %u, %u, %u, %u, %u out "
+				rc = fail(p,
+					  "ACKs %u, %u, %u, %u, %u, %u out "
 					  "of window %u..%u got an answer: %s",
 					  strays[0], strays[1], strays[2],
 					  strays[3], strays[4], strays[5],
@@ -1800,9 +1849,11 @@ static int sc_window_stray(struct probe *p, int argc, char **argv)
 	rc = close_out(p, out, argv[1], rc);
 	if (rc != 0)
 		return -1;
-	return pass(p, "ACKs outside windows 1 and 2 of %u were ignored; %s: "
-		    "%llu bytes in %llu blocks, %llu DATA", window, argv[0],
-		    (unsigned long long)w.bytes, (unsigned long long)w.blocks,
+	return pass(p,
+		    "ACKs outside windows 1 and 2 of %u were ignored; %s: "
+		    "%llu bytes in %llu blocks, %llu DATA",
+		    window, argv[0], (unsigned long long)w.bytes,
+		    (unsigned long long)w.blocks,
 		    (unsigned long long)w.datagrams);
 }
 
@@ -1814,7 +1865,11 @@ static int sc_window_stray(struct probe *p, int argc, char **argv)
  * the two copies must match.  Then the download goes on and ends intact. */
 static int sc_window_ack_inside(struct probe *p, int argc, char **argv)
 {
-	enum { W = 8, BS = 512, K = 3 };
+	enum {
+		W = 8,
+		BS = 512,
+		K = 3
+	};
 	static struct reply r;
 	static uint8_t old[W][BS];
 	unsigned nold = 0;
@@ -1831,7 +1886,8 @@ static int sc_window_ack_inside(struct probe *p, int argc, char **argv)
 	for (int i = 0; rc == 0 && i < K; i++) {
 		rc = recv_reply(p, fd, REPLY_MS, &r);
 		if (rc == 0)
-			rc = fail(p, "no DATA %d within %d ms", i + 1, REPLY_MS);
+			rc = fail(p, "no DATA %d within %d ms", i + 1,
+				  REPLY_MS);
 		else if (rc > 0)
 			rc = wdl_take(p, &w, &r) == 1 ? 0 : -1;
 	}
@@ -1843,10 +1899,12 @@ static int sc_window_ack_inside(struct probe *p, int argc, char **argv)
 		uint16_t b;
 		rc = recv_reply(p, fd, REPLY_MS, &r);
 		if (rc == 0) {
-			rc = fail(p, "after ACK %d: no DATA within %d ms (%u "
-				  "blocks of the first window, %s)", K, REPLY_MS,
-				  nold, restarted ? "then a resend from 4"
-						  : "no resend from 4");
+			rc = fail(p,
+				  "after ACK %d: no DATA within %d ms (%u "
+				  "blocks of the first window, %s)",
+				  K, REPLY_MS, nold,
+				  restarted ? "then a resend from 4"
+					    : "no resend from 4");
 			break;
 		}
 		if (rc < 0)
@@ -1868,11 +1926,13 @@ static int sc_window_ack_inside(struct probe *p, int argc, char **argv)
 		if (!restarted && b == K + 1 && nold > 0) {
 			restarted = 1;
 		} else if (!restarted) {
-			rc = fail(p, "after ACK %d and blocks %d..%u of the "
-				  "first window, got %s: expected block %d "
-				  "again (the server must resend from the block "
-				  "after the ACK)", K, K + 1, K + nold, desc,
-				  K + 1);
+			rc = fail(
+				p,
+				"after ACK %d and blocks %d..%u of the "
+				"first window, got %s: expected block %d "
+				"again (the server must resend from the block "
+				"after the ACK)",
+				K, K + 1, K + nold, desc, K + 1);
 			break;
 		}
 		if (b >= K + 1 && b < K + 1 + nold &&
@@ -1883,7 +1943,8 @@ static int sc_window_ack_inside(struct probe *p, int argc, char **argv)
 		rc = wdl_take(p, &w, &r) < 0 ? -1 : 0;
 	}
 	if (rc == 0 && w.last_block != K + W)
-		rc = fail(p, "the window after ACK %d ended at block %u, not %d",
+		rc = fail(p,
+			  "the window after ACK %d ended at block %u, not %d",
 			  K, w.last_block, K + W);
 	if (rc == 0)
 		rc = wdl_finish(p, &w);
@@ -1891,9 +1952,11 @@ static int sc_window_ack_inside(struct probe *p, int argc, char **argv)
 	rc = close_out(p, out, argv[1], rc);
 	if (rc != 0)
 		return -1;
-	return pass(p, "ACK %d inside window 1..%d: %u blocks of the first "
+	return pass(p,
+		    "ACK %d inside window 1..%d: %u blocks of the first "
 		    "window arrived, then %d..%d; %s: %llu bytes in %llu "
-		    "blocks", K, W, nold, K + 1, K + W, argv[0],
+		    "blocks",
+		    K, W, nold, K + 1, K + W, argv[0],
 		    (unsigned long long)w.bytes, (unsigned long long)w.blocks);
 }
 
@@ -1936,9 +1999,10 @@ static int sc_window_dup_ack(struct probe *p, int argc, char **argv)
 	if (w.blocks <= window)
 		return fail(p, "%s fits in one window of %u: use a bigger file",
 			    argv[0], window);
-	return pass(p, "%s: every ACK sent twice, window %u; %llu DATA for "
-		    "%llu blocks, %llu bytes", argv[0], window,
-		    (unsigned long long)w.datagrams,
+	return pass(p,
+		    "%s: every ACK sent twice, window %u; %llu DATA for "
+		    "%llu blocks, %llu bytes",
+		    argv[0], window, (unsigned long long)w.datagrams,
 		    (unsigned long long)w.blocks, (unsigned long long)w.bytes);
 }
 
@@ -1986,8 +2050,8 @@ static int sc_pxe(struct probe *p, int argc, char **argv)
 	}
 	if (rc == 0)
 		rc = optset_parse(p, "blksize=1468,windowsize=4", &want);
-	len = build_rrq_options(req, sizeof(req), argv[0], "octet", 0,
-				ask_file, 4);
+	len = build_rrq_options(req, sizeof(req), argv[0], "octet", 0, ask_file,
+				4);
 	if (rc == 0) {
 		wdl_init(&w, fd2, argv[0]);
 		w.out = out;
@@ -2003,8 +2067,9 @@ static int sc_pxe(struct probe *p, int argc, char **argv)
 		rc = recv_reply(p, fd1, COLLECT_MS, &r);
 		if (rc > 0)
 			rc = fail(p, "after ERROR 8 the first port got %s",
-				  is_oack(&r) ? "the OACK again"
-					      : describe(&r, desc, sizeof(desc)));
+				  is_oack(&r)
+					  ? "the OACK again"
+					  : describe(&r, desc, sizeof(desc)));
 	}
 	if (fd2 >= 0 && fd2 != fd1)
 		close(fd2);
@@ -2013,12 +2078,13 @@ static int sc_pxe(struct probe *p, int argc, char **argv)
 		rc = close_out(p, out, argv[1], rc);
 	if (rc != 0)
 		return -1;
-	return pass(p, "tsize %s from the first OACK; ERROR 8; %s (%u RRQs "
+	return pass(p,
+		    "tsize %s from the first OACK; ERROR 8; %s (%u RRQs "
 		    "sent): %llu bytes in %llu blocks of %u, windowsize %u",
-		    argv[2], same ? "same port asked again"
-				  : "a new port asked again", w.requests,
-		    (unsigned long long)w.bytes, (unsigned long long)w.blocks,
-		    w.blksize, w.windowsize);
+		    argv[2],
+		    same ? "same port asked again" : "a new port asked again",
+		    w.requests, (unsigned long long)w.bytes,
+		    (unsigned long long)w.blocks, w.blksize, w.windowsize);
 }
 
 /* ---- retransmission and repeated requests -------------------------------- */
@@ -2037,9 +2103,8 @@ static size_t build_rrq(struct probe *p, uint8_t *buf, size_t cap,
 /* Build the RRQ for file with NAME VALUE options into req (cap bytes; its
  * length in *len) and send it from a fresh socket.  Returns the socket, or
  * -1 with the diagnosis set. */
-static int open_with_rrq(struct probe *p, uint8_t *req, size_t cap,
-			 size_t *len, const char *file, char *const *opts,
-			 int nopts)
+static int open_with_rrq(struct probe *p, uint8_t *req, size_t cap, size_t *len,
+			 const char *file, char *const *opts, int nopts)
 {
 	int fd;
 
@@ -2055,8 +2120,7 @@ static int open_with_rrq(struct probe *p, uint8_t *req, size_t cap,
 
 /* Take the server's first packet (OACK or DATA 1) into w, without answering
  * it: an OACK sets blksize and windowsize, DATA 1 is stored as block 1. */
-static int wdl_take_first(struct probe *p, struct wdl *w,
-			  const struct reply *r)
+static int wdl_take_first(struct probe *p, struct wdl *w, const struct reply *r)
 {
 	struct optset got;
 
@@ -2065,8 +2129,8 @@ static int wdl_take_first(struct probe *p, struct wdl *w,
 	if (!from_server_host(p, r) || net_same(&r->from, &p->server))
 		return fail(p, "%s: OACK not from a transfer port", w->name);
 	if (oack_parse(p, r, &got) != 0 ||
-	    oack_number(p, &got, "blksize", 8, TFTP_BLKSIZE_MAX,
-			&w->blksize) != 0 ||
+	    oack_number(p, &got, "blksize", 8, TFTP_BLKSIZE_MAX, &w->blksize) !=
+		    0 ||
 	    oack_number(p, &got, "windowsize", 1, 65535, &w->windowsize) != 0)
 		return -1;
 	w->tid = r->from;
@@ -2122,14 +2186,17 @@ static int sc_repeat_request(struct probe *p, int argc, char **argv)
 		if (rc == 0)
 			rc = send_to(p, fd, &p->server, req, len);
 		if (rc == 0 && (rc = recv_reply(p, fd, REPLY_MS, &r)) == 0)
-			rc = fail(p, "no answer to repeat %lu of the RRQ "
-				  "within %d ms", i + 1, REPLY_MS);
-		if (rc > 0 && (!net_same(&r.from, &first.from) ||
-			       r.len != first.len ||
-			       memcmp(r.buf, first.buf, r.len) != 0))
-			rc = fail(p, "repeat %lu of the RRQ got %s, not the "
-				  "first packet again from its port", i + 1,
-				  describe(&r, desc, sizeof(desc)));
+			rc = fail(p,
+				  "no answer to repeat %lu of the RRQ "
+				  "within %d ms",
+				  i + 1, REPLY_MS);
+		if (rc > 0 &&
+		    (!net_same(&r.from, &first.from) || r.len != first.len ||
+		     memcmp(r.buf, first.buf, r.len) != 0))
+			rc = fail(p,
+				  "repeat %lu of the RRQ got %s, not the "
+				  "first packet again from its port",
+				  i + 1, describe(&r, desc, sizeof(desc)));
 		else if (rc > 0) {
 			rc = 0;
 			copies++;
@@ -2151,7 +2218,8 @@ static int sc_repeat_request(struct probe *p, int argc, char **argv)
 		rc = close_out(p, out, argv[1], rc);
 	if (rc != 0)
 		return -1;
-	return pass(p, "%lu repeats of the RRQ, %u copies of the first packet, "
+	return pass(p,
+		    "%lu repeats of the RRQ, %u copies of the first packet, "
 		    "nothing on a timer; then %llu bytes in %llu blocks",
 		    count, copies, (unsigned long long)w.bytes,
 		    (unsigned long long)w.blocks);
@@ -2187,9 +2255,10 @@ static int sc_new_request(struct probe *p, int argc, char **argv)
 			rc = fail(p, "%s: no DATA %u within %d ms", argv[1],
 				  w.expected, REPLY_MS);
 		else if (rc > 0 && net_same(&r.from, &d.tid))
-			rc = fail(p, "the old transfer's port sent %s after "
-				  "the new request", describe(&r, desc,
-							     sizeof(desc)));
+			rc = fail(p,
+				  "the old transfer's port sent %s after "
+				  "the new request",
+				  describe(&r, desc, sizeof(desc)));
 		else if (rc > 0 && wdl_take(p, &w, &r) < 0)
 			rc = -1;
 		else if (rc > 0)
@@ -2201,8 +2270,10 @@ static int sc_new_request(struct probe *p, int argc, char **argv)
 	rc = close_out(p, out, argv[2], rc);
 	if (rc != 0)
 		return -1;
-	return pass(p, "%s stopped after block 2; %s: %llu bytes from a new "
-		    "port", argv[0], argv[1], (unsigned long long)w.bytes);
+	return pass(p,
+		    "%s stopped after block 2; %s: %llu bytes from a new "
+		    "port",
+		    argv[0], argv[1], (unsigned long long)w.bytes);
 }
 
 /* again FILE1 FILE2 OUT ROUNDS [NAME VALUE]...: from one port, download
@@ -2247,9 +2318,10 @@ static int sc_again(struct probe *p, int argc, char **argv)
 		w.out = out;
 		rc = send_to(p, fd, &p->server, req, len);
 		if (rc == 0 && (rc = recv_reply(p, fd, REPLY_MS, &r)) == 0)
-			rc = fail(p, "round %lu: %s: no answer within %d ms "
-				  "(the request was sent once)", i + 1, file,
-				  REPLY_MS);
+			rc = fail(p,
+				  "round %lu: %s: no answer within %d ms "
+				  "(the request was sent once)",
+				  i + 1, file, REPLY_MS);
 		rc = rc < 0 ? -1 : 0;
 		if (rc == 0)
 			rc = wdl_take_first(p, &w, &r);
@@ -2274,8 +2346,10 @@ static int sc_again(struct probe *p, int argc, char **argv)
 		rc = close_out(p, out, argv[2], rc);
 	if (rc != 0)
 		return -1;
-	return pass(p, "%lu requests from one port, each answered at once; "
-		    "last: %llu bytes", rounds, (unsigned long long)w.bytes);
+	return pass(p,
+		    "%lu requests from one port, each answered at once; "
+		    "last: %llu bytes",
+		    rounds, (unsigned long long)w.bytes);
 }
 
 /* backoff FILE BLOCKS SPAN_MS MIN_GAP_MS [NAME VALUE]...: ACK BLOCKS blocks
@@ -2343,7 +2417,8 @@ static int sc_backoff(struct probe *p, int argc, char **argv)
 	if (rc != 0)
 		return -1;
 	if (copies < 3 || max_gap < (int64_t)min_gap)
-		return fail(p, "%u copies of block %u in %lu ms, gaps (ms): %s; "
+		return fail(p,
+			    "%u copies of block %u in %lu ms, gaps (ms): %s; "
 			    "expected 3 or more and a gap of %lu ms or more",
 			    copies, w.last_block, span, gaps, min_gap);
 	return pass(p, "%u copies of block %u, gaps (ms): %s", copies,
@@ -2397,20 +2472,24 @@ static int sc_backoff_ended(struct probe *p, int argc, char **argv)
 	if (rc == 0) {
 		n = recv_reply(p, fd, 2000, &r);
 		if (n <= 0)
-			rc = n < 0 ? -1 : fail(p, "no copy within 2 s after the "
-					      "repeated ACK");
+			rc = n < 0 ? -1
+				   : fail(p, "no copy within 2 s after the "
+					     "repeated ACK");
 	}
 	close(fd);
 	if (rc != 0)
 		return -1;
 	after = now_ms() - after;
 	if (after < 5 || after > 150)
-		return fail(p, "after a gap of %lld ms and a repeated ACK, the "
+		return fail(p,
+			    "after a gap of %lld ms and a repeated ACK, the "
 			    "next copy came after %lld ms: expected a round "
-			    "trip's timeout (5..150 ms)", (long long)gap,
-			    (long long)after);
-	return pass(p, "gap %lld ms, then the repeated ACK: next copy after "
-		    "%lld ms", (long long)gap, (long long)after);
+			    "trip's timeout (5..150 ms)",
+			    (long long)gap, (long long)after);
+	return pass(p,
+		    "gap %lld ms, then the repeated ACK: next copy after "
+		    "%lld ms",
+		    (long long)gap, (long long)after);
 }
 
 /* field FILE OUT TIMER_MS DUP_ACKS DROP_BLOCK [NAME VALUE]...: a client as
@@ -2455,9 +2534,10 @@ static int sc_field(struct probe *p, int argc, char **argv)
 		}
 		if (got == 0) { /* our timer fired */
 			if (++silences > 10) {
-				rc = fail(p, "gave up after 10 silences of %lu "
-					  "ms (%llu blocks)", timer,
-					  (unsigned long long)w.blocks);
+				rc = fail(p,
+					  "gave up after 10 silences of %lu "
+					  "ms (%llu blocks)",
+					  timer, (unsigned long long)w.blocks);
 				break;
 			}
 			fires++;
@@ -2525,11 +2605,13 @@ static int sc_field(struct probe *p, int argc, char **argv)
 	rc = close_out(p, out, argv[1], rc);
 	if (rc != 0)
 		return -1;
-	return pass(p, "%s: %llu bytes in %llu blocks, %.3f s; %llu repeats "
-		    "received, %u timer resends", argv[0],
-		    (unsigned long long)w.bytes, (unsigned long long)w.blocks,
-		    (double)(now_ms() - start) / 1000, (unsigned long long)w.repeats,
-		    fires);
+	return pass(p,
+		    "%s: %llu bytes in %llu blocks, %.3f s; %llu repeats "
+		    "received, %u timer resends",
+		    argv[0], (unsigned long long)w.bytes,
+		    (unsigned long long)w.blocks,
+		    (double)(now_ms() - start) / 1000,
+		    (unsigned long long)w.repeats, fires);
 }
 
 /* gone FILE: download in lockstep up to the last block, then close the
@@ -2548,9 +2630,10 @@ static int sc_gone(struct probe *p, int argc, char **argv)
 	close(d.fd);
 	if (rc != 0)
 		return -1;
-	return pass(p, "%s: %llu blocks received, the last one not "
-		    "acknowledged; port closed", argv[0],
-		    (unsigned long long)d.blocks);
+	return pass(p,
+		    "%s: %llu blocks received, the last one not "
+		    "acknowledged; port closed",
+		    argv[0], (unsigned long long)d.blocks);
 }
 
 /* window-silence FILE WINDOW QUIET_MS: take a whole window and then say
@@ -2585,8 +2668,10 @@ static int sc_window_silence(struct probe *p, int argc, char **argv)
 		}
 		describe(&r, desc, sizeof(desc));
 		if (!r.decoded || r.pkt.opcode != TFTP_DATA || r.pkt.block != 1)
-			rc = fail(p, "while silent after a window, got %s: only "
-				  "block 1 may be resent", desc);
+			rc = fail(p,
+				  "while silent after a window, got %s: only "
+				  "block 1 may be resent",
+				  desc);
 		copies++;
 	}
 	close(fd);
@@ -2594,8 +2679,10 @@ static int sc_window_silence(struct probe *p, int argc, char **argv)
 		return -1;
 	if (copies == 0)
 		return fail(p, "block 1 was never resent in %lu ms", quiet);
-	return pass(p, "a window of %u blocks, then only block 1 again (%u "
-		    "copies in %lu ms)", w.windowsize, copies, quiet);
+	return pass(p,
+		    "a window of %u blocks, then only block 1 again (%u "
+		    "copies in %lu ms)",
+		    w.windowsize, copies, quiet);
 }
 
 /* amplify FILE QUIET_MS CAP_MS [NAME VALUE]...: what one request from a
@@ -2627,9 +2714,10 @@ static int sc_amplify(struct probe *p, int argc, char **argv)
 		int n;
 		if (left <= 0)
 			break;
-		n = recv_reply(p, fd, (int)(left < (int64_t)quiet ? left
-								   : (int64_t)quiet),
-			       &r);
+		n = recv_reply(
+			p, fd,
+			(int)(left < (int64_t)quiet ? left : (int64_t)quiet),
+			&r);
 		if (n <= 0) {
 			rc = n;
 			break;
@@ -2640,12 +2728,15 @@ static int sc_amplify(struct probe *p, int argc, char **argv)
 	close(fd);
 	if (rc != 0)
 		return -1;
-	return pass(p, "request %zu bytes; %llu packets, %llu bytes back; "
-		    "ratio %.1f", len, (unsigned long long)packets,
-		    (unsigned long long)bytes, (double)bytes / (double)len);
+	return pass(p,
+		    "request %zu bytes; %llu packets, %llu bytes back; "
+		    "ratio %.1f",
+		    len, (unsigned long long)packets, (unsigned long long)bytes,
+		    (double)bytes / (double)len);
 }
 
-/* ---- uploads (WRQ) -------------------------------------------------------- */
+/* ---- uploads (WRQ) --------------------------------------------------------
+ */
 
 /* Keep fd open for ms, reading and ignoring whatever comes. */
 static void linger(struct probe *p, int fd, int ms)
@@ -2690,11 +2781,13 @@ static int sc_put(struct probe *p, int argc, char **argv)
 	int fd, rc = 0;
 
 	if (strncmp(how, "error:", 6) == 0)
-		rc = parse_count(p, how + 6, 0, 8, "the ERROR code", &want_code);
+		rc = parse_count(p, how + 6, 0, 8, "the ERROR code",
+				 &want_code);
 	else if (strchr(how, '@'))
 		rc = parse_count(p, strchr(how, '@') + 1, 0, 1000000, "N", &at);
 	else if (strcmp(how, "ok") && strcmp(how, "dup") && strcmp(how, "swap"))
-		return fail(p, "HOW: ok, dup, swap, error@N, quiet@N, hold@N or "
+		return fail(p,
+			    "HOW: ok, dup, swap, error@N, quiet@N, hold@N or "
 			    "error:CODE");
 	if (rc != 0)
 		return -1;
@@ -2732,8 +2825,8 @@ static int sc_put(struct probe *p, int argc, char **argv)
 		if (oack_parse(p, &r, &got) != 0 ||
 		    oack_number(p, &got, "blksize", 8, TFTP_BLKSIZE_MAX,
 				&blksize) != 0 ||
-		    oack_number(p, &got, "windowsize", 1, 65535,
-				&windowsize) != 0)
+		    oack_number(p, &got, "windowsize", 1, 65535, &windowsize) !=
+			    0)
 			rc = -1;
 	} else if (rc == 0 && (!r.decoded || r.pkt.opcode != TFTP_ACK ||
 			       r.pkt.block != 0)) {
@@ -2743,8 +2836,8 @@ static int sc_put(struct probe *p, int argc, char **argv)
 	tid = r.from;
 	last = size / blksize + 1;
 	while (rc == 0 && acked < last) {
-		uint64_t end = acked + windowsize > last ? last
-							 : acked + windowsize;
+		uint64_t end =
+			acked + windowsize > last ? last : acked + windowsize;
 		for (uint64_t k = acked + 1; k <= end && rc == 0; k++) {
 			uint64_t seq = k;
 			size_t n;
@@ -2765,8 +2858,11 @@ static int sc_put(struct probe *p, int argc, char **argv)
 				}
 				fclose(in);
 				close(fd);
-				return rc ? -1 : pass(p, "%s: stopped after %lu "
-						      "blocks", how, at);
+				return rc ? -1
+					  : pass(p,
+						 "%s: stopped after %lu "
+						 "blocks",
+						 how, at);
 			}
 			fseek(in, (long)((seq - 1) * blksize), SEEK_SET);
 			n = fread(data + TFTP_DATA_HEADER, 1, blksize, in);
@@ -2795,7 +2891,8 @@ static int sc_put(struct probe *p, int argc, char **argv)
 				if (r.pkt.error_code == want_code) {
 					fclose(in);
 					close(fd);
-					return pass(p, "got %s after block %llu",
+					return pass(p,
+						    "got %s after block %llu",
 						    desc,
 						    (unsigned long long)acked);
 				}
@@ -2873,8 +2970,7 @@ static const struct scenario scenarios[] = {
 	{"gone", "FILE", 1, 1, sc_gone},
 	{"backoff-ended", "FILE BLOCKS", 2, 2, sc_backoff_ended},
 	{"window-silence", "FILE WINDOW QUIET_MS", 3, 3, sc_window_silence},
-	{"amplify", "FILE QUIET_MS CAP_MS [NAME VALUE]...", 3, 100,
-	 sc_amplify},
+	{"amplify", "FILE QUIET_MS CAP_MS [NAME VALUE]...", 3, 100, sc_amplify},
 	{"put", "REMOTE LOCAL HOW [NAME VALUE]...", 3, 100, sc_put},
 };
 

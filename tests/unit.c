@@ -1,7 +1,8 @@
 /* Unit tests for the pure modules: packet codec, netascii, path policy,
  * option negotiation, retransmission timer, rate limits.
- * Usage: unit packet | netascii | path | options | rto | ratelimit.  Prints each failed check and exits
- * 1 if any failed, 0 otherwise.  Inputs are hostile on purpose. */
+ * Usage: unit packet | netascii | path | options | rto | ratelimit.  Prints
+ * each failed check and exits 1 if any failed, 0 otherwise.  Inputs are hostile
+ * on purpose. */
 #include "autoconfig.h"
 
 #include <stdio.h>
@@ -20,14 +21,14 @@
 
 static int failures, checks;
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		checks++;                                                    \
-		if (!(cond)) {                                               \
-			failures++;                                          \
-			fprintf(stderr, "%s:%d: check failed: %s\n",         \
-				__FILE__, __LINE__, #cond);                  \
-		}                                                            \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		checks++;                                                      \
+		if (!(cond)) {                                                 \
+			failures++;                                            \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
+				__LINE__, #cond);                              \
+		}                                                              \
 	} while (0)
 
 /* Build a datagram from a opcode and a byte string with embedded NULs. */
@@ -53,7 +54,8 @@ static void test_packet(void)
 	n = dgram(b, TFTP_RRQ, "boot/pxe.0\0OcTeT\0", 17);
 	CHECK(packet_parse_request(b, n, &req, &why) == 0);
 	CHECK(req.opcode == TFTP_RRQ);
-	CHECK(req.filename_len == 10 && strcmp(req.filename, "boot/pxe.0") == 0);
+	CHECK(req.filename_len == 10 &&
+	      strcmp(req.filename, "boot/pxe.0") == 0);
 	CHECK(req.mode == TFTP_MODE_OCTET);
 	CHECK(req.options_len == 0);
 	n = dgram(b, TFTP_WRQ, "x\0NETASCII\0", 11);
@@ -91,7 +93,11 @@ static void test_packet(void)
 	      req.filename_len == 0);
 
 	/* Options: pairs, a dangling name, an unterminated value. */
-	n = dgram(b, TFTP_RRQ, "f\0octet\0blksize\0" "1468\0tsize\0" "0\0", 29);
+	n = dgram(b, TFTP_RRQ,
+		  "f\0octet\0blksize\0"
+		  "1468\0tsize\0"
+		  "0\0",
+		  29);
 	CHECK(packet_parse_request(b, n, &req, &why) == 0);
 	packet_options_begin(&it, &req);
 	CHECK(packet_options_next(&it, &name, &value) == 1 &&
@@ -104,7 +110,10 @@ static void test_packet(void)
 	packet_options_begin(&it, &req);
 	CHECK(packet_options_next(&it, &name, &value) == -1);
 	CHECK(packet_options_next(&it, &name, &value) == 0);
-	n = dgram(b, TFTP_RRQ, "f\0octet\0blksize\0" "14", 18);
+	n = dgram(b, TFTP_RRQ,
+		  "f\0octet\0blksize\0"
+		  "14",
+		  18);
 	CHECK(packet_parse_request(b, n, &req, &why) == 0);
 	packet_options_begin(&it, &req);
 	CHECK(packet_options_next(&it, &name, &value) == -1);
@@ -227,7 +236,8 @@ static void test_netascii(void)
 	 * (including 1): the concatenated output equals the reference. */
 	srand(12345);
 	for (int round = 0; round < 300; round++) {
-		size_t len = (size_t)rand() % sizeof(in), wlen, glen = 0, pos = 0;
+		size_t len = (size_t)rand() % sizeof(in), wlen, glen = 0,
+		       pos = 0;
 		for (size_t i = 0; i < len; i++) {
 			int r = rand() % 8;
 			in[i] = r == 0 ? '\n' : r == 1 ? '\r' : (uint8_t)rand();
@@ -287,14 +297,14 @@ static void test_path(void)
 	      strcmp(out, "etc/x") == 0);
 
 	static const char *const traversal[] = {
-		"..", "../etc/passwd", "a/../../x", "/../x", "a/..", "./..",
-		"/srv/tftp/../etc", "x/../y", "..//", "a/./../b",
+		"..",	"../etc/passwd",    "a/../../x", "/../x", "a/..",
+		"./..", "/srv/tftp/../etc", "x/../y",	 "..//",  "a/./../b",
 	};
 	for (size_t i = 0; i < sizeof(traversal) / sizeof(*traversal); i++)
 		CHECK(norm("/srv/tftp", traversal[i], out, sizeof(out)) ==
 		      PATH_TRAVERSAL);
-	static const char *const empty[] = {"", "/", "//", ".", "./", "/./.",
-					    "/srv/tftp/", "/srv/tftp/."};
+	static const char *const empty[] = {
+		"", "/", "//", ".", "./", "/./.", "/srv/tftp/", "/srv/tftp/."};
 	for (size_t i = 0; i < sizeof(empty) / sizeof(*empty); i++)
 		CHECK(norm("/srv/tftp", empty[i], out, sizeof(out)) ==
 		      PATH_EMPTY);
@@ -334,9 +344,8 @@ static void negotiate(const char *opts, size_t len,
 
 static void test_options(void)
 {
-	struct options_limits lim = {.max_blksize = 1468,
-				     .max_windowsize = 16,
-				     .refused = 0};
+	struct options_limits lim = {
+		.max_blksize = 1468, .max_windowsize = 16, .refused = 0};
 	struct options_accepted acc;
 	unsigned char b[600];
 	size_t n;
@@ -347,16 +356,25 @@ static void test_options(void)
 	CHECK(options_build_oack(b, sizeof(b), &acc, 0) == 0);
 
 	/* The UEFI request: granted as asked, names case-insensitive. */
-	NEGOTIATE("TSIZE\0" "0\0BlkSize\0" "1468\0", &lim, &acc);
+	NEGOTIATE("TSIZE\0"
+		  "0\0BlkSize\0"
+		  "1468\0",
+		  &lim, &acc);
 	CHECK(acc.present == (OPTION_TSIZE | OPTION_BLKSIZE));
 	CHECK(acc.blksize == 1468 && acc.tsize == 0);
 	n = options_build_oack(b, sizeof(b), &acc, 123456);
-	CHECK(n == 2 + 8 + 5 + 6 + 7 &&
-	      memcmp(b, "\0\6blksize\0" "1468\0tsize\0" "123456\0", n) == 0);
+	CHECK(n == 2 + 8 + 5 + 6 + 7 && memcmp(b,
+					       "\0\6blksize\0"
+					       "1468\0tsize\0"
+					       "123456\0",
+					       n) == 0);
 
 	/* Caps: blksize and windowsize above the limits are granted at them;
 	 * the RFC maxima are accepted as values. */
-	NEGOTIATE("blksize\0" "65464\0windowsize\0" "65535\0", &lim, &acc);
+	NEGOTIATE("blksize\0"
+		  "65464\0windowsize\0"
+		  "65535\0",
+		  &lim, &acc);
 	CHECK(acc.blksize == 1468 && acc.windowsize == 16 &&
 	      acc.present == (OPTION_BLKSIZE | OPTION_WINDOWSIZE));
 
@@ -365,19 +383,35 @@ static void test_options(void)
 	{
 		struct options_limits wide = lim;
 		wide.max_windowsize = 65535;
-		NEGOTIATE("windowsize\0" "65535\0", &wide, &acc);
+		NEGOTIATE("windowsize\0"
+			  "65535\0",
+			  &wide, &acc);
 		CHECK(acc.present == OPTION_WINDOWSIZE &&
 		      acc.windowsize == OPTIONS_WINDOWSIZE_GRANT_MAX);
 	}
 
 	/* Out of range, junk, signs, spaces, overflow: ignored. */
 	static const char *const bad_blksize[] = {
-		"blksize\0" "7\0", "blksize\0" "0\0", "blksize\0" "-5\0",
-		"blksize\0" "12abc\0", "blksize\0 512\0", "blksize\0" "\0",
-		"blksize\0" "+512\0", "blksize\0" "99999999999999999999999\0",
-		"blksize\0" "0x200\0",
+		"blksize\0"
+		"7\0",
+		"blksize\0"
+		"0\0",
+		"blksize\0"
+		"-5\0",
+		"blksize\0"
+		"12abc\0",
+		"blksize\0 512\0",
+		"blksize\0"
+		"\0",
+		"blksize\0"
+		"+512\0",
+		"blksize\0"
+		"99999999999999999999999\0",
+		"blksize\0"
+		"0x200\0",
 	};
-	for (size_t i = 0; i < sizeof(bad_blksize) / sizeof(*bad_blksize); i++) {
+	for (size_t i = 0; i < sizeof(bad_blksize) / sizeof(*bad_blksize);
+	     i++) {
 		const char *o = bad_blksize[i];
 		size_t len = strlen(o) + 1;
 		len += strlen(o + len) + 1;
@@ -385,42 +419,71 @@ static void test_options(void)
 		CHECK(acc.present == 0 && acc.blksize == 512);
 	}
 	/* Leading zeros, however many, are part of a plain number. */
-	NEGOTIATE("blksize\0" "00000000000000000000000001024\0", &lim, &acc);
+	NEGOTIATE("blksize\0"
+		  "00000000000000000000000001024\0",
+		  &lim, &acc);
 	CHECK(acc.present == OPTION_BLKSIZE && acc.blksize == 1024);
 	/* 65465 is above RFC 2348's maximum but a number: capped. */
-	NEGOTIATE("blksize\0" "65465\0", &lim, &acc);
+	NEGOTIATE("blksize\0"
+		  "65465\0",
+		  &lim, &acc);
 	CHECK(acc.present == OPTION_BLKSIZE && acc.blksize == 1468);
-	NEGOTIATE("timeout\0" "0\0", &lim, &acc);
+	NEGOTIATE("timeout\0"
+		  "0\0",
+		  &lim, &acc);
 	CHECK(acc.present == 0);
-	NEGOTIATE("timeout\0" "256\0", &lim, &acc);
+	NEGOTIATE("timeout\0"
+		  "256\0",
+		  &lim, &acc);
 	CHECK(acc.present == 0);
-	NEGOTIATE("timeout\0" "255\0", &lim, &acc);
+	NEGOTIATE("timeout\0"
+		  "255\0",
+		  &lim, &acc);
 	CHECK(acc.present == OPTION_TIMEOUT && acc.timeout == 255);
-	NEGOTIATE("windowsize\0" "0\0", &lim, &acc);
+	NEGOTIATE("windowsize\0"
+		  "0\0",
+		  &lim, &acc);
 	CHECK(acc.present == 0 && acc.windowsize == 1);
-	NEGOTIATE("windowsize\0" "65536\0", &lim, &acc);
+	NEGOTIATE("windowsize\0"
+		  "65536\0",
+		  &lim, &acc);
 	CHECK(acc.present == 0);
 
 	/* Duplicates: the first wins, even when it was invalid. */
-	NEGOTIATE("blksize\0" "1024\0blksize\0" "1400\0", &lim, &acc);
+	NEGOTIATE("blksize\0"
+		  "1024\0blksize\0"
+		  "1400\0",
+		  &lim, &acc);
 	CHECK(acc.blksize == 1024);
-	NEGOTIATE("blksize\0x\0blksize\0" "1400\0", &lim, &acc);
+	NEGOTIATE("blksize\0x\0blksize\0"
+		  "1400\0",
+		  &lim, &acc);
 	CHECK(acc.present == 0 && acc.blksize == 512);
 
 	/* Unknown options and a malformed tail are ignored. */
-	NEGOTIATE("multicast\0\0blksize\0" "1000\0dangling\0", &lim, &acc);
+	NEGOTIATE("multicast\0\0blksize\0"
+		  "1000\0dangling\0",
+		  &lim, &acc);
 	CHECK(acc.present == OPTION_BLKSIZE && acc.blksize == 1000);
-	NEGOTIATE("blksize\0" "1000", &lim, &acc);
+	NEGOTIATE("blksize\0"
+		  "1000",
+		  &lim, &acc);
 	CHECK(acc.present == 0);
 
 	/* Refused options are as good as absent. */
 	lim.refused = OPTION_BLKSIZE | OPTION_TSIZE;
-	NEGOTIATE("blksize\0" "1000\0tsize\0" "0\0windowsize\0" "4\0", &lim,
-		  &acc);
+	NEGOTIATE("blksize\0"
+		  "1000\0tsize\0"
+		  "0\0windowsize\0"
+		  "4\0",
+		  &lim, &acc);
 	CHECK(acc.present == OPTION_WINDOWSIZE && acc.blksize == 512 &&
 	      acc.windowsize == 4);
 	n = options_build_oack(b, sizeof(b), &acc, 99);
-	CHECK(n == 2 + 11 + 2 && memcmp(b + 2, "windowsize\0" "4\0", 13) == 0);
+	CHECK(n == 2 + 11 + 2 && memcmp(b + 2,
+					"windowsize\0"
+					"4\0",
+					13) == 0);
 	lim.refused = 0;
 
 	/* 255 options: the known ones among them still count. */
@@ -429,19 +492,26 @@ static void test_options(void)
 		size_t len = 0;
 		for (int i = 0; i < 254; i++) {
 			len += (size_t)snprintf(many + len, sizeof(many) - len,
-						"x%d", i) + 1;
+						"x%d", i) +
+			       1;
 			many[len++] = '1';
 			many[len++] = '\0';
 		}
-		memcpy(many + len, "windowsize\0" "8\0", 13);
+		memcpy(many + len,
+		       "windowsize\0"
+		       "8\0",
+		       13);
 		len += 13;
 		negotiate(many, len, &lim, &acc);
 		CHECK(acc.present == OPTION_WINDOWSIZE && acc.windowsize == 8);
 	}
 
 	/* The OACK never overruns its buffer. */
-	NEGOTIATE("blksize\0" "1000\0tsize\0" "0\0timeout\0" "3\0", &lim,
-		  &acc);
+	NEGOTIATE("blksize\0"
+		  "1000\0tsize\0"
+		  "0\0timeout\0"
+		  "3\0",
+		  &lim, &acc);
 	CHECK(options_build_oack(b, 10, &acc, UINT64_MAX) == 0);
 	n = options_build_oack(b, sizeof(b), &acc, UINT64_MAX);
 	/* tsize comes last: the largest 64-bit value, all 20 digits. */
@@ -698,7 +768,8 @@ static void test_ratelimit(void)
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
-		fprintf(stderr, "usage: unit packet|netascii|path|options|rto|ratelimit\n");
+		fprintf(stderr,
+			"usage: unit packet|netascii|path|options|rto|ratelimit\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "packet") == 0)

@@ -21,9 +21,12 @@ chmod 644 "$work/root"/*
 sleep 2.2
 hz=$(getconf CLK_TCK)
 port=$((30000 + RANDOM % 20000))
-"$CTFTPD" -L -v0 --host 127.0.0.1 --port $port "$work/root" 2>/dev/null &
+# One client address fetching file after file: no per-address limits.
+"$CTFTPD" -L -v0 --host 127.0.0.1 --port $port --max-per-client 0 --rate-limit 0 \
+	"$work/root" 2>/dev/null &
 on=$!
-"$CTFTPD" -L -v0 --host 127.0.0.1 --port $((port + 1)) --cache-size 0 "$work/root" 2>/dev/null &
+"$CTFTPD" -L -v0 --host 127.0.0.1 --port $((port + 1)) --cache-size 0 \
+	--max-per-client 0 --rate-limit 0 "$work/root" 2>/dev/null &
 off=$!
 for p in $port $((port + 1)); do
 	for _ in $(seq 100); do

@@ -38,7 +38,9 @@ start() { # name port command...
 	unset "PORTS[$name]"
 }
 
-start ctftpd $port "$CTFTPD" -L -v0 --host 127.0.0.1 --port $port "$root"
+# One client address, many requests: ctftpd's per-address limits lifted.
+start ctftpd $port "$CTFTPD" -L -v0 --host 127.0.0.1 --port $port \
+	--max-per-client 0 --rate-limit 0 "$root"
 command -v in.tftpd >/dev/null &&
 	start tftpd-hpa $((port + 1)) in.tftpd -L -a 127.0.0.1:$((port + 1)) -s "$root"
 [ -x "$ATFTPD" ] &&

@@ -232,9 +232,10 @@ start() { # NAME PORT CMD...
 SKIPPED=
 # Each server at its defaults, but with room for the 1,000 concurrent
 # transfers, new files allowed (the WRQ rows), and logging to a file or
-# nowhere.
+# nowhere.  Every client is on 127.0.0.1: ctftpd's per-address limits
+# (--max-per-client, --rate-limit) are lifted.
 start ctftpd $base "$CTFTPD" -L --host 127.0.0.1 --port $base \
-	--max-clients 2000 --create "$root"
+	--max-clients 2000 --max-per-client 0 --rate-limit 0 --create "$root"
 if command -v in.tftpd >/dev/null; then
 	start tftpd-hpa $((base + 1)) in.tftpd -L -a "127.0.0.1:$((base + 1))" \
 		-c -s "$root"
