@@ -76,18 +76,6 @@ counter() {
 	states_are text.txt fill hit
 }
 
-# last_is_hit NAME: the newest summary of NAME says hit.
-last_is_hit() {
-	[ "$(states "$1" | awk '{print $NF}')" = hit ]
-}
-
-# fetched_from_cache NAME: a fetch of NAME brings the file's bytes, and the
-# newest summary of NAME says hit (a condition for wait_for).
-fetched_from_cache() {
-	tftp_get curl 127.0.0.1 "$1" "$BATS_TEST_TMPDIR/cached" &&
-		cmp -s "$BATS_TEST_TMPDIR/cached" "$ROOT/$1" && last_is_hit "$1"
-}
-
 @test "a rewritten file is never served stale: same size, then another size" {
 	make_root
 	make_file f.bin 200000

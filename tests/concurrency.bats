@@ -6,14 +6,6 @@
 
 load helpers
 
-nchildren() {
-	children_of | wc -l
-}
-
-nchildren_is() {
-	[ "$(nchildren)" -eq "$1" ]
-}
-
 @test "100 simultaneous downloads with four clients: all intact, no zombies, 100 summaries" {
 	local i client pid rc failed=0
 	local -a pids clients

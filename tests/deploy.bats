@@ -44,10 +44,6 @@ need_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root (chroot, setuid, a second user)"
 }
 
-need() { # need COMMAND PACKAGE
-	command -v "$1" >/dev/null 2>&1 || skip "$1 not found (apt-get install $2)"
-}
-
 # public_root: a root that other users can reach (bats's own temporary
 # directories are private to us): for the tests that drop privileges.
 public_root() {

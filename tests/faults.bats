@@ -9,58 +9,6 @@ load helpers
 
 FLOOD="$top_builddir/tests/flood"
 CACHE_TEST="$top_builddir/tests/cache_test"
-: "${CLIENT_LIMIT:=120}"
-
-log_has() {
-	wait_for 10 grep -Eq -- "$1" "$SERVER_LOG" || {
-		echo "no log line matching: $1" >&2
-		cat "$SERVER_LOG" >&2
-		return 1
-	}
-}
-
-log_lacks() {
-	if grep -Eq -- "$1" "$SERVER_LOG"; then
-		echo "unexpected log line matching: $1" >&2
-		grep -E -- "$1" "$SERVER_LOG" >&2
-		return 1
-	fi
-}
-
-nchildren() {
-	children_of | wc -l
-}
-
-nchildren_is() {
-	[ "$(nchildren)" -eq "$1" ]
-}
-
-is_nonempty() {
-	[ -s "$1" ]
-}
-
-# fetch HOST NAME: curl downloads NAME, compared with the root.
-fetch() {
-	local out="$BATS_TEST_TMPDIR/got.$RANDOM"
-	curl -sS --fail --max-time 20 -o "$out" "tftp://$1:$PORT/$2" 3>&- &&
-		cmp "$out" "$ROOT/$2"
-}
-
-# hold_open NAME LOCAL: a curl download of NAME into LOCAL in the
-# background, stopped (SIGSTOP) once data flows and the server has one more
-# child.  Sets HELD_PID.
-hold_open() {
-	local name=$1 local=$2 before
-	before=$(nchildren)
-	curl -sS --fail --max-time "$CLIENT_LIMIT" -o "$local" \
-		"tftp://127.0.0.1:$PORT/$name" >"$local.msg" 2>&1 3>&- &
-	HELD_PID=$!
-	HELD_PIDS="$HELD_PIDS $HELD_PID"
-	wait_for 10 nchildren_is $((before + 1))
-	wait_for 10 is_nonempty "$local"
-	kill -STOP "$HELD_PID"
-	[ "$(nchildren)" -eq $((before + 1)) ]
-}
 
 # resume_fails: let the held client go on; it must fail.
 resume_fails() {
@@ -77,7 +25,7 @@ resume_fails() {
 	make_root
 	make_file big 41943040
 	start_server --cache-size 0
-	hold_open big "$BATS_TEST_TMPDIR/out"
+	hold_open "$BATS_TEST_TMPDIR/out" big
 	truncate -s 60000 "$ROOT/big"
 	resume_fails "$BATS_TEST_TMPDIR/out"
 	log_has 'warning: RRQ from 127\.0\.0\.1:[0-9]+ file "big" mode octet: failed: file changed during the transfer'
@@ -89,7 +37,7 @@ resume_fails() {
 	make_root
 	make_file big 41943040
 	start_server --cache-size 0
-	hold_open big "$BATS_TEST_TMPDIR/out"
+	hold_open "$BATS_TEST_TMPDIR/out" big
 	head -c 100000 /dev/urandom >>"$ROOT/big"
 	resume_fails "$BATS_TEST_TMPDIR/out"
 	log_has 'warning: RRQ from 127\.0\.0\.1:[0-9]+ file "big" mode octet: failed: file changed during the transfer'
@@ -103,7 +51,7 @@ resume_fails() {
 	make_root
 	make_file big 41943040
 	start_server --cache-size 0
-	hold_open big "$BATS_TEST_TMPDIR/out"
+	hold_open "$BATS_TEST_TMPDIR/out" big
 	# New bytes at the start, already sent: only the modification time
 	# tells.
 	dd if=/dev/urandom of="$ROOT/big" bs=1024 count=1 conv=notrunc 2>/dev/null
@@ -117,10 +65,8 @@ resume_fails() {
 	make_root
 	make_file big 3000000
 	start_server --cache-size 0
-	fetch 127.0.0.1 big
-	run tftp -m netascii 127.0.0.1 "$PORT" -c get hello.txt "$BATS_TEST_TMPDIR/h.txt"
-	[ "$status" -eq 0 ]
-	cmp "$BATS_TEST_TMPDIR/h.txt" "$ROOT/hello.txt"
+	fetch_same curl 127.0.0.1 big
+	fetch_same -m netascii tftp-hpa 127.0.0.1 hello.txt
 	log_has 'file "big" mode octet: complete'
 	log_has 'file "hello.txt" mode netascii: complete'
 }
@@ -157,10 +103,6 @@ teardown() {
 	PUBLIC_ROOTS=
 }
 
-need() { # need COMMAND PACKAGE
-	command -v "$1" >/dev/null 2>&1 || skip "$1 not found (apt-get install $2)"
-}
-
 # server_prlimit ARGS...: prlimit on the server, as the server's own user
 # when it dropped privileges (changing another user's limits needs
 # CAP_SYS_RESOURCE, which a container may not grant even to root).
@@ -179,11 +121,10 @@ soft_limit() {
 	server_prlimit "--$1" --raw --noheadings -o SOFT
 }
 
-# tftp_get NAME OUT: tftp-hpa's client (it prints the server's ERROR text);
+# hpa_get NAME OUT: tftp-hpa's client (it prints the server's ERROR text);
 # its messages in OUT.msg.
-tftp_get() {
-	timeout 20 tftp -m binary 127.0.0.1 "$PORT" -c get "$1" "$2" \
-		>"$2.msg" 2>&1 3>&-
+hpa_get() {
+	tftp_get -o "$2.msg" tftp-hpa 127.0.0.1 "$1" "$2"
 }
 
 @test "fork failing (RLIMIT_NPROC): ERROR 0 and a log line; served again once forks work" {
@@ -204,13 +145,13 @@ tftp_get() {
 	# The server itself counts: no fork is possible.
 	server_prlimit --nproc=1:
 	local rc=0
-	tftp_get hello.txt "$BATS_TEST_TMPDIR/a" || rc=$?
+	hpa_get hello.txt "$BATS_TEST_TMPDIR/a" || rc=$?
 	cat "$BATS_TEST_TMPDIR/a.msg"
 	grep -q 'Error code 0: server busy' "$BATS_TEST_TMPDIR/a.msg"
 	log_has 'error: RRQ from 127\.0\.0\.1:[0-9]+ refused: server busy \(fork: Resource temporarily unavailable\)'
 	kill -0 "$SERVER_PID"
 	server_prlimit --nproc="$soft":
-	tftp_get hello.txt "$BATS_TEST_TMPDIR/b"
+	hpa_get hello.txt "$BATS_TEST_TMPDIR/b"
 	cmp "$BATS_TEST_TMPDIR/b" "$ROOT/hello.txt"
 }
 
@@ -228,7 +169,7 @@ tftp_get() {
 	for n in 3 4 5 6 7 8 9 10 11 12; do
 		server_prlimit --nofile="$n":
 		rc=0
-		tftp_get hello.txt "$BATS_TEST_TMPDIR/got.$n" || rc=$?
+		hpa_get hello.txt "$BATS_TEST_TMPDIR/got.$n" || rc=$?
 		echo "nofile $n: status $rc: $(cat "$BATS_TEST_TMPDIR/got.$n.msg")"
 		if [ "$rc" -eq 0 ] && ! grep -q 'Error' "$BATS_TEST_TMPDIR/got.$n.msg"; then
 			cmp "$BATS_TEST_TMPDIR/got.$n" "$ROOT/hello.txt"
@@ -244,7 +185,7 @@ tftp_get() {
 	log_has 'warning: RRQ from 127\.0\.0\.1:[0-9]+ file "hello.txt" mode octet: failed: out of file descriptors \(ERROR 0\)'
 	kill -0 "$SERVER_PID"
 	server_prlimit --nofile="$soft":
-	tftp_get hello.txt "$BATS_TEST_TMPDIR/after"
+	hpa_get hello.txt "$BATS_TEST_TMPDIR/after"
 	cmp "$BATS_TEST_TMPDIR/after" "$ROOT/hello.txt"
 }
 
@@ -254,7 +195,7 @@ tftp_get() {
 	make_root
 	make_file big 41943040
 	start_server
-	hold_open big "$BATS_TEST_TMPDIR/out"
+	hold_open "$BATS_TEST_TMPDIR/out" big
 	local child old_log=$SERVER_LOG rc=0
 	child=$(children_of)
 	kill -KILL "$SERVER_PID"
@@ -268,7 +209,7 @@ tftp_get() {
 		"$ROOT" 2>"$SERVER_LOG" &
 	SERVER_PID=$!
 	wait_for 10 server_ready
-	fetch 127.0.0.1 hello.txt
+	fetch_same curl 127.0.0.1 hello.txt
 	# The held client goes on with the orphan and gets the whole file.
 	kill -CONT "$HELD_PID"
 	wait "$HELD_PID" || rc=$?
@@ -308,7 +249,7 @@ rss_kb() {
 	echo "listener RSS: $before kB before, $after kB after"
 	[ "$after" -le $((before + 16)) ]
 	kill -0 "$SERVER_PID"
-	fetch '[::1]' hello.txt
+	fetch_same curl ::1 hello.txt
 }
 
 # ---- a transfer stopped holding the cache lock -----------------------
@@ -325,19 +266,18 @@ rss_kb() {
 	KILL_PIDS="$KILL_PIDS $holder"
 	t0=$SECONDS
 	for i in $(seq 1 20); do
-		fetch 127.0.0.1 f.bin
-		fetch '[::1]' hello.txt
+		fetch_same curl 127.0.0.1 f.bin
+		fetch_same curl ::1 hello.txt
 	done
 	# Each waits 100 ms for the lock at most, then reads the file.
 	[ $((SECONDS - t0)) -lt 30 ]
-	[ "$(grep -c 'file "f.bin" mode octet: complete.*cache miss' "$SERVER_LOG")" -eq 20 ]
+	[ "$(log_count 'file "f.bin" mode octet: complete.*cache miss')" -eq 20 ]
 	log_lacks 'server busy'
 	# The holder dies: the next to lock repairs the index; f.bin is
 	# cached again.
 	kill -KILL "$holder"
-	wait_for 10 sh -c "curl -s -o /dev/null tftp://127.0.0.1:$PORT/f.bin 3>&- &&
-		grep 'file \"f.bin\"' '$SERVER_LOG' | tail -n 1 | grep -q 'cache hit'"
-	fetch 127.0.0.1 f.bin
+	wait_for 10 fetched_from_cache f.bin
+	fetch_same curl 127.0.0.1 f.bin
 }
 
 # ---- transfer ports used up ------------------------------------------
@@ -354,10 +294,10 @@ rss_kb() {
 	done
 	start_server --port-range "$p:$p"
 	# The only transfer port is taken by a held transfer ...
-	hold_open big "$BATS_TEST_TMPDIR/out"
+	hold_open "$BATS_TEST_TMPDIR/out" big
 	# ... so the next request cannot have one.
 	local rc=0
-	tftp_get hello.txt "$BATS_TEST_TMPDIR/h" || rc=$?
+	hpa_get hello.txt "$BATS_TEST_TMPDIR/h" || rc=$?
 	cat "$BATS_TEST_TMPDIR/h.msg"
 	grep -q 'Error code 0: no free transfer port' "$BATS_TEST_TMPDIR/h.msg"
 	log_has "warning: RRQ from 127\\.0\\.0\\.1:[0-9]+ file \"hello.txt\" mode octet: failed: no transfer socket on $p-$p: Address already in use"

@@ -144,6 +144,20 @@ no_zombies() {
 	[ "$(zombies_of)" -eq 0 ]
 }
 
+# nchildren: how many child processes the server has, zombies included.
+nchildren() {
+	children_of | wc -l
+}
+
+nchildren_is() {
+	[ "$(nchildren)" -eq "$1" ]
+}
+
+# need COMMAND PACKAGE: skip the test when COMMAND is not installed.
+need() {
+	command -v "$1" >/dev/null 2>&1 || skip "$1 not found (apt-get install $2)"
+}
+
 # ---- the server log ----------------------------------------------------------
 # Patterns are extended regular expressions (grep -E): escape ( ) [ ] . when
 # they are meant literally.
@@ -253,6 +267,18 @@ summary_values() {
 		out+=("${!v}")
 	done < <(summaries "$2")
 	echo "${out[*]}"
+}
+
+# last_is_hit NAME: the newest summary of NAME says cache hit.
+last_is_hit() {
+	[ "$(summary_values cache "$1" | awk '{print $NF}')" = hit ]
+}
+
+# fetched_from_cache NAME: a fetch of NAME with curl brings the file's
+# bytes, and the newest summary of NAME says hit (a condition for wait_for).
+fetched_from_cache() {
+	tftp_get curl 127.0.0.1 "$1" "$BATS_TEST_TMPDIR/cached" &&
+		cmp -s "$BATS_TEST_TMPDIR/cached" "$ROOT/$1" && last_is_hit "$1"
 }
 
 # summary_is LINE FIELD=VALUE...: LINE is a summary line, and each FIELD

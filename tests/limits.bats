@@ -8,26 +8,7 @@
 load helpers
 
 FLOOD="$top_builddir/tests/flood"
-
-log_count() {
-	grep -cE -- "$1" "$SERVER_LOG" || true
-}
-
-log_has() {
-	wait_for 10 grep -Eq -- "$1" "$SERVER_LOG" || {
-		echo "no log line matching: $1" >&2
-		cat "$SERVER_LOG" >&2
-		return 1
-	}
-}
-
-nchildren() {
-	children_of | wc -l
-}
-
-nchildren_is() {
-	[ "$(nchildren)" -eq "$1" ]
-}
+CLIENT_LIMIT=20
 
 # flood ARGS...: run tests/flood against the server; its counts line in
 # FLOODED ("served=N busy=N ...").
@@ -47,13 +28,6 @@ count() {
 	echo "${v:-0}"
 }
 
-# fetch HOST NAME: curl downloads NAME from HOST, compared with the root.
-fetch() {
-	local out="$BATS_TEST_TMPDIR/got.$RANDOM"
-	curl -sS --fail --max-time 20 -o "$out" "tftp://$1:$PORT/$2" &&
-		cmp "$out" "$ROOT/$2"
-}
-
 @test "--max-per-client: one address holds at most N transfers; the others are served meanwhile" {
 	make_root
 	make_file big.bin 100000
@@ -66,15 +40,15 @@ fetch() {
 	nchildren_is 4
 	log_has 'warning: RRQ from 127\.0\.0\.1:[0-9]+ refused: server busy \(4 transfers from this address, --max-per-client\)'
 	# Another address is served while the four transfers wait.
-	fetch '[::1]' hello.txt
+	fetch_same curl ::1 hello.txt
 	nchildren_is 4
 	# The same address is not.
-	run fetch 127.0.0.1 hello.txt
+	run fetch_same curl 127.0.0.1 hello.txt
 	[ "$status" -ne 0 ]
 	# Each silent transfer ends after its first-reply wait; then the
 	# address is served again.
 	wait_for 20 no_children
-	fetch 127.0.0.1 hello.txt
+	fetch_same curl 127.0.0.1 hello.txt
 }
 
 @test "default limits: a flood of silent requests from one address never denies another" {
@@ -90,8 +64,8 @@ fetch() {
 	[ "$(count busy)" -ge 10 ]
 	[ "$(count busy)" -le 120 ]
 	nchildren_is 8
-	fetch '[::1]' hello.txt
-	fetch '[::1]' big.bin
+	fetch_same curl ::1 hello.txt
+	fetch_same curl ::1 big.bin
 	log_has 'server busy \(8 transfers from this address, --max-per-client\)'
 }
 
@@ -108,9 +82,9 @@ fetch() {
 	[ "$(count busy)" -eq $((25 - $(count refused))) ]
 	log_has 'warning: RRQ from 127\.0\.0\.1:[0-9]+ refused: server busy \(over 5 new transfers a second from this address, --rate-limit\)'
 	# Another address has its own allowance.
-	fetch '[::1]' hello.txt
+	fetch_same curl ::1 hello.txt
 	# The bucket refills: the address is served again.
-	wait_for 5 fetch 127.0.0.1 hello.txt
+	wait_for 5 fetch_same curl 127.0.0.1 hello.txt
 }
 
 @test "--rate-limit 0 and --max-per-client 0 turn the limits off" {
@@ -138,7 +112,7 @@ fetch() {
 	[ "$(wc -l <"$SERVER_LOG")" -le $((most + 10)) ]
 	# The server still serves, and another address still gets its
 	# ERROR for a malformed request.
-	fetch 127.0.0.1 hello.txt
+	fetch_same curl 127.0.0.1 hello.txt
 	run "$PROBE" ::1 "$PORT" bad-opcode
 	echo "$output"
 	[ "$status" -eq 0 ]
