@@ -51,6 +51,21 @@ public_root() {
 	PRIV_DIRS="$PRIV_DIRS $ROOT"
 }
 
+# reachable_root: a root the daemon can read after its default privilege
+# drop (to tftp or nobody) when the tests run as root; else make_root.
+reachable_root() {
+	if [ "$(id -u)" -eq 0 ]; then public_root; else make_root; fi
+}
+
+# DAEMON_LOG: the log file of daemons started without a terminal.  Where no
+# syslog daemon listens, ctftpd refuses to run with its log going nowhere:
+# log_args gives it this file then (and nothing where syslog is there, so
+# command lines stay as written).
+log_args() {
+	DAEMON_LOG="$BATS_TEST_TMPDIR/ctftpd.log"
+	[ -S /dev/log ] || echo "--log-file $DAEMON_LOG"
+}
+
 # port_bound PORT: something listens on UDP 127.0.0.1:PORT (or [::]:PORT).
 port_bound() {
 	ss -H -u -a -n "sport = :$1" | grep -q .
@@ -216,16 +231,16 @@ superserver_cycle() {
 @test "xinetd: serves, lingers for a second request, exits when idle, is started again" {
 	need ss iproute2
 	need curl curl
-	make_root
-	start_xinetd --idle-timeout "$IDLE" "$ROOT"
+	reachable_root
+	start_xinetd --idle-timeout "$IDLE" $(log_args) "$ROOT"
 	superserver_cycle
 }
 
 @test "openbsd-inetd: serves, lingers for a second request, exits when idle, is started again" {
 	need ss iproute2
 	need curl curl
-	make_root
-	start_inetd ctftpd --idle-timeout "$IDLE" "$ROOT"
+	reachable_root
+	start_inetd ctftpd --idle-timeout "$IDLE" $(log_args) "$ROOT"
 	superserver_cycle
 }
 
@@ -234,7 +249,8 @@ superserver_cycle() {
 	need ss iproute2
 	need curl curl
 	public_root
-	start_inetd ctftpd -s "$ROOT"
+	# shellcheck disable=SC2046 # nothing, or two words
+	start_inetd ctftpd -s "$ROOT" $(log_args)
 	fetch hello.txt
 	local pid
 	pid=$(live_children_of "$SS_PID")
@@ -277,9 +293,10 @@ start_activated() {
 	need ss iproute2
 	need curl curl
 	find_socket_activate
-	make_root
+	reachable_root
 	make_file bin 300000
-	start_activated 127.0.0.1:PORT --idle-timeout "$IDLE" "$ROOT"
+	start_activated 127.0.0.1:PORT --idle-timeout "$IDLE" \
+		--log-file "$BATS_TEST_TMPDIR/ctftpd.log" "$ROOT"
 	fetch hello.txt
 	is_ctftpd "$SS_PID"
 	fetch bin
@@ -292,7 +309,7 @@ start_activated() {
 	wait "$SS_PID" || rc=$?
 	echo "exit status $rc"
 	[ "$rc" -eq 0 ]
-	# Nothing on standard error without --foreground.
+	# Nothing on standard error with --log-file.
 	[ ! -s "$BATS_TEST_TMPDIR/ssa.out" ] ||
 		! grep -v -e '^Listening on' -e '^Execing' -e '^Communication attempt' \
 			"$BATS_TEST_TMPDIR/ssa.out"
@@ -304,7 +321,7 @@ start_activated() {
 	find_socket_activate
 	[ "$(cat /proc/sys/net/ipv6/bindv6only 2>/dev/null)" = 0 ] ||
 		skip "net.ipv6.bindv6only is not 0: no dual-stack sockets here"
-	make_root
+	reachable_root
 	make_file bin 300000
 	start_activated '[::]:PORT' --idle-timeout 0 "$ROOT"
 	fetch bin "$PORT" 127.0.0.1
@@ -318,7 +335,7 @@ start_activated() {
 	find_socket_activate
 	[ "$(cat /proc/sys/net/ipv6/bindv6only 2>/dev/null)" = 0 ] ||
 		skip "net.ipv6.bindv6only is not 0: no dual-stack sockets here"
-	make_root
+	reachable_root
 	# Bound to the IPv4-mapped address: no interface index comes with a
 	# request, so the cap is guessed from the addresses.  The client is
 	# IPv4 on the loopback: 65464, as 127.0.0.1 gets (it got 1448, the
@@ -345,7 +362,10 @@ start_daemon() {
 	for try in 1 2 3 4 5; do
 		pick_port
 		rc=0
-		"$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pidfile" "$@" \
+		# $AS_ROOT: the root and the pidfile's directory are private
+		# shellcheck disable=SC2046,SC2086 # word lists
+		"$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pidfile" \
+			$AS_ROOT $(log_args) "$@" \
 			>"$BATS_TEST_TMPDIR/daemon.out" 2>&1 3>&- || rc=$?
 		if [ "$rc" -eq 0 ] && wait_for 10 pidfile_holds "$pidfile"; then
 			DAEMON_PID=$(cat "$pidfile")
@@ -382,7 +402,8 @@ locked_by() {
 	locked_by "$pf" "$DAEMON_PID"
 	# A second instance, on another port, with the same pidfile.
 	pick_port
-	run "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pf" "$ROOT"
+	# shellcheck disable=SC2046 # a word list
+	run "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pf" $(log_args) "$ROOT"
 	echo "second instance: status $status: $output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"$pf"* ]]
@@ -399,7 +420,9 @@ locked_by() {
 	need ss iproute2
 	make_root
 	start_server
-	run "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$BATS_TEST_TMPDIR/p" "$ROOT"
+	# shellcheck disable=SC2046 # a word list
+	run "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$BATS_TEST_TMPDIR/p" \
+		$(log_args) "$ROOT"
 	echo "status $status: $output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"in use"* ]]
@@ -423,7 +446,7 @@ locked_by() {
 	grep -q "^DAEMON=$CTFTPD\$" "$script"
 	grep -q "^DEFAULTS=$defaults\$" "$script"
 	cat >"$defaults" <<-EOF
-		CTFTPD_OPTIONS="--address 127.0.0.1:$PORT"
+		CTFTPD_OPTIONS="--address 127.0.0.1:$PORT $AS_ROOT $(log_args)"
 		CTFTPD_DIRECTORY="$ROOT"
 	EOF
 	run sh "$script" status
