@@ -253,3 +253,47 @@ daemon_pid() {
 	[ "$status" -ne 0 ]
 	! grep -q 'complete' "$SERVER_LOG"
 }
+
+@test "--verbose=3 logs a line per packet a transfer sends and receives" {
+	make_root
+	make_file f.bin 2000
+	start_server --verbose=3
+	run curl -sS --fail -o /dev/null "tftp://127.0.0.1:$PORT/f.bin"
+	[ "$status" -eq 0 ]
+	wait_for 5 grep -q 'complete' "$SERVER_LOG"
+	cat "$SERVER_LOG"
+	# 2000 bytes: three blocks of 512 and one of 464, each acknowledged.
+	local b
+	for b in 1 2 3; do
+		log_has "debug: 127\\.0\\.0\\.1:[0-9]+: sent DATA $b, 512 bytes\$"
+		log_has "debug: 127\\.0\\.0\\.1:[0-9]+: received ACK $b\$"
+	done
+	log_has 'debug: 127\.0\.0\.1:[0-9]+: sent DATA 4, 464 bytes$'
+	log_has 'debug: 127\.0\.0\.1:[0-9]+: received ACK 4$'
+	log_lacks 'suppressed'
+}
+
+@test "--verbose=3: per-packet lines are rate-limited per transfer, with a count of those left out" {
+	make_root
+	make_file big.bin 1048576
+	start_server --verbose=3
+	run curl -sS --fail -o /dev/null --tftp-blksize 512 "tftp://127.0.0.1:$PORT/big.bin"
+	[ "$status" -eq 0 ]
+	wait_for 10 grep -q 'complete' "$SERVER_LOG"
+	local line lines suppressed
+	line=$(grep 'complete' "$SERVER_LOG")
+	parse_summary "$line"
+	# 2049 DATA (the last one empty) and as many ACKs, at least.
+	lines=$(log_count ': (sent|received) (DATA|ACK|OACK)')
+	suppressed=$(grep -Eo '[0-9]+ per-packet lines suppressed' "$SERVER_LOG" |
+		awk '{ n += $1 } END { print n + 0 }')
+	echo "logged $lines, suppressed $suppressed, in $S_SECONDS s"
+	[ "$suppressed" -gt 0 ]
+	[ $((lines + suppressed)) -ge 4098 ]
+	# A burst of 100, then 50 a second.
+	[ "$lines" -le $((100 + 50 * (${S_SECONDS%.*} + 1))) ]
+	# The count comes before the summary line.
+	grep -n 'per-packet lines suppressed' "$SERVER_LOG" | tail -n 1 |
+		awk -F: -v s="$(grep -n 'complete' "$SERVER_LOG" | cut -d: -f1)" \
+			'{ exit !($1 < s) }'
+}

@@ -62,8 +62,11 @@ reachable_root() {
 # log_args gives it this file then (and nothing where syslog is there, so
 # command lines stay as written).
 log_args() {
-	DAEMON_LOG="$BATS_TEST_TMPDIR/ctftpd.log"
 	[ -S /dev/log ] || echo "--log-file $DAEMON_LOG"
+}
+
+setup() {
+	DAEMON_LOG="$BATS_TEST_TMPDIR/ctftpd.log"
 }
 
 # port_bound PORT: something listens on UDP 127.0.0.1:PORT (or [::]:PORT).
@@ -663,4 +666,206 @@ curl_status() {
 		port=${port%%[!0-9]*}
 		[ "$port" -ge 40000 ] && [ "$port" -le 40010 ]
 	done
+}
+
+# ---- safe defaults: the privilege drop, inherited descriptors, the log ------
+
+# default_user: whom ctftpd started as root runs as without --user.
+default_user() {
+	if id tftp >/dev/null 2>&1; then echo tftp; else echo nobody; fi
+}
+
+@test "started as root without --user: the listener and a transfer run as tftp (or nobody), named in the log" {
+	need_root
+	need curl curl
+	local user uid gid
+	user=$(default_user)
+	id "$user" >/dev/null 2>&1 || skip "neither tftp nor nobody exists"
+	uid=$(id -u "$user")
+	gid=$(id -g "$user")
+	public_root
+	make_file big 41943040
+	AS_ROOT='' start_server
+	grep -E '^(Uid|Gid|Groups):' "/proc/$SERVER_PID/status"
+	ids_are "$SERVER_PID" "$uid" "$gid" "$user"
+	log_has "notice: running as user $user \\(uid $uid, gid $gid\\), the default when started as root"
+	fetch hello.txt
+	hold_open "$BATS_TEST_TMPDIR/got.held"
+	ids_are "$HELD_CHILD" "$uid" "$gid" "$user"
+}
+
+@test "under inetd, tftpd-hpa's line (root, no --user): the server and a transfer run as tftp (or nobody)" {
+	need_root
+	need ss iproute2
+	need curl curl
+	local user uid gid pid
+	user=$(default_user)
+	id "$user" >/dev/null 2>&1 || skip "neither tftp nor nobody exists"
+	uid=$(id -u "$user")
+	gid=$(id -g "$user")
+	public_root
+	make_file big 41943040
+	# shellcheck disable=SC2046 # nothing, or two words
+	start_inetd ctftpd -s $(log_args) "$ROOT"
+	fetch hello.txt
+	pid=$(live_children_of "$SS_PID")
+	[ -n "$pid" ]
+	ids_are "$pid" "$uid" "$gid" "$user"
+	SERVER_PID=$pid hold_open "$BATS_TEST_TMPDIR/got.held"
+	ids_are "$HELD_CHILD" "$uid" "$gid" "$user"
+	[ -S /dev/log ] || grep "running as user $user" "$DAEMON_LOG"
+}
+
+@test "--user root: stays root, with a warning" {
+	need_root
+	make_root
+	start_server --user root
+	ids_are "$SERVER_PID" 0 0 root
+	log_has 'warning: running as root \(--user root\)'
+}
+
+# no_fd_to PID FILE...: no descriptor of PID leads to one of the FILEs.
+no_fd_to() {
+	local pid=$1 fd target f
+	shift
+	for fd in "/proc/$pid/fd/"*; do
+		target=$(readlink "$fd") || continue
+		for f in "$@"; do
+			if [ "$target" = "$f" ]; then
+				echo "process $pid: $fd -> $f" >&2
+				return 1
+			fi
+		done
+	done
+}
+
+@test "inherited descriptors are closed: neither the listener nor a transfer holds them" {
+	need curl curl
+	make_root
+	make_file big 41943040
+	local m=$BATS_TEST_TMPDIR/inherited
+	: >"$m.3"
+	: >"$m.5"
+	: >"$m.9"
+	start_server 3<"$m.3" 5<"$m.5" 9>>"$m.9"
+	ls -l "/proc/$SERVER_PID/fd/"
+	no_fd_to "$SERVER_PID" "$m.3" "$m.5" "$m.9"
+	hold_open "$BATS_TEST_TMPDIR/got.held"
+	ls -l "/proc/$HELD_CHILD/fd/"
+	no_fd_to "$HELD_CHILD" "$m.3" "$m.5" "$m.9"
+	# Kept: the standard streams (the log is standard error here).
+	[ "$(readlink "/proc/$SERVER_PID/fd/2")" = "$SERVER_LOG" ]
+}
+
+# without_syslog COMMAND...: run COMMAND where no syslog daemon listens: as
+# is where there is no /dev/log; else in a mount namespace with an empty
+# file over /dev/log (connecting to it is refused).
+without_syslog() {
+	if [ ! -e /dev/log ]; then
+		"$@"
+		return
+	fi
+	[ "$(id -u)" -eq 0 ] || skip "a syslog daemon listens here; hiding it needs root"
+	: >"$BATS_TEST_TMPDIR/not-a-socket"
+	# shellcheck disable=SC2016 # expanded by that sh
+	unshare --mount --propagation private sh -c \
+		'mount --bind "$0" /dev/log && exec "$@"' \
+		"$BATS_TEST_TMPDIR/not-a-socket" "$@"
+}
+
+@test "no syslog, standard error a pipe: a detaching daemon refuses to log nowhere (status 1, says why)" {
+	make_root
+	pick_port
+	run without_syslog "$CTFTPD" --address "127.0.0.1:$PORT" "$ROOT"
+	echo "status $status: $output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no syslog at /dev/log"*"give --log-file FILE, or --foreground"* ]]
+	! port_bound "$PORT" || false
+	# The same with standard error at /dev/null, as under inetd's socket.
+	run without_syslog sh -c 'exec "$@" 2>/dev/null' sh "$CTFTPD" \
+		--address "127.0.0.1:$PORT" "$ROOT"
+	[ "$status" -eq 1 ]
+}
+
+@test "no syslog, standard error a file: the daemon logs there, after a warning, and keeps it when detached" {
+	need curl curl
+	make_root
+	pick_port
+	local err=$BATS_TEST_TMPDIR/stderr pf=$BATS_TEST_TMPDIR/pid
+	# shellcheck disable=SC2086 # a word list
+	without_syslog "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pf" \
+		$AS_ROOT "$ROOT" 2>"$err" 3>&-
+	wait_for 10 pidfile_holds "$pf"
+	KILL_PIDS="$KILL_PIDS $(cat "$pf")"
+	cat "$err"
+	grep -q 'warning: no syslog at /dev/log (.*): logging to standard error' "$err"
+	[ "$(readlink "/proc/$(cat "$pf")/fd/2")" = "$err" ]
+	fetch hello.txt
+	SERVER_LOG=$err log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+}
+
+@test "no syslog, detached, standard error the journal's (JOURNAL_STREAM): the daemon logs there" {
+	need curl curl
+	need stat coreutils
+	make_root
+	pick_port
+	local out=$BATS_TEST_TMPDIR/journal pf=$BATS_TEST_TMPDIR/pid
+	# A pipe, as journald's stream would be a socket: either is refused
+	# when detaching, unless JOURNAL_STREAM names it (systemd.exec(5)).
+	# shellcheck disable=SC2016,SC2086 # expanded by that sh; a word list
+	without_syslog sh -c 'JOURNAL_STREAM=$(stat -L -c %d:%i /dev/stderr) exec "$@"' \
+		sh "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pf" $AS_ROOT \
+		"$ROOT" 2> >(cat >"$out") 3>&-
+	wait_for 10 pidfile_holds "$pf"
+	KILL_PIDS="$KILL_PIDS $(cat "$pf")"
+	fetch hello.txt
+	SERVER_LOG=$out log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+	grep -q 'logging to standard error' "$out"
+}
+
+# start_logged ARGS...: ctftpd in the foreground on 127.0.0.1:PORT with
+# --log-file $SERVER_LOG (a file that already holds one line), its standard
+# error in $BATS_TEST_TMPDIR/stderr.
+start_logged() {
+	SERVER_LOG=$BATS_TEST_TMPDIR/ctftpd.log
+	echo "an older line" >"$SERVER_LOG"
+	pick_port
+	# shellcheck disable=SC2086 # a word list
+	"$CTFTPD" -L --address "127.0.0.1:$PORT" --log-file "$SERVER_LOG" \
+		$AS_ROOT "$@" "$ROOT" 2>"$BATS_TEST_TMPDIR/stderr" 3>&- &
+	SERVER_PID=$!
+	log_has "listening on 127\\.0\\.0\\.1:$PORT"
+}
+
+@test "--log-file: appended, one line per event with a UTC time; SIGHUP re-opens it after a rename (logrotate)" {
+	need curl curl
+	make_root
+	start_logged
+	fetch hello.txt
+	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+	cat "$SERVER_LOG"
+	[ "$(head -n 1 "$SERVER_LOG")" = "an older line" ]
+	# Every line but the older one: "TIME ctftpd[PID]: PRIORITY: TEXT".
+	! tail -n +2 "$SERVER_LOG" | grep -Ev \
+		'^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3}Z ctftpd\[[0-9]+\]: (error|warning|notice|info|debug): ' ||
+		false
+	[ ! -s "$BATS_TEST_TMPDIR/stderr" ]
+	mv "$SERVER_LOG" "$SERVER_LOG.1"
+	kill -HUP "$SERVER_PID"
+	log_has "notice: log file $SERVER_LOG re-opened"
+	fetch hello.txt
+	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+	[ "$(grep -c 'complete' "$SERVER_LOG.1")" -eq 1 ]
+	[ "$(grep -c 'complete' "$SERVER_LOG")" -eq 1 ]
+}
+
+@test "--log-file with --secure: SIGHUP says the file cannot be re-opened, and logging goes on" {
+	need_root
+	need curl curl
+	public_root
+	start_logged --secure
+	kill -HUP "$SERVER_PID"
+	log_has "log file $SERVER_LOG not re-opened: its path is out of reach in the chroot"
+	fetch hello.txt
+	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
 }
