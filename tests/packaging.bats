@@ -218,4 +218,8 @@ built() {
 		"$top"/BUILDROOT/ctftpd-*/usr/lib/systemd/system/ctftpd.service
 	grep -q '^CTFTPD_DIRECTORY="/var/lib/tftpboot"$' \
 		"$top"/BUILDROOT/ctftpd-*/etc/sysconfig/ctftpd
+	grep -q '^CTFTPD_OPTIONS=' "$top"/BUILDROOT/ctftpd-*/etc/sysconfig/ctftpd
+	# ... and mentions no init script: the RPM ships none
+	! grep -Ei 'init\.d|init script|openrc' \
+		"$top"/BUILDROOT/ctftpd-*/etc/sysconfig/ctftpd || false
 }
