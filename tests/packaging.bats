@@ -131,6 +131,12 @@ built() {
 	grep -q 'adduser --system' "$PKG/control/postinst"
 	grep -q 'mkdir -p /srv/tftp' "$PKG/control/postinst"
 	grep -q "update-rc.d ctftpd defaults" "$PKG/control/postinst"
+	# a service that cannot start or stop goes to the scripts' handler,
+	# not to "exit 1"
+	grep -q "invoke-rc.d --skip-systemd-native ctftpd \$_dh_action || ctftpd_service_failed$" \
+		"$PKG/control/postinst"
+	grep -q "invoke-rc.d --skip-systemd-native ctftpd stop || ctftpd_service_failed$" \
+		"$PKG/control/prerm"
 	# the socket is enabled on installation; the service and the standalone
 	# unit are enabled again only where the admin had enabled them
 	grep -q "deb-systemd-helper enable 'ctftpd.socket'" "$PKG/control/postinst"
@@ -150,6 +156,102 @@ built() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	! grep -E '^[EW]: ' <<<"$output" || false
+}
+
+# The maintainer scripts run as dpkg runs them when installing into another
+# root (dpkg --root): DPKG_ROOT names the tree, and the scripts' own files
+# are under it.  unpacked: the package's files in $ROOT, as dpkg unpacks
+# them before "configure", and in $STUBS the commands the scripts run that
+# act on the running system (adduser, update-rc.d, invoke-rc.d, systemd's
+# helpers), each logging its arguments to $STUBS/log.
+unpacked() {
+	built
+	ROOT="$BATS_TEST_TMPDIR/root" STUBS="$BATS_TEST_TMPDIR/stubs"
+	cp -R "$PKG/root" "$ROOT"
+	mkdir -p "$ROOT/etc/default" "$STUBS"
+	local cmd
+	for cmd in adduser update-rc.d invoke-rc.d deb-systemd-helper \
+		deb-systemd-invoke systemctl; do
+		printf '#!/bin/sh\necho "%s $*" >>"%s/log"\n' "$cmd" "$STUBS" >"$STUBS/$cmd"
+		chmod +x "$STUBS/$cmd"
+	done
+}
+
+@test "deb: reinstalling with UDP port 69 taken configures the package and says why (init script)" {
+	unpacked
+	[ "$(id -u)" -eq 0 ] || skip "needs root (mount and network namespaces for /etc/init.d, /run and port 69)"
+	unshare --mount --net true 2>/dev/null || skip "cannot make mount and network namespaces (unshare)"
+	command -v ip >/dev/null 2>&1 || skip "ip not found (apt-get install iproute2)"
+	command -v start-stop-daemon >/dev/null 2>&1 || skip "start-stop-daemon not found"
+	[ -r /lib/lsb/init-functions ] || skip "no /lib/lsb/init-functions (apt-get install sysvinit-utils)"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	local t="$BATS_TEST_TMPDIR"
+	mkdir -p "$t/init.d" "$t/run" "$t/served"
+	chmod 755 "$t" "$t/served"
+	# The packaged init script, running the packaged daemon on 127.0.0.1.
+	printf 'CTFTPD_OPTIONS="--user nobody --address 127.0.0.1:69"\nCTFTPD_DIRECTORY="%s"\n' \
+		"$t/served" >"$t/default"
+	sed -e "s|^DAEMON=.*|DAEMON=$PKG/root/usr/sbin/ctftpd|" \
+		-e "s|^DEFAULTS=.*|DEFAULTS=$t/default|" \
+		"$PKG/root/etc/init.d/ctftpd" >"$t/init.d/ctftpd"
+	chmod 755 "$t/init.d/ctftpd"
+	# invoke-rc.d as under sysvinit: the init script, given the action
+	printf '#!/bin/sh\n[ "$1" != --skip-systemd-native ] || shift\nexec "/etc/init.d/$1" "$2"\n' \
+		>"$STUBS/invoke-rc.d"
+	# In the namespaces: that init.d; a /run of the test's (the pidfile; and
+	# no /run/systemd, so the sysvinit path runs); a loopback of its own
+	# where another server holds 127.0.0.1:69.  The postinst runs as for
+	# "apt-get install --reinstall": configure with the installed version,
+	# no DPKG_ROOT (debhelper's init snippet runs only on the live system).
+	cat >"$t/reinstall.sh" <<-'EOF'
+		set -u
+		cleanup() {
+			for f in "$T/blocker.pid" "$T/run/ctftpd.pid"; do
+				[ ! -s "$f" ] || kill "$(cat "$f")" 2>/dev/null || true
+			done
+		}
+		trap cleanup EXIT
+		mount --bind "$T/init.d" /etc/init.d
+		mount --bind "$T/run" /run
+		ip link set lo up
+		"$CTFTPD" --user nobody --pidfile "$T/blocker.pid" \
+			--address 127.0.0.1:69 "$T/served" || exit 1
+		echo "== port 69 taken"
+		rc=0
+		env PATH="$STUBS:$PATH" sh -e "$POSTINST" configure 0.1.0-1 || rc=$?
+		echo "== postinst: $rc"
+		pid=$(cat "$T/blocker.pid")
+		kill "$pid"
+		n=0
+		while kill -0 "$pid" 2>/dev/null && [ $n -lt 100 ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done
+		echo "== port 69 free"
+		rc=0
+		env PATH="$STUBS:$PATH" sh -e "$POSTINST" configure 0.1.0-1 || rc=$?
+		echo "== postinst: $rc"
+		[ -s "$T/run/ctftpd.pid" ] && kill -0 "$(cat "$T/run/ctftpd.pid")" &&
+			echo "== running"
+		/etc/init.d/ctftpd stop
+	EOF
+	run env T="$t" STUBS="$STUBS" CTFTPD="$CTFTPD" POSTINST="$PKG/control/postinst" \
+		unshare --mount --net sh "$t/reinstall.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	local taken free
+	taken=$(sed -n '/^== port 69 taken/,/^== port 69 free/p' <<<"$output")
+	free=$(sed -n '/^== port 69 free/,$p' <<<"$output")
+	# taken: the init script failed (ctftpd said why), the postinst said
+	# what to do and exited 0
+	grep -q 'in use' <<<"$taken"
+	grep -q '^ctftpd: the init script could not start ctftpd' <<<"$taken"
+	grep -q 'update-rc.d ctftpd disable' <<<"$taken"
+	grep -qx '== postinst: 0' <<<"$taken"
+	# free: the same postinst started ctftpd, and said nothing of the kind
+	grep -qx '== postinst: 0' <<<"$free"
+	grep -qx '== running' <<<"$free"
+	! grep -q 'could not start' <<<"$free" || false
 }
 
 @test "versions agree: configure, debian/changelog, the RPM spec" {
@@ -181,6 +283,7 @@ built() {
 	sh -n "$top_srcdir/contrib/init.d/ctftpd"
 	sh -n "$top_srcdir/contrib/debian/postinst"
 	sh -n "$top_srcdir/contrib/debian/postrm"
+	sh -n "$top_srcdir/contrib/debian/prerm"
 	grep -q '^### BEGIN INIT INFO' "$top_srcdir/contrib/init.d/ctftpd"
 	head -n 1 "$top_srcdir/contrib/openrc/ctftpd" | grep -qx '#!/sbin/openrc-run'
 }
