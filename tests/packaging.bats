@@ -83,7 +83,7 @@ built() {
 	local list path
 	list=$(dpkg-deb -c "$DEB" | awk '{ print $6 }' | sed 's|^\./|/|')
 	for path in /usr/sbin/ctftpd /usr/share/man/man8/ctftpd.8.gz \
-		/etc/default/ctftpd /etc/init.d/ctftpd \
+		/usr/share/ctftpd/ctftpd.default /etc/init.d/ctftpd \
 		/lib/systemd/system/ctftpd.service /lib/systemd/system/ctftpd.socket \
 		/lib/systemd/system/ctftpd-standalone.service \
 		/usr/share/doc/ctftpd/copyright /usr/share/doc/ctftpd/syslog.txt \
@@ -98,7 +98,9 @@ built() {
 	[ -x "$PKG/root/etc/init.d/ctftpd" ]
 	[ -x "$PKG/root/usr/sbin/ctftpd" ]
 	# The installed files are the ones in contrib/.
-	cmp "$PKG/root/etc/default/ctftpd" "$top_srcdir/contrib/default/ctftpd"
+	cmp "$PKG/root/usr/share/ctftpd/ctftpd.default" "$top_srcdir/contrib/default/ctftpd"
+	# /etc/default/ctftpd is the postinst's to write, not shipped
+	[ ! -e "$PKG/root/etc/default/ctftpd" ]
 	cmp "$PKG/root/etc/init.d/ctftpd" "$top_srcdir/contrib/init.d/ctftpd"
 	cmp "$(ls "$PKG"/root{,/usr}/lib/systemd/system/ctftpd.socket 2>/dev/null | head -n 1)" \
 		"$top_srcdir/contrib/systemd/ctftpd.socket"
@@ -117,7 +119,7 @@ built() {
 
 @test "deb: conffiles, relations and maintainer scripts" {
 	built
-	grep -qx /etc/default/ctftpd "$PKG/control/conffiles"
+	! grep -qx /etc/default/ctftpd "$PKG/control/conffiles" || false
 	grep -qx /etc/init.d/ctftpd "$PKG/control/conffiles"
 	[ "$(dpkg-deb -f "$DEB" Provides)" = tftp-server ]
 	[ "$(dpkg-deb -f "$DEB" Conflicts)" = tftp-server ]
@@ -129,7 +131,7 @@ built() {
 	done
 	# the tftp system user, the directory, the socket unit enabled
 	grep -q 'adduser --system' "$PKG/control/postinst"
-	grep -q 'mkdir -p /srv/tftp' "$PKG/control/postinst"
+	grep -q 'mkdir -p "${DPKG_ROOT:-}/srv/tftp"' "$PKG/control/postinst"
 	grep -q "update-rc.d ctftpd defaults" "$PKG/control/postinst"
 	# a service that cannot start or stop goes to the scripts' handler,
 	# not to "exit 1"
@@ -148,7 +150,7 @@ built() {
 	grep -q "deb-systemd-invoke stop 'ctftpd.socket'" "$PKG/control/prerm"
 }
 
-@test "deb: lintian reports no errors or warnings (overrides in contrib/debian)" {
+@test "deb: lintian reports no errors or warnings" {
 	built
 	command -v lintian >/dev/null 2>&1 || skip "lintian not found (apt-get install lintian)"
 	lintian --show-overrides "$CHANGES" || true
@@ -175,6 +177,153 @@ unpacked() {
 		printf '#!/bin/sh\necho "%s $*" >>"%s/log"\n' "$cmd" "$STUBS" >"$STUBS/$cmd"
 		chmod +x "$STUBS/$cmd"
 	done
+}
+
+# maintscript NAME ARG...: run the package's maintainer script NAME (postinst,
+# postrm...) on $ROOT, with the stubs; sets status and output (bats run).
+maintscript() {
+	local name=$1
+	shift
+	run env PATH="$STUBS:$PATH" DPKG_ROOT="$ROOT" \
+		DPKG_MAINTSCRIPT_NAME="$name" DPKG_MAINTSCRIPT_PACKAGE=ctftpd \
+		sh -e "$PKG/control/$name" "$@"
+	echo "$output"
+}
+
+# settings: CTFTPD_OPTIONS and CTFTPD_DIRECTORY from $ROOT's
+# /etc/default/ctftpd, read as the init script reads it.
+settings() {
+	CTFTPD_OPTIONS= CTFTPD_DIRECTORY=
+	# shellcheck source=/dev/null
+	. "$ROOT/etc/default/ctftpd"
+}
+
+@test "deb: the first installation writes /etc/default/ctftpd (ctftpd's defaults) and /srv/tftp" {
+	unpacked
+	maintscript postinst configure ""
+	[ "$status" -eq 0 ]
+	cmp "$ROOT/etc/default/ctftpd" "$top_srcdir/contrib/default/ctftpd"
+	[ -d "$ROOT/srv/tftp" ]
+	grep -qx 'adduser --system --group --home /srv/tftp --no-create-home --quiet tftp' "$STUBS/log"
+	[ ! -e "$ROOT/etc/systemd/system/ctftpd.socket.d" ]
+	[ -z "$output" ]
+}
+
+@test "deb: the first installation imports /etc/default/tftpd-hpa and names what it leaves out" {
+	unpacked
+	# tftpd-hpa's file as an admin left it: its own directory and address,
+	# options ctftpd takes as they are, one it translates, ones it cannot
+	# honour under the init script, one that is no in.tftpd option.
+	cat >"$ROOT/etc/default/tftpd-hpa" <<-'EOF'
+		# /etc/default/tftpd-hpa
+
+		TFTP_USERNAME="tftpd"
+		TFTP_DIRECTORY="/var/lib/tftpboot"
+		TFTP_ADDRESS="127.0.0.1:69"
+		TFTP_OPTIONS="--secure -vv -B 1468 --refuse tsize --timeout 60 -L -P /run/hpa.pid --frobnicate"
+	EOF
+	maintscript postinst configure ""
+	[ "$status" -eq 0 ]
+	cat "$ROOT/etc/default/ctftpd"
+	settings
+	[ "$CTFTPD_DIRECTORY" = /var/lib/tftpboot ]
+	[ "$CTFTPD_OPTIONS" = "--user tftpd --address 127.0.0.1:69 --secure -vv -B 1468 --refuse tsize --idle-timeout 60" ]
+	# the file says where its values came from and what was left out
+	grep -q "^# Written when ctftpd was installed, from tftpd-hpa's settings" "$ROOT/etc/default/ctftpd"
+	grep -qx '#   TFTP_ADDRESS="127.0.0.1:69"' "$ROOT/etc/default/ctftpd"
+	local name
+	for name in "-L:" "-P /run/hpa.pid:" "--frobnicate:"; do
+		grep -q "^#   $name" "$ROOT/etc/default/ctftpd"
+		grep -q "^ctftpd: NOT carried over: $name" <<<"$output"
+	done
+	grep -q "^ctftpd: translated: --timeout 60 became --idle-timeout 60" <<<"$output"
+	grep -q "^ctftpd: imported tftpd-hpa's settings into /etc/default/ctftpd" <<<"$output"
+	# the rest of ctftpd's file is kept (its documentation of the options)
+	grep -q '^# /etc/default/ctftpd: settings for ctftpd' "$ROOT/etc/default/ctftpd"
+	# under systemd, the socket listens on that address only
+	diff -u - <(grep -v '^#' "$ROOT/etc/systemd/system/ctftpd.socket.d/tftpd-hpa.conf") <<-'EOF'
+		[Socket]
+		ListenDatagram=
+		ListenDatagram=127.0.0.1:69
+	EOF
+}
+
+@test "deb: the import quotes what it writes (read back unchanged)" {
+	unpacked
+	local dir='/srv/a"b$c`d\e'"'f"
+	# shellcheck disable=SC2016 # a literal $ for the file
+	printf 'TFTP_DIRECTORY=%s\nTFTP_ADDRESS=":1069"\nTFTP_OPTIONS="-s -m /etc/tftp\\$map"\n' \
+		"'/srv/a\"b\$c\`d\\e'\"'\"'f'" >"$ROOT/etc/default/tftpd-hpa"
+	cat "$ROOT/etc/default/tftpd-hpa"
+	maintscript postinst configure ""
+	[ "$status" -eq 0 ]
+	settings
+	echo "directory: $CTFTPD_DIRECTORY"
+	[ "$CTFTPD_DIRECTORY" = "$dir" ]
+	[ "$CTFTPD_OPTIONS" = '--user tftp --address :1069 -s -m /etc/tftp$map' ]
+	grep -qx 'ListenDatagram=1069' "$ROOT/etc/systemd/system/ctftpd.socket.d/tftpd-hpa.conf"
+}
+
+@test "deb: a /etc/default/tftpd-hpa that does not parse leaves ctftpd's defaults, and says so" {
+	unpacked
+	printf 'TFTP_DIRECTORY="/var/lib/tftpboot"\nTFTP_OPTIONS="--secure\n' \
+		>"$ROOT/etc/default/tftpd-hpa"
+	maintscript postinst configure ""
+	[ "$status" -eq 0 ]
+	cmp "$ROOT/etc/default/ctftpd" "$top_srcdir/contrib/default/ctftpd"
+	grep -q "^ctftpd: could not import /etc/default/tftpd-hpa" <<<"$output"
+}
+
+@test "deb: upgrades and reinstallations leave /etc/default/ctftpd as the admin left it" {
+	unpacked
+	printf 'TFTP_DIRECTORY="/var/lib/tftpboot"\n' >"$ROOT/etc/default/tftpd-hpa"
+	printf 'CTFTPD_OPTIONS="--user tftp"\nCTFTPD_DIRECTORY="/srv/edited"\n' \
+		>"$ROOT/etc/default/ctftpd"
+	cp "$ROOT/etc/default/ctftpd" "$BATS_TEST_TMPDIR/edited"
+	maintscript postinst configure 0.1.0-1
+	[ "$status" -eq 0 ]
+	cmp "$ROOT/etc/default/ctftpd" "$BATS_TEST_TMPDIR/edited"
+	[ -z "$output" ]
+	# a first installation finding the file (left behind by hand) keeps it
+	# too, and says tftpd-hpa's was not imported
+	maintscript postinst configure ""
+	[ "$status" -eq 0 ]
+	cmp "$ROOT/etc/default/ctftpd" "$BATS_TEST_TMPDIR/edited"
+	grep -q "/etc/default/tftpd-hpa not imported" <<<"$output"
+	# an upgrade does not bring back a deleted file
+	rm "$ROOT/etc/default/ctftpd"
+	maintscript postinst configure 0.1.0-1
+	[ "$status" -eq 0 ]
+	[ ! -e "$ROOT/etc/default/ctftpd" ]
+}
+
+@test "deb: purge removes the settings it wrote, never the files in /srv/tftp" {
+	unpacked
+	printf 'TFTP_ADDRESS="127.0.0.1:69"\n' >"$ROOT/etc/default/tftpd-hpa"
+	maintscript postinst configure ""
+	[ "$status" -eq 0 ]
+	[ -f "$ROOT/etc/systemd/system/ctftpd.socket.d/tftpd-hpa.conf" ]
+	mkdir -p "$ROOT/srv/tftp/pxelinux.cfg"
+	echo "default local" >"$ROOT/srv/tftp/pxelinux.cfg/default"
+	echo kernel >"$ROOT/srv/tftp/vmlinuz"
+	maintscript postrm remove
+	[ "$status" -eq 0 ]
+	[ -f "$ROOT/etc/default/ctftpd" ]
+	maintscript postrm purge
+	[ "$status" -eq 0 ]
+	[ ! -e "$ROOT/etc/default/ctftpd" ]
+	[ ! -e "$ROOT/etc/systemd/system/ctftpd.socket.d" ]
+	[ "$(cat "$ROOT/srv/tftp/vmlinuz")" = kernel ]
+	[ "$(cat "$ROOT/srv/tftp/pxelinux.cfg/default")" = "default local" ]
+	# tftpd-hpa's file is tftpd-hpa's (its conffile)
+	[ -f "$ROOT/etc/default/tftpd-hpa" ]
+	# an empty /srv/tftp, made by the postinst, goes
+	rm -r "$ROOT/srv/tftp"
+	maintscript postinst configure ""
+	[ -d "$ROOT/srv/tftp" ]
+	maintscript postrm purge
+	[ "$status" -eq 0 ]
+	[ ! -e "$ROOT/srv/tftp" ]
 }
 
 @test "deb: reinstalling with UDP port 69 taken configures the package and says why (init script)" {
