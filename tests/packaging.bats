@@ -87,6 +87,7 @@ built() {
 		/lib/systemd/system/ctftpd.service /lib/systemd/system/ctftpd.socket \
 		/lib/systemd/system/ctftpd-standalone.service \
 		/usr/share/doc/ctftpd/copyright /usr/share/doc/ctftpd/syslog.txt \
+		/usr/share/doc/ctftpd/README.Debian \
 		/usr/share/doc/ctftpd/examples/inetd.conf \
 		/usr/share/doc/ctftpd/examples/xinetd.d/ctftpd; do
 		# (units: /lib on bookworm, /usr/lib from debhelper 13.12 on)
