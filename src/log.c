@@ -252,6 +252,9 @@ static const char *priority_name(int priority)
  * UTC (a chroot hides the zone files), only for a file: syslog and the
  * journal stamp lines themselves. */
 static void write_line(int fd, int stamp, int priority, const char *fmt,
+		       va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void write_line(int fd, int stamp, int priority, const char *fmt,
 		       va_list ap)
 {
 	char line[1024];
@@ -284,6 +287,9 @@ static void write_line(int fd, int stamp, int priority, const char *fmt,
 	line[n++] = '\n';
 	(void)!write(fd, line, n);
 }
+
+static void vlog(int priority, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 static void vlog(int priority, const char *fmt, va_list ap)
 {

@@ -264,20 +264,21 @@ char *packet_describe(const void *head, size_t headlen, size_t total, char *out,
 		      size_t outsz)
 {
 	const uint8_t *p = head;
-	unsigned op = headlen >= 2 ? (unsigned)(p[0] << 8 | p[1]) : 0;
-	unsigned num = headlen >= 4 ? (unsigned)(p[2] << 8 | p[3]) : 0;
+	unsigned op, num;
 	size_t o = 0;
 	int n;
 
 	if (headlen > total)
 		headlen = total;
+	op = headlen >= 2 ? (unsigned)(p[0] << 8 | p[1]) : 0;
+	num = headlen >= 4 ? (unsigned)(p[2] << 8 | p[3]) : 0;
 	switch (headlen >= 4 ? op : 0) {
 	case TFTP_DATA:
-		n = snprintf(out, outsz, "DATA %u, %zu bytes", num,
-			     total - TFTP_DATA_HEADER);
+		snprintf(out, outsz, "DATA %u, %zu bytes", num,
+			 total - TFTP_DATA_HEADER);
 		break;
 	case TFTP_ACK:
-		n = snprintf(out, outsz, "ACK %u", num);
+		snprintf(out, outsz, "ACK %u", num);
 		break;
 	case TFTP_ERROR:
 		n = snprintf(out, outsz, "ERROR %u \"", num);
@@ -309,9 +310,8 @@ char *packet_describe(const void *head, size_t headlen, size_t total, char *out,
 		}
 		return out;
 	default:
-		n = snprintf(out, outsz, "junk, %zu bytes", total);
+		snprintf(out, outsz, "junk, %zu bytes", total);
 		break;
 	}
-	(void)n;
 	return out;
 }
