@@ -869,3 +869,69 @@ start_logged() {
 	fetch hello.txt
 	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
 }
+
+# start_syslogd SOCKET FILE: a stand-in syslog daemon: a datagram socket at
+# SOCKET whose messages are appended to FILE, one a line.  Sets SYSLOGD_PID.
+start_syslogd() {
+	rm -f "$1"
+	perl -MSocket -MIO::Handle -e '
+		my ($path, $file) = @ARGV;
+		socket(my $s, PF_UNIX, SOCK_DGRAM, 0) or die "socket: $!";
+		bind($s, pack_sockaddr_un($path)) or die "bind $path: $!";
+		open(my $out, ">>", $file) or die "$file: $!";
+		$out->autoflush(1);
+		while (defined(recv($s, my $m, 65536, 0))) { print $out "$m\n"; }
+	' "$1" "$2" 3>&- &
+	SYSLOGD_PID=$!
+	KILL_PIDS="$KILL_PIDS $SYSLOGD_PID"
+	wait_for 5 test -S "$1"
+}
+
+# with_dev_log SOCKET COMMAND...: run COMMAND in a mount namespace whose
+# /dev is a copy holding only null, zero, urandom and a /dev/log that leads
+# to SOCKET.
+with_dev_log() {
+	local sock=$1
+	shift
+	mkdir -p "$BATS_TEST_TMPDIR/olddev"
+	# shellcheck disable=SC2016 # expanded by that sh
+	unshare --mount --propagation private sh -c '
+		old=$1 sock=$2; shift 2
+		mount --bind /dev "$old" && mount -t tmpfs none /dev || exit 1
+		for d in null zero urandom; do
+			: >"/dev/$d" && mount --bind "$old/$d" "/dev/$d" || exit 1
+		done
+		ln -s "$sock" /dev/log && exec "$@"' \
+		sh "$BATS_TEST_TMPDIR/olddev" "$sock" "$@"
+}
+
+@test "syslog: a detached daemon logs there; after a syslog daemon restart, SIGHUP reconnects (not chrooted)" {
+	need_root
+	need curl curl
+	unshare --mount --propagation private true 2>/dev/null ||
+		skip "cannot make a mount namespace"
+	make_root
+	pick_port
+	local sock=$BATS_TEST_TMPDIR/syslog.sock msgs=$BATS_TEST_TMPDIR/syslog.msgs
+	local pf=$BATS_TEST_TMPDIR/pid pid
+	start_syslogd "$sock" "$msgs"
+	# shellcheck disable=SC2086 # a word list
+	run with_dev_log "$sock" "$CTFTPD" --address "127.0.0.1:$PORT" \
+		--pidfile "$pf" $AS_ROOT "$ROOT" 3>&-
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_for 10 pidfile_holds "$pf"
+	pid=$(cat "$pf")
+	KILL_PIDS="$KILL_PIDS $pid"
+	SERVER_LOG=$msgs log_has "^<29>.* ctftpd\\[$pid\\]: listening on 127\\.0\\.0\\.1:$PORT"
+	fetch hello.txt
+	SERVER_LOG=$msgs log_has '^<30>.* ctftpd\[[0-9]+\]: RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+	# The syslog daemon restarts: a new socket at the same path.
+	kill "$SYSLOGD_PID"
+	wait "$SYSLOGD_PID" 2>/dev/null || true
+	start_syslogd "$sock" "$msgs.new"
+	kill -HUP "$pid"
+	SERVER_LOG=$msgs.new log_has "ctftpd\\[$pid\\]: syslog connection re-opened"
+	fetch hello.txt
+	SERVER_LOG=$msgs.new log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+}
