@@ -292,7 +292,7 @@ start_activated() {
 	return 1
 }
 
-@test "systemd-socket-activate: serves on the inherited socket, exits 0 when idle" {
+@test "systemd-socket-activate: serves on the inherited socket as tftp (or nobody), exits 0 when idle" {
 	need ss iproute2
 	need curl curl
 	find_socket_activate
@@ -302,6 +302,12 @@ start_activated() {
 		--log-file "$BATS_TEST_TMPDIR/ctftpd.log" "$ROOT"
 	fetch hello.txt
 	is_ctftpd "$SS_PID"
+	if [ "$(id -u)" -eq 0 ]; then
+		# Started as root without --user: the default drop.
+		local user
+		user=$(default_user)
+		ids_are "$SS_PID" "$(id -u "$user")" "$(id -g "$user")" "$user"
+	fi
 	fetch bin
 	local t0 t1 rc=0
 	t0=$(now_ms)
