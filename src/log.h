@@ -25,6 +25,11 @@ enum log_verbosity {
 #define LOG_PACKET_RATE 50
 #define LOG_PACKET_BURST 100
 
+/* The file a daemon logs to when no syslog daemon listens and standard
+ * error leads nowhere (under inetd, or detached from a pipe), rather than
+ * losing its lines. */
+#define LOG_FALLBACK_FILE "/var/log/ctftpd.log"
+
 /* Where the lines go. */
 enum log_dest {
 	LOG_DEST_STDERR, /* standard error, one write(2) a line */

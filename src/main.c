@@ -78,10 +78,11 @@ static int map_test(struct config *cfg)
 /* Where the log goes, decided once the sockets are known (inherited: from
  * inetd or systemd) and never nowhere: --log-file; standard error with
  * --foreground; else syslog, if a syslog daemon listens; else standard
- * error if it leads somewhere (a terminal, the journal, a pipe, a file),
- * kept open when detaching (*keep_stderr).  A standalone daemon's start-up
- * lines reach the terminal too until it detaches.  Returns 0, or an exit
- * status after saying on standard error what is wrong. */
+ * error if it leads somewhere (a terminal, the journal, a file, a pipe
+ * unless detaching), kept open when detaching (*keep_stderr); else
+ * LOG_FALLBACK_FILE.  A standalone daemon's start-up lines reach the
+ * terminal too until it detaches.  Returns 0, or an exit status after
+ * saying on standard error what is wrong. */
 static int choose_log(const struct config *cfg, int inherited, int *keep_stderr)
 {
 	int echo = !inherited && !cfg->foreground;
@@ -114,10 +115,18 @@ static int choose_log(const struct config *cfg, int inherited, int *keep_stderr)
 			log_syslog_path(), why);
 		return 0;
 	}
+	if (log_open_file(LOG_FALLBACK_FILE) == 0) {
+		log_echo_stderr(echo);
+		log_msg(LOG_WARNING,
+			"no syslog at %s (%s): logging to %s (--log-file FILE "
+			"to choose)",
+			log_syslog_path(), why, LOG_FALLBACK_FILE);
+		return 0;
+	}
 	fprintf(stderr,
-		"ctftpd: no syslog at %s (%s) and standard error leads "
-		"nowhere: give --log-file FILE, or --foreground\n",
-		log_syslog_path(), why);
+		"ctftpd: no syslog at %s (%s), standard error leads nowhere, "
+		"and %s: %s: give --log-file FILE, or --foreground\n",
+		log_syslog_path(), why, LOG_FALLBACK_FILE, strerror(errno));
 	return EXIT_RUNTIME;
 }
 
