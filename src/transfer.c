@@ -40,6 +40,7 @@ struct slot_meta {
 
 struct transfer {
 	const struct config *cfg;
+	const struct transfer_request *tr;
 	int sock;    /* connected to the client */
 	int wake_fd; /* handoff: a repeated request, or stop */
 	char client_str[NET_ADDRSTRLEN];
@@ -194,13 +195,54 @@ static int64_t deadline(const struct transfer *t)
 					       : t->heard_us + t->give_up_us;
 }
 
+/* --single-port: a request (n bytes in rxbuf) that reached the transfer's
+ * socket, which holds the client's datagrams to the listening port.  Its
+ * own request again, while the transfer runs: before confirmation the
+ * first packet is resent (WAIT_REPEAT), after it is a stale copy (ignored,
+ * -1).  Anything else goes back to the listener (handoff.h), which serves
+ * it as a new request; this transfer ends (WAIT_END). */
+static int take_request(struct transfer *t, size_t n)
+{
+	const struct transfer_request *tr = t->tr;
+	static struct handoff_request back;
+
+	if (n == tr->request_len && memcmp(t->rxbuf, tr->request, n) == 0 &&
+	    !t->logged) { /* logged: the outcome is settled (an upload's
+			   * dally), a repeat asks for the file again */
+		if (t->confirmed)
+			return -1;
+		t->heard_us = now_us();
+		return WAIT_REPEAT;
+	}
+	/* A repeat of the old request now gets a new child, and the socket
+	 * goes first, so that the next transfer's is the only one connected
+	 * to this client. */
+	handoff_withdraw();
+	close(t->sock);
+	t->sock = -1;
+	back.client = tr->client;
+	back.origin = tr->origin;
+	back.listen_idx = tr->listen_idx;
+	back.origin.truncated = n > sizeof(back.bytes);
+	back.len = (unsigned)(n > sizeof(back.bytes) ? sizeof(back.bytes) : n);
+	memcpy(back.bytes, t->rxbuf, back.len);
+	if (handoff_give_back(tr->handback_fd, &back) != 0)
+		log_msg(LOG_WARNING, "%s: cannot hand a request back: %s",
+			t->client_str, strerror(errno));
+	end(t, TRANSFER_STOPPED, "replaced by a new request from the client");
+	return WAIT_END;
+}
+
 /* Read one datagram from the client.  An ERROR ends the transfer (and is
  * never answered).  Returns WAIT_GOT with *pkt filled, WAIT_END, or -1 to
  * keep waiting (nothing, or junk). */
 static int take_packet(struct transfer *t, struct tftp_packet *pkt)
 {
 	const char *why;
-	ssize_t n = recv(t->sock, t->rxbuf, sizeof(t->rxbuf), 0);
+	union sockaddr_any from;
+	socklen_t fromlen = sizeof(from);
+	ssize_t n = recvfrom(t->sock, t->rxbuf, sizeof(t->rxbuf), 0, &from.sa,
+			     &fromlen);
 
 	if (n < 0) {
 		if (errno == EINTR || errno == EAGAIN)
@@ -212,6 +254,15 @@ static int take_packet(struct transfer *t, struct tftp_packet *pkt)
 			end(t, TRANSFER_FAILED, "failed: receive error: %s",
 			    strerror(errno));
 		return WAIT_END;
+	}
+	if (t->cfg->single_port) {
+		/* Queued in the instant between the socket's bind and its
+		 * connect, on another CPU: somebody else's. */
+		if (!net_same(&from, &t->tr->client))
+			return -1;
+		if (n >= 2 && t->rxbuf[0] == 0 &&
+		    (t->rxbuf[1] == TFTP_RRQ || t->rxbuf[1] == TFTP_WRQ))
+			return take_request(t, (size_t)n);
 	}
 	if (packet_parse_reply(t->rxbuf, (size_t)n, pkt, &why) != 0) {
 		log_msg(LOG_DEBUG, "ignoring bad datagram from %s: %s",
@@ -548,12 +599,23 @@ static int open_socket(struct transfer *t, const struct transfer_request *tr)
 	const struct config *cfg = t->cfg;
 	const union sockaddr_any *local = &tr->origin.local;
 	char where[NET_ADDRSTRLEN];
+	unsigned dropped;
 	int saved;
 
-	t->sock = net_transfer_socket(local, cfg->port_low, cfg->port_high,
-				      (unsigned)getpid(), &tr->client);
-	if (t->sock >= 0)
+	if (cfg->single_port)
+		t->sock = net_shared_port_socket(local, &tr->client, &dropped);
+	else
+		t->sock = net_transfer_socket(local, cfg->port_low,
+					      cfg->port_high,
+					      (unsigned)getpid(), &tr->client);
+	if (t->sock >= 0) {
+		if (cfg->single_port && dropped)
+			log_msg(LOG_DEBUG,
+				"%s: dropped %u datagrams that reached the "
+				"transfer socket before its connect",
+				t->client_str, dropped);
 		return 0;
+	}
 	saved = errno;
 	if (cfg->port_low)
 		snprintf(where, sizeof(where), "%u-%u", cfg->port_low,
@@ -562,7 +624,11 @@ static int open_socket(struct transfer *t, const struct transfer_request *tr)
 		net_format(local, where);
 	end(t, TRANSFER_FAILED, "failed: no transfer socket on %s: %s", where,
 	    strerror(saved));
-	t->sock = net_transfer_socket(local, 0, 0, 0, &tr->client);
+	/* --single-port: an ERROR from another port would not pass the
+	 * NAT or firewall the option is for; the listening socket's does. */
+	t->sock = cfg->single_port
+			  ? -1
+			  : net_transfer_socket(local, 0, 0, 0, &tr->client);
 	if (t->sock >= 0) {
 		send_error(t, TFTP_EUNDEF,
 			   saved == EADDRINUSE ? "no free transfer port"
@@ -969,6 +1035,7 @@ enum transfer_outcome transfer_run(const struct config *cfg,
 	memset(&t, 0, sizeof(t));
 	clock_gettime(CLOCK_MONOTONIC, &t.start);
 	t.cfg = cfg;
+	t.tr = tr;
 	t.wake_fd = tr->wake_fd;
 	t.heard_us = now_us();
 	net_format(&tr->client, t.client_str);
