@@ -17,6 +17,7 @@
 #include "source.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -195,16 +196,69 @@ static int64_t deadline(const struct transfer *t)
 					       : t->heard_us + t->give_up_us;
 }
 
+/* --single-port: hand the request of n bytes at buf back to the listener
+ * (handoff.h), as if it had reached the listening socket. */
+static void give_back(struct transfer *t, const uint8_t *buf, size_t n)
+{
+	const struct transfer_request *tr = t->tr;
+	static struct handoff_request back;
+
+	back.client = tr->client;
+	back.origin = tr->origin;
+	back.listen_idx = tr->listen_idx;
+	back.origin.truncated = n > sizeof(back.bytes);
+	back.len = (unsigned)(n > sizeof(back.bytes) ? sizeof(back.bytes) : n);
+	memcpy(back.bytes, buf, back.len);
+	if (handoff_give_back(tr->handback_fd, &back) != 0)
+		log_msg(LOG_WARNING, "%s: cannot hand a request back: %s",
+			t->client_str, strerror(errno));
+}
+
+/* --single-port: let go of the client's address and port, then close the
+ * socket.  Connected to itself, the socket takes no more of the client's
+ * datagrams: they go to the listener (or the next transfer's socket) from
+ * then on.  What the client sent before is still queued: first (n bytes,
+ * or NULL), then each queued request, go back to the listener, which
+ * serves them; the rest is dropped. */
+static void release_socket(struct transfer *t, const uint8_t *first, size_t n)
+{
+	union sockaddr_any self, from;
+	socklen_t len = sizeof(self);
+	ssize_t got;
+	int fl;
+
+	if (getsockname(t->sock, &self.sa, &len) == 0 &&
+	    connect(t->sock, &self.sa, net_len(&self)) == 0 &&
+	    (fl = fcntl(t->sock, F_GETFL)) >= 0 &&
+	    fcntl(t->sock, F_SETFL, fl | O_NONBLOCK) == 0) {
+		if (first)
+			give_back(t, first, n);
+		first = NULL;
+		while ((len = sizeof(from)),
+		       (got = recvfrom(t->sock, t->rxbuf, sizeof(t->rxbuf), 0,
+				       &from.sa, &len)) >= 0 ||
+			       errno == EINTR)
+			if (got >= 2 && net_same(&from, &t->tr->client) &&
+			    t->rxbuf[0] == 0 &&
+			    (t->rxbuf[1] == TFTP_RRQ ||
+			     t->rxbuf[1] == TFTP_WRQ))
+				give_back(t, t->rxbuf, (size_t)got);
+	}
+	close(t->sock);
+	t->sock = -1;
+	if (first) /* the socket could not let go: still served */
+		give_back(t, first, n);
+}
+
 /* --single-port: a request (n bytes in rxbuf) that reached the transfer's
  * socket, which holds the client's datagrams to the listening port.  Its
  * own request again, while the transfer runs: before confirmation the
  * first packet is resent (WAIT_REPEAT), after it is a stale copy (ignored,
- * -1).  Anything else goes back to the listener (handoff.h), which serves
- * it as a new request; this transfer ends (WAIT_END). */
+ * -1).  Anything else goes back to the listener, which serves it as a new
+ * request (handoff.h), and this transfer ends (WAIT_END). */
 static int take_request(struct transfer *t, size_t n)
 {
 	const struct transfer_request *tr = t->tr;
-	static struct handoff_request back;
 
 	if (n == tr->request_len && memcmp(t->rxbuf, tr->request, n) == 0 &&
 	    !t->logged) { /* logged: the outcome is settled (an upload's
@@ -214,22 +268,12 @@ static int take_request(struct transfer *t, size_t n)
 		t->heard_us = now_us();
 		return WAIT_REPEAT;
 	}
-	/* A repeat of the old request now gets a new child, and the socket
-	 * goes first, so that the next transfer's is the only one connected
-	 * to this client. */
+	/* A repeat of the old request now gets a new child. */
 	handoff_withdraw();
-	close(t->sock);
-	t->sock = -1;
-	back.client = tr->client;
-	back.origin = tr->origin;
-	back.listen_idx = tr->listen_idx;
-	back.origin.truncated = n > sizeof(back.bytes);
-	back.len = (unsigned)(n > sizeof(back.bytes) ? sizeof(back.bytes) : n);
-	memcpy(back.bytes, t->rxbuf, back.len);
-	if (handoff_give_back(tr->handback_fd, &back) != 0)
-		log_msg(LOG_WARNING, "%s: cannot hand a request back: %s",
-			t->client_str, strerror(errno));
-	end(t, TRANSFER_STOPPED, "replaced by a new request from the client");
+	release_socket(t, t->rxbuf, n);
+	/* The listener's words for it: "new request from ...: ending its
+	 * previous transfer". */
+	end(t, TRANSFER_STOPPED, "stopped by the server");
 	return WAIT_END;
 }
 
@@ -1062,6 +1106,8 @@ enum transfer_outcome transfer_run(const struct config *cfg,
 		summary(&t);
 	free(t.ring);
 	free(t.meta);
+	if (t.sock >= 0 && cfg->single_port)
+		release_socket(&t, NULL, 0);
 	if (t.sock >= 0)
 		close(t.sock);
 	return t.outcome;
