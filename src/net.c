@@ -279,13 +279,20 @@ static int check_peer(const union sockaddr_any *addr, union sockaddr_any *bound)
 }
 
 /* The client a sends 'a' and the stranger b sends 'b' to port: the
- * transfer's socket t must get 'a', the listener l 'b'. */
+ * transfer's socket t must get 'a', the listener l 'b'.  Returns 0, or -1
+ * with *why set (wrong: what it says when the routing is wrong). */
 static int check_route(int t, int l, int a, int b,
-		       const union sockaddr_any *port)
+		       const union sockaddr_any *port, const char *wrong,
+		       const char **why)
 {
-	return sendto(a, "a", 1, 0, &port->sa, net_len(port)) == 1 &&
-	       sendto(b, "b", 1, 0, &port->sa, net_len(port)) == 1 &&
-	       check_got(t, 'a') && check_got(l, 'b');
+	errno = 0;
+	if (sendto(a, "a", 1, 0, &port->sa, net_len(port)) != 1 ||
+	    sendto(b, "b", 1, 0, &port->sa, net_len(port)) != 1) {
+		*why = "the check's datagrams cannot be sent on the loopback";
+		return -1;
+	}
+	*why = wrong;
+	return check_got(t, 'a') && check_got(l, 'b') ? 0 : -1;
 }
 
 int net_single_port_check(const union sockaddr_any *listening,
@@ -321,10 +328,11 @@ int net_single_port_check(const union sockaddr_any *listening,
 	fd[1] = net_shared_port_socket(&lo, &ta, &dropped);
 	if (fd[1] < 0)
 		goto out;
-	*why = "the listener, not the connected socket, received the "
-	       "client's datagram";
-	errno = 0;
-	if (!check_route(fd[1], fd[0], fd[2], fd[3], &lo))
+	if (check_route(fd[1], fd[0], fd[2], fd[3], &lo,
+			"a connected socket does not take its peer's "
+			"datagrams from the listener (or they were lost: a "
+			"firewall on the loopback?)",
+			why) != 0)
 		goto out;
 	*why = "the connected socket's reply did not come from the "
 	       "listening port";
@@ -343,9 +351,11 @@ int net_single_port_check(const union sockaddr_any *listening,
 	fd[0] = open_udp(&lo, 1);
 	if (fd[0] < 0 || bind(fd[0], &lo.sa, net_len(&lo)) != 0)
 		goto out;
-	*why = "a listener bound later takes the transfer's datagrams";
-	errno = 0;
-	if (!check_route(fd[1], fd[0], fd[2], fd[3], &lo))
+	if (check_route(fd[1], fd[0], fd[2], fd[3], &lo,
+			"a listener bound later takes the transfer's "
+			"datagrams (or they were lost: a firewall on the "
+			"loopback?)",
+			why) != 0)
 		goto out;
 	/* The transfers' own binds: the listening address and port (any
 	 * datagram the test socket takes in its short life is dropped, and
