@@ -101,11 +101,13 @@ from_listening_port() {
 	make_root
 	make_file src.bin 300000
 	start_server --create
-	local client host
+	local client host name
 	for client in tftp-hpa curl busybox atftp; do
 		for host in 127.0.0.1 ::1; do
-			tftp_put "$client" "$host" "$ROOT/src.bin" "up-$client-$host"
-			same "$ROOT/up-$client-$host" "$ROOT/src.bin"
+			# No colon: tftp-hpa reads HOST:FILE in a name.
+			name="up-$client-${host//:/_}"
+			tftp_put "$client" "$host" "$ROOT/src.bin" "$name"
+			same "$ROOT/$name" "$ROOT/src.bin"
 		done
 	done
 	tftp_put -w 8 atftp 127.0.0.1 "$ROOT/src.bin" up-window
