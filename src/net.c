@@ -295,8 +295,7 @@ static int check_route(int t, int l, int a, int b,
 	return check_got(t, 'a') && check_got(l, 'b') ? 0 : -1;
 }
 
-int net_single_port_check(const union sockaddr_any *listening,
-			  const char **why)
+int net_single_port_check(const union sockaddr_any *listening, const char **why)
 {
 	union sockaddr_any lo, any, ta, tb, from;
 	socklen_t len = sizeof(any);

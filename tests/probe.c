@@ -775,8 +775,8 @@ static int expect_no_reply(struct probe *p, const struct raw_case *cases,
 				  "no DATA for the RRQ sent after the %s "
 				  "within %d ms",
 				  what, REPLY_MS);
-		else if (rc > 0 && (!from_transfer_port(p, &r) ||
-				    !r.decoded || r.pkt.opcode != TFTP_DATA))
+		else if (rc > 0 && (!from_transfer_port(p, &r) || !r.decoded ||
+				    r.pkt.opcode != TFTP_DATA))
 			rc = fail(p, "the listening port answered: %s",
 				  describe(&r, desc, sizeof(desc)));
 	}
@@ -2280,12 +2280,11 @@ static int sc_new_request(struct probe *p, int argc, char **argv)
 		if (rc == 0)
 			rc = fail(p, "%s: no DATA %u within %d ms", argv[1],
 				  w.expected, REPLY_MS);
-		else if (rc > 0 && (single_port()
-					    ? r.decoded &&
-						      r.pkt.opcode ==
-							      TFTP_DATA &&
-						      r.pkt.block != w.expected
-					    : net_same(&r.from, &d.tid)))
+		else if (rc > 0 &&
+			 (single_port()
+				  ? r.decoded && r.pkt.opcode == TFTP_DATA &&
+					    r.pkt.block != w.expected
+				  : net_same(&r.from, &d.tid)))
 			rc = fail(p,
 				  "the old transfer's port sent %s after "
 				  "the new request",
