@@ -78,9 +78,13 @@ static int bind_one(struct listener *l, const union sockaddr_any *addr,
 	if (addr->sa.sa_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0)
 		goto fail;
-	if (l->cfg->single_port && net_share_port(fd) != 0)
-		goto fail;
 	if (bind(fd, &addr->sa, net_len(addr)) != 0)
+		goto fail;
+	/* --single-port: shared only once bound, so that a port another
+	 * process holds (a second ctftpd --single-port too) is still "in
+	 * use"; Linux looks at the option at the later binds, and the
+	 * start-up check proves it on other platforms. */
+	if (l->cfg->single_port && net_share_port(fd) != 0)
 		goto fail;
 	if (net_is_any(addr) &&
 	    net_want_local_address(fd, addr->sa.sa_family) != 0)

@@ -72,9 +72,11 @@ int net_transfer_socket(const union sockaddr_any *local, unsigned port_low,
  * too.  net_single_port_check proves at start-up that the platform routes
  * this way; without that proof the option is refused. */
 
-/* Let fd share its address and port with the transfers' sockets.  For a
- * listener that is not bound yet; on Linux an inherited, bound one works
- * too (the check happens at the later binds).  Returns 0, or -1 (errno). */
+/* Let fd share its address and port with the transfers' sockets.  On Linux
+ * fd may be bound already (the option is looked at by the later binds): the
+ * listener sets it after its own bind, so that a port another process holds
+ * is still in use, and an inherited socket gets it too.  Returns 0, or -1
+ * (errno). */
 int net_share_port(int fd);
 
 /* A transfer's socket under --single-port: bound on local (address and

@@ -49,6 +49,12 @@ from_listening_port() {
 	start_server
 	log_has 'listening on 127\.0\.0\.1:[0-9]+, serving .*; transfers answer from this port \(--single-port\)'
 	log_has 'listening on \[::1\]:[0-9]+, serving .*--single-port'
+	# The listening socket allows sharing only once bound: a second
+	# daemon on the port still finds it in use.
+	run "$CTFTPD" --foreground --single-port --host 127.0.0.1 --port "$PORT" "$ROOT"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"cannot listen on 127.0.0.1:$PORT: Address already in use"* ]]
 	stop_server
 	run "$CTFTPD" --single-port --port-range 40000:40010 -L "$ROOT"
 	[ "$status" -eq 2 ]
