@@ -483,10 +483,12 @@ static void run_child(struct listener *l, const struct transfer_request *tr0,
  * again: that transfer's child answers (it resends its first packet), or
  * when it has just ended, a new child does.  Other bytes: the client has
  * moved on, so its old transfer ends without another packet and the new
- * request is served.  Returns 1 when the request is dealt with, 0 when it
- * must be served by a new child. */
+ * request is served.  handed_back: the request came from a child
+ * (--single-port, handoff.h).  Returns 1 when the request is dealt with, 0
+ * when it must be served by a new child. */
 static int repeated_request(struct listener *l, struct child *c, uint64_t hash,
-			    size_t len, const union sockaddr_any *from)
+			    size_t len, const union sockaddr_any *from,
+			    int handed_back)
 {
 	char who[NET_ADDRSTRLEN];
 
@@ -503,10 +505,11 @@ static int repeated_request(struct listener *l, struct child *c, uint64_t hash,
 		c->ending = 1; /* it has ended and is exiting */
 		return 0;
 	}
-	log_msg(LOG_INFO,
-		"new request from %s: ending its previous transfer "
-		"(process %ld)",
-		net_format(from, who), (long)c->pid);
+	if (!handed_back) /* else the child said it (take_request) */
+		log_msg(LOG_INFO,
+			"new request from %s: ending its previous transfer "
+			"(process %ld)",
+			net_format(from, who), (long)c->pid);
 	kill(c->pid, SIGTERM);
 	c->ending = 1;
 	return 0;
@@ -670,7 +673,7 @@ static void handle_request(struct listener *l, int idx)
 	struct tftp_request req;
 	enum path_result pr;
 	const char *why, *op, *mapped, *fname;
-	int fd, slot;
+	int fd, slot, handed_back = idx < 0;
 	struct child *c;
 	uint64_t hash;
 	ssize_t n;
@@ -747,7 +750,8 @@ static void handle_request(struct listener *l, int idx)
 		 * keep a client waiting. */
 		reap(l, 0);
 		c = find_child(l, &from);
-		if (c && repeated_request(l, c, hash, (size_t)n, &from))
+		if (c &&
+		    repeated_request(l, c, hash, (size_t)n, &from, handed_back))
 			return;
 	}
 	if (l->nchildren >= l->cfg->max_clients) {

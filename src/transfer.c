@@ -268,11 +268,16 @@ static int take_request(struct transfer *t, size_t n)
 		t->heard_us = now_us();
 		return WAIT_REPEAT;
 	}
+	/* The listener's line for a new request that reaches it (it does
+	 * not repeat it for one handed back: this process may be reaped
+	 * before the listener reads it). */
+	log_msg(LOG_INFO,
+		"new request from %s: ending its previous transfer (process "
+		"%ld)",
+		t->client_str, (long)getpid());
 	/* A repeat of the old request now gets a new child. */
 	handoff_withdraw();
 	release_socket(t, t->rxbuf, n);
-	/* The listener's words for it: "new request from ...: ending its
-	 * previous transfer". */
 	end(t, TRANSFER_STOPPED, "stopped by the server");
 	return WAIT_END;
 }

@@ -122,7 +122,7 @@ from_listening_port() {
 
 @test "--single-port: the listener never sees a transfer's ACKs; a second client is served while the first runs" {
 	make_root
-	make_file big 4194304
+	make_file big 41943040
 	# -v2: the listener logs every datagram it ignores.
 	start_server -v2
 	hold_open "$BATS_TEST_TMPDIR/held" big
@@ -141,7 +141,7 @@ from_listening_port() {
 
 @test "--single-port: --max-clients and --max-per-client refuse from the listening port while a transfer runs" {
 	make_root
-	make_file big 4194304
+	make_file big 41943040
 	start_server --max-clients 1
 	hold_open "$BATS_TEST_TMPDIR/held" big
 	fails fetch_same -T 20 curl 127.0.0.1 hello.txt
