@@ -4,7 +4,7 @@
 # as the transfer's port) fetch and upload through it; the listener must
 # still get everybody else's requests while transfers run; a firewall that
 # lets only the listening port out passes single-port transfers and stops
-# normal ones; and the probe suite passes whole in this mode.
+# normal ones; and the probe and interop suites pass whole in this mode.
 
 load helpers
 
@@ -268,6 +268,13 @@ netns_server() {
 	# PROBE_SINGLE_PORT too for the tests that run the probe directly.
 	run env CTFTPD_MODE_ARGS=--single-port PROBE_SINGLE_PORT=1 \
 		bats --tap "$top_srcdir/tests/probe.bats"
+	echo "$output" | grep -v '^ok ' | head -40
+	[ "$status" -eq 0 ]
+}
+
+@test "--single-port: tests/interop.bats (every client, 0 B to 40 MiB, netascii) passes whole in this mode" {
+	run env CTFTPD_MODE_ARGS=--single-port PROBE_SINGLE_PORT=1 \
+		bats --tap "$top_srcdir/tests/interop.bats"
 	echo "$output" | grep -v '^ok ' | head -40
 	[ "$status" -eq 0 ]
 }
