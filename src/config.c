@@ -168,6 +168,10 @@ static const struct opt table[] = {
 	 .kind = K_CUSTOM, .set = set_port_range,
 	 .expect = "LOW:HIGH, 1.." STR(PORT_MAX) ", LOW <= HIGH",
 	 .help = "send from transfer ports in LOW..HIGH"},
+	{.name = "single-port", .kind = K_SET, .field = F(single_port),
+	 .value = 1,
+	 .help = "answer every transfer from the listening port itself (for "
+		 "NAT and containers); checked at start-up"},
 	{.name = "file-directory", .metavar = "DIR", .kind = K_STRING,
 	 .field = F(root), .def_str = CTFTPD_DEFAULT_ROOT,
 	 .help = "serve files from DIR (default %d)"},
@@ -727,6 +731,12 @@ enum config_status config_parse(int argc, char **argv, struct config *cfg,
 		/* A group change alone would leave the daemon running as
 		 * root while looking confined. */
 		snprintf(errbuf, errsz, "--group needs --user");
+		return CONFIG_ERROR;
+	}
+	if (cfg->single_port && cfg->port_low) {
+		/* Two answers to "which port does a reply come from". */
+		snprintf(errbuf, errsz,
+			 "--single-port and --port-range exclude each other");
 		return CONFIG_ERROR;
 	}
 	if (cfg->map_test && !cfg->map_file) {

@@ -86,8 +86,11 @@ struct config {
 	int map_test;		      /* --map-test: map standard input, serve
 				       * nothing */
 	unsigned port_low, port_high; /* transfer ports; 0 = any */
-	size_t cache_size;	      /* bytes of the shared cache; 0 = off */
-	size_t cache_max_file;	      /* bytes: larger files are never cached */
+	int single_port;	   /* --single-port: transfers answer from the
+				    * listening address and port (net.h,
+				    * net_shared_port_socket) */
+	size_t cache_size;	   /* bytes of the shared cache; 0 = off */
+	size_t cache_max_file;	   /* bytes: larger files are never cached */
 	unsigned cache_min_age_ms; /* files changed more recently: not cached */
 };
 

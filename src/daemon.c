@@ -17,6 +17,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#if HAVE_SYS_PRCTL_H && HAVE_LINUX_CAPABILITY_H && HAVE_SYS_SYSCALL_H
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#if defined(PR_SET_KEEPCAPS) && defined(SYS_capset) && \
+	defined(_LINUX_CAPABILITY_VERSION_3)
+#define KEEP_BIND_CAP 1
+#endif
+#endif
 
 #define SD_LISTEN_FDS_START 3
 
@@ -257,3 +266,48 @@ int daemon_confine(const char *dir, int drop, uid_t uid, gid_t gid,
 	}
 	return 0;
 }
+
+#ifdef KEEP_BIND_CAP
+int daemon_keep_bind_prepare(const char **why)
+{
+	/* Without it, setuid away from root clears the permitted set. */
+	if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) != 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+
+int daemon_keep_bind_finish(const char **why)
+{
+	/* Permitted and effective: CAP_NET_BIND_SERVICE alone; the rest
+	 * (CAP_SETUID among them) is gone for good.  The raw system call,
+	 * as libcap is not ours to depend on. */
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+	int rc;
+
+	memset(data, 0, sizeof(data));
+	data[0].permitted = data[0].effective = 1u << CAP_NET_BIND_SERVICE;
+	rc = (int)syscall(SYS_capset, &hdr, data);
+	(void)prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
+	if (rc != 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+#else
+int daemon_keep_bind_prepare(const char **why)
+{
+	*why = "keeping a capability across setuid is not supported here";
+	return -1;
+}
+
+int daemon_keep_bind_finish(const char **why)
+{
+	*why = "keeping a capability across setuid is not supported here";
+	return -1;
+}
+#endif

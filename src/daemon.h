@@ -63,4 +63,13 @@ int daemon_lookup_user(const char *user, const char *group, uid_t *uid,
 int daemon_confine(const char *dir, int drop, uid_t uid, gid_t gid,
 		   const char **why);
 
+/* Linux: after a drop from root, keep CAP_NET_BIND_SERVICE (and no other
+ * capability), so that --single-port's transfer sockets can bind a port
+ * below 1024.  Call daemon_keep_bind_prepare before daemon_confine and
+ * daemon_keep_bind_finish after it.  Both return 0, or -1 with *why set
+ * where the platform cannot (then --single-port's start-up check refuses
+ * a privileged port, as without it). */
+int daemon_keep_bind_prepare(const char **why);
+int daemon_keep_bind_finish(const char **why);
+
 #endif

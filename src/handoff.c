@@ -10,8 +10,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #if ATOMIC_INT_LOCK_FREE != 2
@@ -153,4 +155,49 @@ int handoff_finish(void)
 	 * transfer ended; the listener counts on this child to answer. */
 	atomic_store(my_word, HANDOFF_ACTIVE);
 	return !stop_flag;
+}
+
+void handoff_withdraw(void)
+{
+	if (my_word)
+		atomic_store(my_word, HANDOFF_DONE);
+}
+
+/* ---- requests handed back ------------------------------------------------ */
+
+int handoff_channel(int fds[2])
+{
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, fds) != 0)
+		return -1;
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0 ||
+	    fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0 ||
+	    fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 ||
+	    fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0) {
+		int saved = errno;
+		close(fds[0]);
+		close(fds[1]);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+int handoff_give_back(int fd, const struct handoff_request *r)
+{
+	size_t len = offsetof(struct handoff_request, bytes) + r->len;
+
+	return send(fd, r, len, 0) == (ssize_t)len ? 0 : -1;
+}
+
+int handoff_take_back(int fd, struct handoff_request *r)
+{
+	ssize_t n = recv(fd, r, sizeof(*r), 0);
+
+	/* From our own children, but checked all the same: a length that
+	 * disagrees with the datagram is dropped. */
+	if (n < (ssize_t)offsetof(struct handoff_request, bytes) ||
+	    r->len > sizeof(r->bytes) ||
+	    (size_t)n != offsetof(struct handoff_request, bytes) + r->len)
+		return -1;
+	return 0;
 }

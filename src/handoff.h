@@ -14,7 +14,10 @@
 #ifndef CTFTPD_HANDOFF_H
 #define CTFTPD_HANDOFF_H
 
+#include "net.h"
+
 #include <signal.h>
+#include <stdint.h>
 
 /* The word's states.  0 is a free slot. */
 enum handoff_state {
@@ -74,5 +77,47 @@ int handoff_mark_done(void);
  * word is now HANDOFF_DONE and later repeats go to a new child), or 1 when
  * the request was repeated meanwhile and must be served again. */
 int handoff_finish(void);
+
+/* Child: give up the request word at once (HANDOFF_DONE, whatever it
+ * held), so that a later repeat of the request goes to a new child.  For a
+ * child that hands a request back (below) and ends. */
+void handoff_withdraw(void);
+
+/* ---- --single-port: requests handed back -------------------------------
+ *
+ * With --single-port a client's datagrams reach its transfer's socket, not
+ * the listener, for as long as that socket lives: a repeat of its request,
+ * or a new request from the same address and port.  The transfer answers a
+ * repeat itself while it runs (it resends its first packet), and hands
+ * anything else back to the listener, which decides as it does for what
+ * reaches it directly (listener.c, repeated_request): a new request ends
+ * the old transfer and is served by a new child; the old request again,
+ * once its transfer is over, is served again.  The child closes its socket
+ * before it hands the request back, so the new transfer's socket is the
+ * only one connected to that client. */
+
+/* Longest request handed back (bytes): the listener's own limit. */
+#define HANDOFF_REQUEST_MAX 4096
+
+/* One request handed back, as the listener would have received it. */
+struct handoff_request {
+	union sockaddr_any client;
+	struct net_recv_info origin; /* its truncated: longer than the max */
+	int listen_idx;		     /* the listening socket it belongs to */
+	unsigned len;		     /* bytes */
+	uint8_t bytes[HANDOFF_REQUEST_MAX];
+};
+
+/* The channel: a datagram socket pair, close-on-exec, the read end (fds[0])
+ * non-blocking.  Returns 0, or -1 (errno). */
+int handoff_channel(int fds[2]);
+
+/* Child: hand the request r back on fd without waiting (a full channel
+ * drops it: the client resends).  Returns 0, or -1 (errno). */
+int handoff_give_back(int fd, const struct handoff_request *r);
+
+/* Listener: one request from fd into *r.  Returns 0, or -1 when none is
+ * waiting or it is malformed. */
+int handoff_take_back(int fd, struct handoff_request *r);
 
 #endif

@@ -80,6 +80,12 @@ static int bind_one(struct listener *l, const union sockaddr_any *addr,
 		goto fail;
 	if (bind(fd, &addr->sa, net_len(addr)) != 0)
 		goto fail;
+	/* --single-port: shared only once bound, so that a port another
+	 * process holds (a second ctftpd --single-port too) is still "in
+	 * use"; Linux looks at the option at the later binds, and the
+	 * start-up check proves it on other platforms. */
+	if (l->cfg->single_port && net_share_port(fd) != 0)
+		goto fail;
 	if (net_is_any(addr) &&
 	    net_want_local_address(fd, addr->sa.sa_family) != 0)
 		log_msg(LOG_WARNING,
@@ -170,6 +176,13 @@ int listener_adopt(struct listener *l, const struct config *cfg, const int *fds,
 				"%s: cannot learn the local "
 				"address of requests (%s)",
 				net_format(&addr, where), strerror(errno));
+		if (cfg->single_port && net_share_port(fds[i]) != 0) {
+			log_msg(LOG_ERR,
+				"--single-port: cannot share the port of "
+				"inherited descriptor %d: %s",
+				fds[i], strerror(errno));
+			return -1;
+		}
 		if (set_nonblock_cloexec(fds[i]) != 0) {
 			log_msg(LOG_ERR, "descriptor %d: %s", fds[i],
 				strerror(errno));
@@ -432,6 +445,8 @@ static void run_child(struct listener *l, const struct transfer_request *tr0,
 			close(l->fds[i]);
 	close(l->sigpipe[0]);
 	close(l->sigpipe[1]);
+	if (l->handback[0] >= 0)
+		close(l->handback[0]);
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_DFL;
@@ -468,10 +483,12 @@ static void run_child(struct listener *l, const struct transfer_request *tr0,
  * again: that transfer's child answers (it resends its first packet), or
  * when it has just ended, a new child does.  Other bytes: the client has
  * moved on, so its old transfer ends without another packet and the new
- * request is served.  Returns 1 when the request is dealt with, 0 when it
- * must be served by a new child. */
+ * request is served.  handed_back: the request came from a child
+ * (--single-port, handoff.h).  Returns 1 when the request is dealt with, 0
+ * when it must be served by a new child. */
 static int repeated_request(struct listener *l, struct child *c, uint64_t hash,
-			    size_t len, const union sockaddr_any *from)
+			    size_t len, const union sockaddr_any *from,
+			    int handed_back)
 {
 	char who[NET_ADDRSTRLEN];
 
@@ -488,10 +505,11 @@ static int repeated_request(struct listener *l, struct child *c, uint64_t hash,
 		c->ending = 1; /* it has ended and is exiting */
 		return 0;
 	}
-	log_msg(LOG_INFO,
-		"new request from %s: ending its previous transfer "
-		"(process %ld)",
-		net_format(from, who), (long)c->pid);
+	if (!handed_back) /* else the child said it (take_request) */
+		log_msg(LOG_INFO,
+			"new request from %s: ending its previous transfer "
+			"(process %ld)",
+			net_format(from, who), (long)c->pid);
 	kill(c->pid, SIGTERM);
 	c->ending = 1;
 	return 0;
@@ -622,6 +640,25 @@ static int over_source_limits(struct listener *l, int fd,
 	return 0;
 }
 
+/* --single-port: a request a child handed back (handoff.h), into buf
+ * (HANDOFF_REQUEST_MAX bytes), as if it had just come in on the listening
+ * socket *idx.  Returns its length, or -1. */
+static ssize_t take_back(struct listener *l, int *idx, uint8_t *buf,
+			 union sockaddr_any *from, struct net_recv_info *info)
+{
+	static struct handoff_request r;
+
+	if (handoff_take_back(l->handback[0], &r) != 0 || r.listen_idx < 0 ||
+	    r.listen_idx >= l->nfds)
+		return -1;
+	*idx = r.listen_idx;
+	*from = r.client;
+	*info = r.origin;
+	memcpy(buf, r.bytes, r.len);
+	return (ssize_t)r.len;
+}
+
+/* A request on listening socket idx, or with idx -1 one handed back. */
 static void handle_request(struct listener *l, int idx)
 {
 	/* Requests are small (RFC 2347 allows 512 bytes; we take more for
@@ -630,21 +667,27 @@ static void handle_request(struct listener *l, int idx)
 	static uint8_t buf[4096];
 	static char rel[PATH_MAX];
 	union sockaddr_any from;
-	struct net_recv_info info = {.local = l->bound[idx]};
+	struct net_recv_info info = {0};
 	char who[NET_ADDRSTRLEN], name[LOG_FILE_NAMES_MAX];
 	struct ratelimit_source *src;
 	struct tftp_request req;
 	enum path_result pr;
 	const char *why, *op, *mapped, *fname;
-	int fd = l->fds[idx], slot;
+	int fd, slot, handed_back = idx < 0;
 	struct child *c;
 	uint64_t hash;
 	ssize_t n;
 	pid_t pid;
 
-	n = net_recv(fd, buf, sizeof(buf), &from, &info);
+	if (idx < 0) {
+		n = take_back(l, &idx, buf, &from, &info);
+	} else {
+		info.local = l->bound[idx];
+		n = net_recv(l->fds[idx], buf, sizeof(buf), &from, &info);
+	}
 	if (n < 0)
 		return;
+	fd = l->fds[idx];
 	src = ratelimit_lookup(l->sources, &from, now_ms());
 	if (info.truncated) {
 		refuse(l, fd, &from, src, TFTP_EBADOP, "request too long",
@@ -707,7 +750,8 @@ static void handle_request(struct listener *l, int idx)
 		 * keep a client waiting. */
 		reap(l, 0);
 		c = find_child(l, &from);
-		if (c && repeated_request(l, c, hash, (size_t)n, &from))
+		if (c &&
+		    repeated_request(l, c, hash, (size_t)n, &from, handed_back))
 			return;
 	}
 	if (l->nchildren >= l->cfg->max_clients) {
@@ -739,7 +783,13 @@ static void handle_request(struct listener *l, int idx)
 					      .client = from,
 					      .origin = info,
 					      .wake_fd = -1,
-					      .listen_fd = fd};
+					      .listen_fd = fd,
+					      .request = buf,
+					      .request_len = (size_t)n,
+					      .listen_idx = idx,
+					      .handback_fd = l->handback[1]};
+		/* --single-port answers from the listening port. */
+		net_set_port(&tr.origin.local, net_port(&l->bound[idx]));
 		run_child(l, &tr, slot);
 	}
 	pending_taken_over(l, pid);
@@ -867,9 +917,39 @@ static void drain_children(struct listener *l)
 	}
 }
 
+/* --single-port: prove that this host routes a client's datagrams to its
+ * transfer's socket (net.h) for each listening socket, and open the
+ * channel on which children hand requests back (a poll entry of fd -1
+ * without it).  Returns 0, or -1 after logging why the option cannot be
+ * had. */
+static int single_port_start(struct listener *l)
+{
+	char where[NET_ADDRSTRLEN];
+	const char *why;
+
+	l->handback[0] = l->handback[1] = -1;
+	if (!l->cfg->single_port)
+		return 0;
+	for (int i = 0; i < l->nfds; i++) {
+		if (net_single_port_check(&l->bound[i], &why) != 0) {
+			log_msg(LOG_ERR,
+				"--single-port refused on %s: %s (%s); "
+				"not serving",
+				net_format(&l->bound[i], where), why,
+				errno ? strerror(errno) : "no error code");
+			return -1;
+		}
+	}
+	if (handoff_channel(l->handback) != 0) {
+		log_msg(LOG_ERR, "--single-port: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int listener_run(struct listener *l)
 {
-	struct pollfd pfds[LISTENER_MAX_SOCKETS + 1];
+	struct pollfd pfds[LISTENER_MAX_SOCKETS + 2];
 	char where[NET_ADDRSTRLEN];
 
 	l->children = calloc(l->cfg->max_clients, sizeof(*l->children));
@@ -880,14 +960,21 @@ int listener_run(struct listener *l)
 		log_msg(LOG_ERR, "start-up: %s", strerror(errno));
 		return 1;
 	}
+	if (single_port_start(l) != 0)
+		return 1;
 	for (int i = 0; i < l->nfds; i++) {
 		pfds[i].fd = l->fds[i];
 		pfds[i].events = POLLIN;
-		log_msg(LOG_NOTICE, "listening on %s, serving %s",
-			net_format(&l->bound[i], where), l->cfg->root_name);
+		log_msg(LOG_NOTICE, "listening on %s, serving %s%s",
+			net_format(&l->bound[i], where), l->cfg->root_name,
+			l->cfg->single_port ? "; transfers answer from this "
+					      "port (--single-port)"
+					    : "");
 	}
 	pfds[l->nfds].fd = l->sigpipe[0];
 	pfds[l->nfds].events = POLLIN;
+	pfds[l->nfds + 1].fd = l->handback[0];
+	pfds[l->nfds + 1].events = POLLIN;
 	/* The hash seed only has to differ between runs and hosts. */
 	ratelimit_table_init(l->sources, (uint64_t)now_ms() * 2654435761u ^
 						 (uint64_t)getpid() << 32 ^
@@ -924,7 +1011,7 @@ int listener_run(struct listener *l)
 			if (wait_ms < 0 || due_ms < wait_ms)
 				wait_ms = due_ms;
 		}
-		int n = poll(pfds, (nfds_t)l->nfds + 1, wait_ms);
+		int n = poll(pfds, (nfds_t)l->nfds + 2, wait_ms);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -940,6 +1027,8 @@ int listener_run(struct listener *l)
 				last_busy = time(NULL);
 			}
 		}
+		if (pfds[l->nfds + 1].revents & POLLIN)
+			handle_request(l, -1);
 	}
 	if (idle)
 		log_msg(LOG_INFO, "idle for %u s: exiting",

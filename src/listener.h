@@ -22,7 +22,9 @@ struct listener {
 	int fds[LISTENER_MAX_SOCKETS];
 	union sockaddr_any bound[LISTENER_MAX_SOCKETS];
 	int nfds;
-	int sigpipe[2]; /* signal handlers write the signal number here */
+	int sigpipe[2];	 /* signal handlers write the signal number here */
+	int handback[2]; /* --single-port: requests the children hand back
+			  * (handoff.h); -1 without it */
 	struct child *children; /* dense: the first nchildren are live */
 	unsigned nchildren;
 	int idle_exit;	     /* inetd/systemd: exit after cfg->idle_timeout */

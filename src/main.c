@@ -142,6 +142,7 @@ static int start(struct config *cfg, struct listener *l,
 	struct stat st;
 	pid_t holder;
 	int detach, devnull = -1, keep_stderr, rc, default_user = 0;
+	int keep_bind;
 
 	cfg->root_real = realpath(cfg->root, NULL);
 	if (!cfg->root_real || stat(cfg->root_real, &st) != 0) {
@@ -249,6 +250,13 @@ static int start(struct config *cfg, struct listener *l,
 		log_msg(LOG_ERR, "/dev/null: %s", strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	/* --single-port binds each transfer's socket to the listening port:
+	 * below 1024, that needs CAP_NET_BIND_SERVICE after the drop. */
+	keep_bind = cfg->single_port && user && uid != 0 && geteuid() == 0;
+	if (keep_bind && daemon_keep_bind_prepare(&why) != 0) {
+		log_msg(LOG_INFO, "cannot keep CAP_NET_BIND_SERVICE: %s", why);
+		keep_bind = 0;
+	}
 	if (cfg->chroot || user) {
 		if (daemon_confine(cfg->chroot ? cfg->root_real : NULL,
 				   user != NULL, uid, gid, &why) != 0) {
@@ -258,6 +266,19 @@ static int start(struct config *cfg, struct listener *l,
 				why);
 			return EXIT_RUNTIME;
 		}
+		/* A failure here leaves root's capabilities permitted: the
+		 * process must not serve. */
+		if (keep_bind && daemon_keep_bind_finish(&why) != 0) {
+			log_msg(LOG_ERR,
+				"cannot limit capabilities to "
+				"CAP_NET_BIND_SERVICE: %s; not serving",
+				why);
+			return EXIT_RUNTIME;
+		}
+		if (keep_bind)
+			log_msg(LOG_INFO,
+				"kept CAP_NET_BIND_SERVICE alone, for "
+				"--single-port's transfer sockets");
 		if (cfg->chroot) {
 			log_pin_syslog();
 			/* root_name keeps the old path for names that

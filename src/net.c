@@ -8,8 +8,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <net/if.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -129,6 +131,12 @@ int net_parse(const char *host, unsigned port, union sockaddr_any *out,
 	return 0;
 }
 
+unsigned net_port(const union sockaddr_any *a)
+{
+	return ntohs(a->sa.sa_family == AF_INET6 ? a->sin6.sin6_port
+						 : a->sin.sin_port);
+}
+
 void net_set_port(union sockaddr_any *a, unsigned port)
 {
 	if (a->sa.sa_family == AF_INET6)
@@ -169,6 +177,199 @@ int net_transfer_socket(const union sockaddr_any *local, unsigned port_low,
 	close(fd);
 	errno = saved;
 	return -1;
+}
+
+int net_share_port(int fd)
+{
+	int on = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0)
+		return -1;
+#if HAVE_DECL_SO_REUSEPORT && !defined(__linux__)
+	/* The BSDs bind an exact duplicate only with SO_REUSEPORT.  Not on
+	 * Linux: there it would make the unconnected sockets of a port a
+	 * group that shares the listener's datagrams out between them. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0)
+		return -1;
+#endif
+	return 0;
+}
+
+/* A datagram socket for addr's family; IPv6-only unless addr is
+ * IPv4-mapped (a dual-stack listener's view of an IPv4 client, see
+ * net_transfer_socket).  With share, ready to share its port. */
+static int open_udp(const union sockaddr_any *addr, int share)
+{
+	int fd = socket(addr->sa.sa_family, SOCK_DGRAM, 0), on = 1, saved;
+
+	if (fd < 0)
+		return -1;
+	if (addr->sa.sa_family == AF_INET6 &&
+	    !IN6_IS_ADDR_V4MAPPED(&addr->sin6.sin6_addr))
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+				 sizeof(on));
+	if (!share || net_share_port(fd) == 0)
+		return fd;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* Read and count what is queued on fd, without waiting. */
+static unsigned drain(int fd)
+{
+	unsigned char junk[1];
+	unsigned n = 0;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		return 0;
+	while (recv(fd, junk, sizeof(junk), 0) >= 0 || errno == EINTR)
+		n++;
+	(void)fcntl(fd, F_SETFL, fl);
+	return n;
+}
+
+int net_shared_port_socket(const union sockaddr_any *local,
+			   const union sockaddr_any *peer, unsigned *dropped)
+{
+	int fd = open_udp(local, 1), saved;
+
+	*dropped = 0;
+	if (fd < 0)
+		return -1;
+	if (bind(fd, &local->sa, net_len(local)) != 0 ||
+	    connect(fd, &peer->sa, net_len(peer)) != 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	/* Connected, it is sent the peer's datagrams only; what came in
+	 * before is anybody's (connect does not empty the queue). */
+	*dropped = drain(fd);
+	return fd;
+}
+
+/* ---- the start-up proof of --single-port ------------------------------ */
+
+/* Nonzero when a one-byte datagram holding want comes to fd within a
+ * second (loopback delivery is quick; a second covers a loaded host). */
+static int check_got(int fd, char want)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char c;
+
+	return poll(&p, 1, 1000) == 1 && recv(fd, &c, 1, 0) == 1 && c == want;
+}
+
+/* A socket bound to addr (its port 0: any), its name in *bound. */
+static int check_peer(const union sockaddr_any *addr, union sockaddr_any *bound)
+{
+	socklen_t len = sizeof(*bound);
+	int fd = open_udp(addr, 0);
+
+	if (fd >= 0 && (bind(fd, &addr->sa, net_len(addr)) != 0 ||
+			getsockname(fd, &bound->sa, &len) != 0)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The client a sends 'a' and the stranger b sends 'b' to port: the
+ * transfer's socket t must get 'a', the listener l 'b'.  Returns 0, or -1
+ * with *why set (wrong: what it says when the routing is wrong). */
+static int check_route(int t, int l, int a, int b,
+		       const union sockaddr_any *port, const char *wrong,
+		       const char **why)
+{
+	errno = 0;
+	if (sendto(a, "a", 1, 0, &port->sa, net_len(port)) != 1 ||
+	    sendto(b, "b", 1, 0, &port->sa, net_len(port)) != 1) {
+		*why = "the check's datagrams cannot be sent on the loopback";
+		return -1;
+	}
+	*why = wrong;
+	return check_got(t, 'a') && check_got(l, 'b') ? 0 : -1;
+}
+
+int net_single_port_check(const union sockaddr_any *listening, const char **why)
+{
+	union sockaddr_any lo, any, ta, tb, from;
+	socklen_t len = sizeof(any);
+	int fd[5] = {-1, -1, -1, -1, -1}; /* listener, transfer, a, b, test */
+	int family = listening->sa.sa_family, rc = -1;
+	struct pollfd p;
+	unsigned dropped;
+	char c;
+
+	memset(&lo, 0, sizeof(lo));
+	lo.sa.sa_family = (sa_family_t)family;
+	any = lo;
+	if (family == AF_INET6)
+		lo.sin6.sin6_addr = in6addr_loopback;
+	else
+		lo.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* Two peers, the transfer's client and a stranger, and a wildcard
+	 * listener on a free port. */
+	*why = "the loopback is not usable for the check";
+	if ((fd[2] = check_peer(&lo, &ta)) < 0 ||
+	    (fd[3] = check_peer(&lo, &tb)) < 0)
+		goto out;
+	fd[0] = open_udp(&any, 1);
+	if (fd[0] < 0 || bind(fd[0], &any.sa, net_len(&any)) != 0 ||
+	    getsockname(fd[0], &any.sa, &len) != 0)
+		goto out;
+	net_set_port(&lo, net_port(&any));
+	*why = "a second socket cannot be bound to the listening port";
+	fd[1] = net_shared_port_socket(&lo, &ta, &dropped);
+	if (fd[1] < 0)
+		goto out;
+	if (check_route(fd[1], fd[0], fd[2], fd[3], &lo,
+			"a connected socket does not take its peer's "
+			"datagrams from the listener (or they were lost: a "
+			"firewall on the loopback?)",
+			why) != 0)
+		goto out;
+	*why = "the connected socket's reply did not come from the "
+	       "listening port";
+	p.fd = fd[2];
+	p.events = POLLIN;
+	len = sizeof(from);
+	if (send(fd[1], "c", 1, 0) != 1 || poll(&p, 1, 1000) != 1 ||
+	    recvfrom(fd[2], &c, 1, 0, &from.sa, &len) != 1 || c != 'c' ||
+	    !net_same(&from, &lo))
+		goto out;
+	/* The other order: a listener bound after the transfer's socket
+	 * (restarted while transfers run), on the specific address this
+	 * time. */
+	close(fd[0]);
+	*why = "a listener cannot be bound beside a transfer's socket";
+	fd[0] = open_udp(&lo, 1);
+	if (fd[0] < 0 || bind(fd[0], &lo.sa, net_len(&lo)) != 0)
+		goto out;
+	if (check_route(fd[1], fd[0], fd[2], fd[3], &lo,
+			"a listener bound later takes the transfer's "
+			"datagrams (or they were lost: a firewall on the "
+			"loopback?)",
+			why) != 0)
+		goto out;
+	/* The transfers' own binds: the listening address and port (any
+	 * datagram the test socket takes in its short life is dropped, and
+	 * resent by its client). */
+	*why = "a transfer socket cannot be bound to the listening address "
+	       "and port (a port below 1024 after the privilege drop?)";
+	fd[4] = open_udp(listening, 1);
+	if (fd[4] < 0 || bind(fd[4], &listening->sa, net_len(listening)) != 0)
+		goto out;
+	rc = 0;
+out:
+	for (int i = 0; i < 5; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	return rc;
 }
 
 int net_want_local_address(int fd, int family)

@@ -43,6 +43,9 @@ int net_same_host(const union sockaddr_any *a, const union sockaddr_any *b);
 int net_parse(const char *host, unsigned port, union sockaddr_any *out,
 	      const char **why);
 
+/* The port of a (host byte order). */
+unsigned net_port(const union sockaddr_any *a);
+
 /* Set the port of a (host byte order, 0..65535). */
 void net_set_port(union sockaddr_any *a, unsigned port);
 
@@ -57,6 +60,41 @@ void net_set_port(union sockaddr_any *a, unsigned port);
 int net_transfer_socket(const union sockaddr_any *local, unsigned port_low,
 			unsigned port_high, unsigned start,
 			const union sockaddr_any *peer);
+
+/* --single-port.  Every transfer socket is bound to the listening address
+ * and port itself and connected to its client; the kernel hands a datagram
+ * to the socket whose binding matches it best, and a connected socket
+ * (address and port of both ends) matches a client's datagrams better than
+ * the unconnected listener, which keeps everybody else's.  Several sockets
+ * may share one address and port only when each of them allows it: on
+ * Linux SO_REUSEADDR on all of them (SO_REUSEPORT there would spread the
+ * listener's datagrams over unconnected sockets), on the BSDs SO_REUSEPORT
+ * too.  net_single_port_check proves at start-up that the platform routes
+ * this way; without that proof the option is refused. */
+
+/* Let fd share its address and port with the transfers' sockets.  On Linux
+ * fd may be bound already (the option is looked at by the later binds): the
+ * listener sets it after its own bind, so that a port another process holds
+ * is still in use, and an inherited socket gets it too.  Returns 0, or -1
+ * (errno). */
+int net_share_port(int fd);
+
+/* A transfer's socket under --single-port: bound on local (address and
+ * port: the listening port), then connected to peer.  Between the bind and
+ * the connect the socket may take datagrams meant for the listener; they
+ * are read and dropped (their senders resend, RFC 1350) and counted in
+ * *dropped.  Returns the socket, or -1 (errno). */
+int net_shared_port_socket(const union sockaddr_any *local,
+			   const union sockaddr_any *peer, unsigned *dropped);
+
+/* Prove on the loopback of listening's family that datagrams are routed as
+ * --single-port needs, with the listener bound before and after the
+ * connected socket (a listener restarted while transfers run), and that a
+ * socket can be bound to listening's own address and port (the privilege
+ * to bind a port below 1024 may be gone).  Returns 0, or -1 with *why set
+ * to a static description. */
+int net_single_port_check(const union sockaddr_any *listening,
+			  const char **why);
 
 /* Ask the kernel to report each datagram's destination address (IP_PKTINFO,
  * IP_RECVDSTADDR or IPV6_RECVPKTINFO, whichever the platform has).  Returns 0,

@@ -17,6 +17,7 @@
 #include "source.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -40,6 +41,7 @@ struct slot_meta {
 
 struct transfer {
 	const struct config *cfg;
+	const struct transfer_request *tr;
 	int sock;    /* connected to the client */
 	int wake_fd; /* handoff: a repeated request, or stop */
 	char client_str[NET_ADDRSTRLEN];
@@ -213,13 +215,102 @@ static int64_t deadline(const struct transfer *t)
 					       : t->heard_us + t->give_up_us;
 }
 
+/* --single-port: hand the request of n bytes at buf back to the listener
+ * (handoff.h), as if it had reached the listening socket. */
+static void give_back(struct transfer *t, const uint8_t *buf, size_t n)
+{
+	const struct transfer_request *tr = t->tr;
+	static struct handoff_request back;
+
+	back.client = tr->client;
+	back.origin = tr->origin;
+	back.listen_idx = tr->listen_idx;
+	back.origin.truncated = n > sizeof(back.bytes);
+	back.len = (unsigned)(n > sizeof(back.bytes) ? sizeof(back.bytes) : n);
+	memcpy(back.bytes, buf, back.len);
+	if (handoff_give_back(tr->handback_fd, &back) != 0)
+		log_msg(LOG_WARNING, "%s: cannot hand a request back: %s",
+			t->client_str, strerror(errno));
+}
+
+/* --single-port: let go of the client's address and port, then close the
+ * socket.  Connected to itself, the socket takes no more of the client's
+ * datagrams: they go to the listener (or the next transfer's socket) from
+ * then on.  What the client sent before is still queued: first (n bytes,
+ * or NULL), then each queued request, go back to the listener, which
+ * serves them; the rest is dropped. */
+static void release_socket(struct transfer *t, const uint8_t *first, size_t n)
+{
+	union sockaddr_any self, from;
+	socklen_t len = sizeof(self);
+	ssize_t got;
+	int fl;
+
+	if (getsockname(t->sock, &self.sa, &len) == 0 &&
+	    connect(t->sock, &self.sa, net_len(&self)) == 0 &&
+	    (fl = fcntl(t->sock, F_GETFL)) >= 0 &&
+	    fcntl(t->sock, F_SETFL, fl | O_NONBLOCK) == 0) {
+		if (first)
+			give_back(t, first, n);
+		first = NULL;
+		while ((len = sizeof(from)),
+		       (got = recvfrom(t->sock, t->rxbuf, sizeof(t->rxbuf), 0,
+				       &from.sa, &len)) >= 0 ||
+			       errno == EINTR)
+			if (got >= 2 && net_same(&from, &t->tr->client) &&
+			    t->rxbuf[0] == 0 &&
+			    (t->rxbuf[1] == TFTP_RRQ ||
+			     t->rxbuf[1] == TFTP_WRQ))
+				give_back(t, t->rxbuf, (size_t)got);
+	}
+	close(t->sock);
+	t->sock = -1;
+	if (first) /* the socket could not let go: still served */
+		give_back(t, first, n);
+}
+
+/* --single-port: a request (n bytes in rxbuf) that reached the transfer's
+ * socket, which holds the client's datagrams to the listening port.  Its
+ * own request again, while the transfer runs: before confirmation the
+ * first packet is resent (WAIT_REPEAT), after it is a stale copy (ignored,
+ * -1).  Anything else goes back to the listener, which serves it as a new
+ * request (handoff.h), and this transfer ends (WAIT_END). */
+static int take_request(struct transfer *t, size_t n)
+{
+	const struct transfer_request *tr = t->tr;
+
+	if (n == tr->request_len && memcmp(t->rxbuf, tr->request, n) == 0 &&
+	    !t->logged) { /* logged: the outcome is settled (an upload's
+			   * dally), a repeat asks for the file again */
+		if (t->confirmed)
+			return -1;
+		t->heard_us = now_us();
+		return WAIT_REPEAT;
+	}
+	/* The listener's line for a new request that reaches it (it does
+	 * not repeat it for one handed back: this process may be reaped
+	 * before the listener reads it). */
+	log_msg(LOG_INFO,
+		"new request from %s: ending its previous transfer (process "
+		"%ld)",
+		t->client_str, (long)getpid());
+	/* A repeat of the old request now gets a new child. */
+	handoff_withdraw();
+	release_socket(t, t->rxbuf, n);
+	end(t, TRANSFER_STOPPED, "stopped by the server");
+	return WAIT_END;
+}
+
 /* Read one datagram from the client.  An ERROR ends the transfer (and is
  * never answered).  Returns WAIT_GOT with *pkt filled, WAIT_END, or -1 to
  * keep waiting (nothing, or junk). */
 static int take_packet(struct transfer *t, struct tftp_packet *pkt)
 {
 	const char *why;
-	ssize_t n = recv(t->sock, t->rxbuf, sizeof(t->rxbuf), 0);
+	union sockaddr_any from;
+	socklen_t fromlen = sizeof(from);
+	ssize_t n = recvfrom(t->sock, t->rxbuf, sizeof(t->rxbuf), 0, &from.sa,
+			     &fromlen);
 
 	if (n < 0) {
 		if (errno == EINTR || errno == EAGAIN)
@@ -237,6 +328,15 @@ static int take_packet(struct transfer *t, struct tftp_packet *pkt)
 		log_packet("%s: received %s", t->client_str,
 			   packet_describe(t->rxbuf, (size_t)n, (size_t)n, what,
 					   sizeof(what)));
+	}
+	if (t->cfg->single_port) {
+		/* Queued in the instant between the socket's bind and its
+		 * connect, on another CPU: somebody else's. */
+		if (!net_same(&from, &t->tr->client))
+			return -1;
+		if (n >= 2 && t->rxbuf[0] == 0 &&
+		    (t->rxbuf[1] == TFTP_RRQ || t->rxbuf[1] == TFTP_WRQ))
+			return take_request(t, (size_t)n);
 	}
 	if (packet_parse_reply(t->rxbuf, (size_t)n, pkt, &why) != 0) {
 		log_msg(LOG_DEBUG, "ignoring bad datagram from %s: %s",
@@ -573,12 +673,23 @@ static int open_socket(struct transfer *t, const struct transfer_request *tr)
 	const struct config *cfg = t->cfg;
 	const union sockaddr_any *local = &tr->origin.local;
 	char where[NET_ADDRSTRLEN];
+	unsigned dropped;
 	int saved;
 
-	t->sock = net_transfer_socket(local, cfg->port_low, cfg->port_high,
-				      (unsigned)getpid(), &tr->client);
-	if (t->sock >= 0)
+	if (cfg->single_port)
+		t->sock = net_shared_port_socket(local, &tr->client, &dropped);
+	else
+		t->sock = net_transfer_socket(local, cfg->port_low,
+					      cfg->port_high,
+					      (unsigned)getpid(), &tr->client);
+	if (t->sock >= 0) {
+		if (cfg->single_port && dropped)
+			log_msg(LOG_DEBUG,
+				"%s: dropped %u datagrams that reached the "
+				"transfer socket before its connect",
+				t->client_str, dropped);
 		return 0;
+	}
 	saved = errno;
 	if (cfg->port_low)
 		snprintf(where, sizeof(where), "%u-%u", cfg->port_low,
@@ -587,7 +698,11 @@ static int open_socket(struct transfer *t, const struct transfer_request *tr)
 		net_format(local, where);
 	end(t, TRANSFER_FAILED, "failed: no transfer socket on %s: %s", where,
 	    strerror(saved));
-	t->sock = net_transfer_socket(local, 0, 0, 0, &tr->client);
+	/* --single-port: an ERROR from another port would not pass the
+	 * NAT or firewall the option is for; the listening socket's does. */
+	t->sock = cfg->single_port
+			  ? -1
+			  : net_transfer_socket(local, 0, 0, 0, &tr->client);
 	if (t->sock >= 0) {
 		send_error(t, TFTP_EUNDEF,
 			   saved == EADDRINUSE ? "no free transfer port"
@@ -994,6 +1109,7 @@ enum transfer_outcome transfer_run(const struct config *cfg,
 	memset(&t, 0, sizeof(t));
 	clock_gettime(CLOCK_MONOTONIC, &t.start);
 	t.cfg = cfg;
+	t.tr = tr;
 	t.wake_fd = tr->wake_fd;
 	t.heard_us = now_us();
 	net_format(&tr->client, t.client_str);
@@ -1020,6 +1136,8 @@ enum transfer_outcome transfer_run(const struct config *cfg,
 		summary(&t);
 	free(t.ring);
 	free(t.meta);
+	if (t.sock >= 0 && cfg->single_port)
+		release_socket(&t, NULL, 0);
 	if (t.sock >= 0)
 		close(t.sock);
 	return t.outcome;

@@ -29,8 +29,9 @@ struct transfer_request {
 					 * NULL: not rewritten */
 	union sockaddr_any client;	/* the requester's address and TID */
 	struct net_recv_info origin;	/* local: the address the request was
-					 * sent to (port ignored), which the
-					 * reply comes from; ifindex: the
+					 * sent to, which the reply comes
+					 * from, and the listening port (for
+					 * --single-port); ifindex: the
 					 * interface, whose MTU caps blksize */
 	int wake_fd;   /* readable on a repeated request or a stop (handoff.h);
 			* -1: none */
@@ -38,6 +39,13 @@ struct transfer_request {
 			* only to send an ERROR when no transfer socket can
 			* be had (out of descriptors); transfer_run closes it
 			* once past that point.  -1: none */
+	/* --single-port: the request's bytes, to know a repeat of it on the
+	 * transfer's own socket, and where to hand back any other request
+	 * (handoff.h): the channel, and the listening socket's index. */
+	const uint8_t *request;
+	size_t request_len;
+	int listen_idx;
+	int handback_fd;
 };
 
 /* How a transfer ended. */

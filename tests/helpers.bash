@@ -93,8 +93,10 @@ AS_ROOT_WARNING='warning: running as root \(--user root\)'
 # start_server [ARGS...]: start ctftpd in the foreground on 127.0.0.1 and
 # ::1 on a free high port (sets PORT, SERVER_PID, SERVER_LOG), serving
 # $ROOT (make_root is called if needed).  Extra ARGS go to ctftpd, after
-# $AS_ROOT and those in $CTFTPD_TEST_ARGS (a suite-wide default; later
-# options win).
+# $AS_ROOT, those in $CTFTPD_TEST_ARGS (a suite-wide default; later options
+# win) and in $CTFTPD_MODE_ARGS (set from outside to run a whole suite in
+# another mode: single-port.bats runs the client and probe suites with
+# --single-port).
 start_server() {
 	[ -n "${ROOT:-}" ] || make_root
 	SERVER_LOG="$BATS_TEST_TMPDIR/server.log"
@@ -104,7 +106,8 @@ start_server() {
 		: >"$SERVER_LOG"
 		# shellcheck disable=SC2086 # word lists
 		"$CTFTPD" --foreground --host 127.0.0.1 --host ::1 --port "$PORT" \
-			$AS_ROOT ${CTFTPD_TEST_ARGS:-} "$@" "$ROOT" 2>"$SERVER_LOG" &
+			$AS_ROOT ${CTFTPD_TEST_ARGS:-} ${CTFTPD_MODE_ARGS:-} "$@" "$ROOT" \
+			2>"$SERVER_LOG" &
 		SERVER_PID=$!
 		if wait_for 10 server_ready; then
 			return 0

@@ -223,6 +223,26 @@ static int from_server_host(const struct probe *p, const struct reply *r)
 	return net_same(&a, &p->server);
 }
 
+/* Nonzero when the server runs with --single-port (PROBE_SINGLE_PORT set
+ * and not empty in the environment). */
+static int single_port(void)
+{
+	const char *single = getenv("PROBE_SINGLE_PORT");
+
+	return single && *single;
+}
+
+/* Nonzero when r came from a port of the server's host that a transfer
+ * answers from: any but the listening port, or with PROBE_SINGLE_PORT set
+ * in the environment (the server runs with --single-port) the listening
+ * port and no other. */
+static int from_transfer_port(const struct probe *p, const struct reply *r)
+{
+	if (single_port())
+		return net_same(&r->from, &p->server);
+	return from_server_host(p, r) && !net_same(&r->from, &p->server);
+}
+
 /* An RRQ or WRQ, built from counted pieces so a test can leave out a NUL.
  * Returns the length. */
 static size_t build_request(uint8_t *buf, size_t cap, uint16_t opcode,
@@ -363,6 +383,9 @@ static int wdl_check_source(struct probe *p, struct wdl *w,
 	if (!w->have_tid) {
 		if (r->pkt.block != 1)
 			return fail(p, "%s: first reply is %s, not block 1",
+				    w->name, desc);
+		if (!from_transfer_port(p, r))
+			return fail(p, "%s: %s: not from a transfer port",
 				    w->name, desc);
 		w->tid = r->from;
 		w->have_tid = 1;
@@ -752,7 +775,8 @@ static int expect_no_reply(struct probe *p, const struct raw_case *cases,
 				  "no DATA for the RRQ sent after the %s "
 				  "within %d ms",
 				  what, REPLY_MS);
-		else if (rc > 0 && net_same(&r.from, &p->server))
+		else if (rc > 0 && (!from_transfer_port(p, &r) || !r.decoded ||
+				    r.pkt.opcode != TFTP_DATA))
 			rc = fail(p, "the listening port answered: %s",
 				  describe(&r, desc, sizeof(desc)));
 	}
@@ -1464,7 +1488,7 @@ static int wdl_start(struct probe *p, struct wdl *w, const uint8_t *req,
 				    describe(&r, desc, sizeof(desc)));
 		return wdl_take(p, w, &r) < 0 ? -1 : 0;
 	}
-	if (!from_server_host(p, &r) || net_same(&r.from, &p->server))
+	if (!from_transfer_port(p, &r))
 		return fail(p,
 			    "%s: OACK from %s, not from a transfer port of "
 			    "the server",
@@ -1621,8 +1645,7 @@ static int rrq_expect_oack(struct probe *p, const char *file, char *const *opts,
 		else if (rc > 0 && !is_oack(r))
 			rc = fail(p, "%s: expected an OACK, got %s", file,
 				  describe(r, desc, sizeof(desc)));
-		else if (rc > 0 && (!from_server_host(p, r) ||
-				    net_same(&r->from, &p->server)))
+		else if (rc > 0 && !from_transfer_port(p, r))
 			rc = fail(p, "%s: OACK from %s, not a transfer port",
 				  file, net_format(&r->from, desc));
 		else if (rc > 0)
@@ -2057,7 +2080,8 @@ static int sc_pxe(struct probe *p, int argc, char **argv)
 		w.out = out;
 		rc = wdl_start(p, &w, req, len, &want, &got, 1);
 	}
-	if (rc == 0 && net_same(&w.tid, &tid1))
+	/* Under --single-port every transfer has the listening port. */
+	if (rc == 0 && !single_port() && net_same(&w.tid, &tid1))
 		rc = fail(p, "the second transfer has the first one's port");
 	if (rc == 0)
 		rc = wdl_finish(p, &w);
@@ -2126,7 +2150,7 @@ static int wdl_take_first(struct probe *p, struct wdl *w, const struct reply *r)
 
 	if (!is_oack(r))
 		return wdl_take(p, w, r) < 0 ? -1 : 0;
-	if (!from_server_host(p, r) || net_same(&r->from, &p->server))
+	if (!from_transfer_port(p, r))
 		return fail(p, "%s: OACK not from a transfer port", w->name);
 	if (oack_parse(p, r, &got) != 0 ||
 	    oack_number(p, &got, "blksize", 8, TFTP_BLKSIZE_MAX, &w->blksize) !=
@@ -2227,7 +2251,9 @@ static int sc_repeat_request(struct probe *p, int argc, char **argv)
 
 /* new-request FILE1 FILE2 OUT: take DATA 1 and DATA 2 of FILE1 (ACK only
  * the first), then request FILE2 from the same port.  FILE2 arrives whole
- * into OUT from a new port, and the old transfer's port never sends again. */
+ * into OUT from a new port, and the old transfer's port never sends again.
+ * With PROBE_SINGLE_PORT both transfers share the listening port: the old
+ * one shows itself by a block the new one is not at. */
 static int sc_new_request(struct probe *p, int argc, char **argv)
 {
 	static struct reply r;
@@ -2254,7 +2280,11 @@ static int sc_new_request(struct probe *p, int argc, char **argv)
 		if (rc == 0)
 			rc = fail(p, "%s: no DATA %u within %d ms", argv[1],
 				  w.expected, REPLY_MS);
-		else if (rc > 0 && net_same(&r.from, &d.tid))
+		else if (rc > 0 &&
+			 (single_port()
+				  ? r.decoded && r.pkt.opcode == TFTP_DATA &&
+					    r.pkt.block != w.expected
+				  : net_same(&r.from, &d.tid)))
 			rc = fail(p,
 				  "the old transfer's port sent %s after "
 				  "the new request",

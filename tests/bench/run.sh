@@ -9,11 +9,12 @@
 # children's, reaped or not), and the parent's RSS from /proc.
 #
 # Usage: tests/bench/run.sh [--smoke] [--rounds N] [--build DIR]
-#                           [--note TEXT] OUTDIR
+#                           [--note TEXT] [--single-port] OUTDIR
 #   --smoke   tiny sizes, one round, no download: checks the kit works
 #   --build   the build tree holding src/ctftpd and tests/bench/* (default:
 #             $top_builddir, else ./build, else the source tree)
 #   --note    a line for the report's header (e.g. "machine shared")
+#   --single-port  also ctftpd --single-port, as the server ctftpd-sp
 # Writes OUTDIR/bench.md (tables), OUTDIR/bench.png (plot, with gnuplot),
 # OUTDIR/results.tsv (every run), OUTDIR/clients.log (every client line).
 #
@@ -34,13 +35,14 @@ usage() {
 	exit "$1"
 }
 
-smoke=0 rounds='' build='' note='' out=''
+smoke=0 rounds='' build='' note='' out='' single_port=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 ;;
 	--rounds) rounds=${2:?}; shift ;;
 	--build) build=${2:?}; shift ;;
 	--note) note=${2:?}; shift ;;
+	--single-port) single_port=1 ;;
 	-h | --help) usage 0 ;;
 	-*) usage 2 ;;
 	*) [ -z "$out" ] || usage 2; out=$1 ;;
@@ -237,6 +239,11 @@ SKIPPED=
 # (--max-per-client, --rate-limit) are lifted.
 start ctftpd $base "$CTFTPD" -L --host 127.0.0.1 --port $base \
 	--max-clients 2000 --max-per-client 0 --rate-limit 0 --create "$root"
+# The same with every transfer answering from the listening port.
+[ "$single_port" = 0 ] ||
+	start ctftpd-sp $((base + 3)) "$CTFTPD" -L --host 127.0.0.1 \
+		--port $((base + 3)) --single-port --max-clients 2000 \
+		--max-per-client 0 --rate-limit 0 --create "$root"
 if command -v in.tftpd >/dev/null; then
 	start tftpd-hpa $((base + 1)) in.tftpd -L -a "127.0.0.1:$((base + 1))" \
 		-c -s "$root"
@@ -350,7 +357,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- The report. ---
 cols=("${SERVERS[@]}")
-peers=$(printf '%s\n' "${SERVERS[@]}" | grep -vx ctftpd | tr '\n' ' ')
+peers=$(printf '%s\n' "${SERVERS[@]}" | grep -vx -e ctftpd -e ctftpd-sp | tr '\n' ' ')
 rss_line() { # IDLE|PEAK
 	local s
 	for s in "${cols[@]}"; do
