@@ -82,13 +82,15 @@ static int64_t now_us(void)
 	return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
 }
 
-static double elapsed(const struct transfer *t)
+/* Milliseconds since the transfer started: integers, so that the summary
+ * line does not pay for floating-point formatting in every child. */
+static long long elapsed_ms(const struct transfer *t)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t->start.tv_sec) +
-	       (double)(now.tv_nsec - t->start.tv_nsec) / 1e9;
+	return (long long)(now.tv_sec - t->start.tv_sec) * 1000 +
+	       (now.tv_nsec - t->start.tv_nsec) / 1000000;
 }
 
 /* Record how the transfer ends, with the words for the summary line. */
@@ -124,18 +126,21 @@ static void summary(struct transfer *t)
 		t->outcome == TRANSFER_GAVE_UP || t->outcome == TRANSFER_FAILED
 			? LOG_WARNING
 			: LOG_INFO;
+	long long ms;
 
 	if (t->outcome == TRANSFER_REFUSED && t->blocks == 0) {
 		log_msg(LOG_INFO, "%s from %s file %s %s", t->op, t->client_str,
 			t->name, t->detail);
 		return;
 	}
+	ms = elapsed_ms(t);
 	log_msg(level,
 		"%s from %s file %s mode %s: %s; %llu bytes, %llu blocks, "
-		"%llu retransmits, %.3f s; cache %s; blksize %u, windowsize %u",
+		"%llu retransmits, %lld.%03lld s; cache %s; blksize %u, "
+		"windowsize %u",
 		t->op, t->client_str, t->name, t->mode_name, t->detail,
 		(unsigned long long)t->bytes, (unsigned long long)t->blocks,
-		(unsigned long long)t->retransmits, elapsed(t),
+		(unsigned long long)t->retransmits, ms / 1000, ms % 1000,
 		t->cache_state ? t->cache_state : "off", t->blksize,
 		t->windowsize);
 }
