@@ -17,6 +17,7 @@
 #include "source.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -610,6 +611,39 @@ static void start_timer(struct transfer *t, const struct options_accepted *acc)
 	rto_init(&t->rto, initial, floor, backoff_max);
 }
 
+/* Room in the socket for a whole window (RFC 7440): the send buffer of a
+ * read, the receive buffer of a write.  The default (net.core.wmem_default,
+ * about 200 KiB on Linux) holds three 64 KiB blocks, so a window of 16 of
+ * them stalled in sendmsg (a read) or lost its tail (a write).  The kernel
+ * caps what an unprivileged process asks at net.core.wmem_max/rmem_max; as
+ * root, the FORCE variants lift the cap (Linux).  Never shrinks a buffer;
+ * logs what the kernel granted at the packet level. */
+static void size_buffer(struct transfer *t, int wrq)
+{
+	int opt = wrq ? SO_RCVBUF : SO_SNDBUF, have = 0, want;
+	socklen_t len = sizeof(have);
+	/* payload, header, and the kernel's own per-datagram overhead */
+	size_t need = (size_t)t->windowsize * (t->blksize + TFTP_DATA_HEADER + 512);
+
+	if (t->windowsize < 2 ||
+	    getsockopt(t->sock, SOL_SOCKET, opt, &have, &len) != 0 ||
+	    (size_t)have >= need)
+		return;
+	want = need > INT_MAX / 2 ? INT_MAX / 2 : (int)need;
+#if defined(SO_SNDBUFFORCE) && defined(SO_RCVBUFFORCE)
+	if (setsockopt(t->sock, SOL_SOCKET,
+		       wrq ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, &want,
+		       sizeof(want)) != 0)
+#endif
+		(void)setsockopt(t->sock, SOL_SOCKET, opt, &want, sizeof(want));
+	len = sizeof(have);
+	if (log_enabled(LOG_DEBUG) &&
+	    getsockopt(t->sock, SOL_SOCKET, opt, &have, &len) == 0)
+		log_msg(LOG_DEBUG, "%s: %s %d bytes for a window of %zu",
+			t->client_str, wrq ? "SO_RCVBUF" : "SO_SNDBUF", have,
+			need);
+}
+
 /* Negotiate the options (RFC 2347) and start the timer. */
 static void negotiate(struct transfer *t, const struct transfer_request *tr,
 		      struct options_accepted *acc)
@@ -622,6 +656,7 @@ static void negotiate(struct transfer *t, const struct transfer_request *tr,
 	options_negotiate(tr->req, &lim, acc);
 	t->blksize = acc->blksize;
 	t->windowsize = acc->windowsize;
+	size_buffer(t, tr->req->opcode == TFTP_WRQ);
 	start_timer(t, acc);
 }
 
