@@ -83,10 +83,11 @@ built() {
 	local list path
 	list=$(dpkg-deb -c "$DEB" | awk '{ print $6 }' | sed 's|^\./|/|')
 	for path in /usr/sbin/ctftpd /usr/share/man/man8/ctftpd.8.gz \
-		/etc/default/ctftpd /etc/init.d/ctftpd \
+		/usr/share/ctftpd/ctftpd.default /etc/init.d/ctftpd \
 		/lib/systemd/system/ctftpd.service /lib/systemd/system/ctftpd.socket \
 		/lib/systemd/system/ctftpd-standalone.service \
 		/usr/share/doc/ctftpd/copyright /usr/share/doc/ctftpd/syslog.txt \
+		/usr/share/doc/ctftpd/README.Debian \
 		/usr/share/doc/ctftpd/examples/inetd.conf \
 		/usr/share/doc/ctftpd/examples/xinetd.d/ctftpd; do
 		# (units: /lib on bookworm, /usr/lib from debhelper 13.12 on)
@@ -98,7 +99,9 @@ built() {
 	[ -x "$PKG/root/etc/init.d/ctftpd" ]
 	[ -x "$PKG/root/usr/sbin/ctftpd" ]
 	# The installed files are the ones in contrib/.
-	cmp "$PKG/root/etc/default/ctftpd" "$top_srcdir/contrib/default/ctftpd"
+	cmp "$PKG/root/usr/share/ctftpd/ctftpd.default" "$top_srcdir/contrib/default/ctftpd"
+	# /etc/default/ctftpd is the postinst's to write, not shipped
+	[ ! -e "$PKG/root/etc/default/ctftpd" ]
 	cmp "$PKG/root/etc/init.d/ctftpd" "$top_srcdir/contrib/init.d/ctftpd"
 	cmp "$(ls "$PKG"/root{,/usr}/lib/systemd/system/ctftpd.socket 2>/dev/null | head -n 1)" \
 		"$top_srcdir/contrib/systemd/ctftpd.socket"
@@ -117,7 +120,7 @@ built() {
 
 @test "deb: conffiles, relations and maintainer scripts" {
 	built
-	grep -qx /etc/default/ctftpd "$PKG/control/conffiles"
+	! grep -qx /etc/default/ctftpd "$PKG/control/conffiles" || false
 	grep -qx /etc/init.d/ctftpd "$PKG/control/conffiles"
 	[ "$(dpkg-deb -f "$DEB" Provides)" = tftp-server ]
 	[ "$(dpkg-deb -f "$DEB" Conflicts)" = tftp-server ]
@@ -129,8 +132,14 @@ built() {
 	done
 	# the tftp system user, the directory, the socket unit enabled
 	grep -q 'adduser --system' "$PKG/control/postinst"
-	grep -q 'mkdir -p /srv/tftp' "$PKG/control/postinst"
+	grep -q 'mkdir -p "${DPKG_ROOT:-}/srv/tftp"' "$PKG/control/postinst"
 	grep -q "update-rc.d ctftpd defaults" "$PKG/control/postinst"
+	# a service that cannot start or stop goes to the scripts' handler,
+	# not to "exit 1"
+	grep -q "invoke-rc.d --skip-systemd-native ctftpd \$_dh_action || ctftpd_service_failed$" \
+		"$PKG/control/postinst"
+	grep -q "invoke-rc.d --skip-systemd-native ctftpd stop || ctftpd_service_failed$" \
+		"$PKG/control/prerm"
 	# the socket is enabled on installation; the service and the standalone
 	# unit are enabled again only where the admin had enabled them
 	grep -q "deb-systemd-helper enable 'ctftpd.socket'" "$PKG/control/postinst"
@@ -142,7 +151,7 @@ built() {
 	grep -q "deb-systemd-invoke stop 'ctftpd.socket'" "$PKG/control/prerm"
 }
 
-@test "deb: lintian reports no errors or warnings (overrides in contrib/debian)" {
+@test "deb: lintian reports no errors or warnings" {
 	built
 	command -v lintian >/dev/null 2>&1 || skip "lintian not found (apt-get install lintian)"
 	lintian --show-overrides "$CHANGES" || true
@@ -150,6 +159,249 @@ built() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	! grep -E '^[EW]: ' <<<"$output" || false
+}
+
+# The maintainer scripts run as dpkg runs them when installing into another
+# root (dpkg --root): DPKG_ROOT names the tree, and the scripts' own files
+# are under it.  unpacked: the package's files in $ROOT, as dpkg unpacks
+# them before "configure", and in $STUBS the commands the scripts run that
+# act on the running system (adduser, update-rc.d, invoke-rc.d, systemd's
+# helpers), each logging its arguments to $STUBS/log.
+unpacked() {
+	built
+	ROOT="$BATS_TEST_TMPDIR/root" STUBS="$BATS_TEST_TMPDIR/stubs"
+	cp -R "$PKG/root" "$ROOT"
+	mkdir -p "$ROOT/etc/default" "$STUBS"
+	local cmd
+	for cmd in adduser update-rc.d invoke-rc.d deb-systemd-helper \
+		deb-systemd-invoke systemctl; do
+		printf '#!/bin/sh\necho "%s $*" >>"%s/log"\n' "$cmd" "$STUBS" >"$STUBS/$cmd"
+		chmod +x "$STUBS/$cmd"
+	done
+}
+
+# maintscript NAME ARG...: run the package's maintainer script NAME (postinst,
+# postrm...) on $ROOT, with the stubs; sets status and output (bats run).
+maintscript() {
+	local name=$1
+	shift
+	run env PATH="$STUBS:$PATH" DPKG_ROOT="$ROOT" \
+		DPKG_MAINTSCRIPT_NAME="$name" DPKG_MAINTSCRIPT_PACKAGE=ctftpd \
+		sh -e "$PKG/control/$name" "$@"
+	echo "$output"
+}
+
+# settings: CTFTPD_OPTIONS and CTFTPD_DIRECTORY from $ROOT's
+# /etc/default/ctftpd, read as the init script reads it.
+settings() {
+	CTFTPD_OPTIONS= CTFTPD_DIRECTORY=
+	# shellcheck source=/dev/null
+	. "$ROOT/etc/default/ctftpd"
+}
+
+@test "deb: the first installation writes /etc/default/ctftpd (ctftpd's defaults) and /srv/tftp" {
+	unpacked
+	maintscript postinst configure ""
+	[ "$status" -eq 0 ]
+	cmp "$ROOT/etc/default/ctftpd" "$top_srcdir/contrib/default/ctftpd"
+	[ -d "$ROOT/srv/tftp" ]
+	grep -qx 'adduser --system --group --home /srv/tftp --no-create-home --quiet tftp' "$STUBS/log"
+	[ ! -e "$ROOT/etc/systemd/system/ctftpd.socket.d" ]
+	[ -z "$output" ]
+}
+
+@test "deb: the first installation imports /etc/default/tftpd-hpa and names what it leaves out" {
+	unpacked
+	# tftpd-hpa's file as an admin left it: its own directory and address,
+	# options ctftpd takes as they are, one it translates, ones it cannot
+	# honour under the init script, one that is no in.tftpd option.
+	cat >"$ROOT/etc/default/tftpd-hpa" <<-'EOF'
+		# /etc/default/tftpd-hpa
+
+		TFTP_USERNAME="tftpd"
+		TFTP_DIRECTORY="/var/lib/tftpboot"
+		TFTP_ADDRESS="127.0.0.1:69"
+		TFTP_OPTIONS="--secure -vv -B 1468 --refuse tsize --timeout 60 -L -P /run/hpa.pid --frobnicate"
+	EOF
+	maintscript postinst configure ""
+	[ "$status" -eq 0 ]
+	cat "$ROOT/etc/default/ctftpd"
+	settings
+	[ "$CTFTPD_DIRECTORY" = /var/lib/tftpboot ]
+	[ "$CTFTPD_OPTIONS" = "--user tftpd --address 127.0.0.1:69 --secure -vv -B 1468 --refuse tsize --idle-timeout 60" ]
+	# the file says where its values came from and what was left out
+	grep -q "^# Written when ctftpd was installed, from tftpd-hpa's settings" "$ROOT/etc/default/ctftpd"
+	grep -qx '#   TFTP_ADDRESS="127.0.0.1:69"' "$ROOT/etc/default/ctftpd"
+	local name
+	for name in "-L:" "-P /run/hpa.pid:" "--frobnicate:"; do
+		grep -q "^#   $name" "$ROOT/etc/default/ctftpd"
+		grep -q "^ctftpd: NOT carried over: $name" <<<"$output"
+	done
+	grep -q "^ctftpd: translated: --timeout 60 became --idle-timeout 60" <<<"$output"
+	grep -q "^ctftpd: imported tftpd-hpa's settings into /etc/default/ctftpd" <<<"$output"
+	# the rest of ctftpd's file is kept (its documentation of the options)
+	grep -q '^# /etc/default/ctftpd: settings for ctftpd' "$ROOT/etc/default/ctftpd"
+	# under systemd, the socket listens on that address only
+	diff -u - <(grep -v '^#' "$ROOT/etc/systemd/system/ctftpd.socket.d/tftpd-hpa.conf") <<-'EOF'
+		[Socket]
+		ListenDatagram=
+		ListenDatagram=127.0.0.1:69
+	EOF
+}
+
+@test "deb: the import quotes what it writes (read back unchanged)" {
+	unpacked
+	local dir='/srv/a"b$c`d\e'"'f"
+	# shellcheck disable=SC2016 # a literal $ for the file
+	printf 'TFTP_DIRECTORY=%s\nTFTP_ADDRESS=":1069"\nTFTP_OPTIONS="-s -m /etc/tftp\\$map"\n' \
+		"'/srv/a\"b\$c\`d\\e'\"'\"'f'" >"$ROOT/etc/default/tftpd-hpa"
+	cat "$ROOT/etc/default/tftpd-hpa"
+	maintscript postinst configure ""
+	[ "$status" -eq 0 ]
+	settings
+	echo "directory: $CTFTPD_DIRECTORY"
+	[ "$CTFTPD_DIRECTORY" = "$dir" ]
+	[ "$CTFTPD_OPTIONS" = '--user tftp --address :1069 -s -m /etc/tftp$map' ]
+	grep -qx 'ListenDatagram=1069' "$ROOT/etc/systemd/system/ctftpd.socket.d/tftpd-hpa.conf"
+}
+
+@test "deb: a /etc/default/tftpd-hpa that does not parse leaves ctftpd's defaults, and says so" {
+	unpacked
+	printf 'TFTP_DIRECTORY="/var/lib/tftpboot"\nTFTP_OPTIONS="--secure\n' \
+		>"$ROOT/etc/default/tftpd-hpa"
+	maintscript postinst configure ""
+	[ "$status" -eq 0 ]
+	cmp "$ROOT/etc/default/ctftpd" "$top_srcdir/contrib/default/ctftpd"
+	grep -q "^ctftpd: could not import /etc/default/tftpd-hpa" <<<"$output"
+}
+
+@test "deb: upgrades and reinstallations leave /etc/default/ctftpd as the admin left it" {
+	unpacked
+	printf 'TFTP_DIRECTORY="/var/lib/tftpboot"\n' >"$ROOT/etc/default/tftpd-hpa"
+	printf 'CTFTPD_OPTIONS="--user tftp"\nCTFTPD_DIRECTORY="/srv/edited"\n' \
+		>"$ROOT/etc/default/ctftpd"
+	cp "$ROOT/etc/default/ctftpd" "$BATS_TEST_TMPDIR/edited"
+	maintscript postinst configure 0.1.0-1
+	[ "$status" -eq 0 ]
+	cmp "$ROOT/etc/default/ctftpd" "$BATS_TEST_TMPDIR/edited"
+	[ -z "$output" ]
+	# a first installation finding the file (left behind by hand) keeps it
+	# too, and says tftpd-hpa's was not imported
+	maintscript postinst configure ""
+	[ "$status" -eq 0 ]
+	cmp "$ROOT/etc/default/ctftpd" "$BATS_TEST_TMPDIR/edited"
+	grep -q "/etc/default/tftpd-hpa not imported" <<<"$output"
+	# an upgrade does not bring back a deleted file
+	rm "$ROOT/etc/default/ctftpd"
+	maintscript postinst configure 0.1.0-1
+	[ "$status" -eq 0 ]
+	[ ! -e "$ROOT/etc/default/ctftpd" ]
+}
+
+@test "deb: purge removes the settings it wrote, never the files in /srv/tftp" {
+	unpacked
+	printf 'TFTP_ADDRESS="127.0.0.1:69"\n' >"$ROOT/etc/default/tftpd-hpa"
+	maintscript postinst configure ""
+	[ "$status" -eq 0 ]
+	[ -f "$ROOT/etc/systemd/system/ctftpd.socket.d/tftpd-hpa.conf" ]
+	mkdir -p "$ROOT/srv/tftp/pxelinux.cfg"
+	echo "default local" >"$ROOT/srv/tftp/pxelinux.cfg/default"
+	echo kernel >"$ROOT/srv/tftp/vmlinuz"
+	maintscript postrm remove
+	[ "$status" -eq 0 ]
+	[ -f "$ROOT/etc/default/ctftpd" ]
+	maintscript postrm purge
+	[ "$status" -eq 0 ]
+	[ ! -e "$ROOT/etc/default/ctftpd" ]
+	[ ! -e "$ROOT/etc/systemd/system/ctftpd.socket.d" ]
+	[ "$(cat "$ROOT/srv/tftp/vmlinuz")" = kernel ]
+	[ "$(cat "$ROOT/srv/tftp/pxelinux.cfg/default")" = "default local" ]
+	# tftpd-hpa's file is tftpd-hpa's (its conffile)
+	[ -f "$ROOT/etc/default/tftpd-hpa" ]
+	# an empty /srv/tftp, made by the postinst, goes
+	rm -r "$ROOT/srv/tftp"
+	maintscript postinst configure ""
+	[ -d "$ROOT/srv/tftp" ]
+	maintscript postrm purge
+	[ "$status" -eq 0 ]
+	[ ! -e "$ROOT/srv/tftp" ]
+}
+
+@test "deb: reinstalling with UDP port 69 taken configures the package and says why (init script)" {
+	unpacked
+	[ "$(id -u)" -eq 0 ] || skip "needs root (mount and network namespaces for /etc/init.d, /run and port 69)"
+	unshare --mount --net true 2>/dev/null || skip "cannot make mount and network namespaces (unshare)"
+	command -v ip >/dev/null 2>&1 || skip "ip not found (apt-get install iproute2)"
+	command -v start-stop-daemon >/dev/null 2>&1 || skip "start-stop-daemon not found"
+	[ -r /lib/lsb/init-functions ] || skip "no /lib/lsb/init-functions (apt-get install sysvinit-utils)"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	local t="$BATS_TEST_TMPDIR"
+	mkdir -p "$t/init.d" "$t/run" "$t/served"
+	chmod 755 "$t" "$t/served"
+	# The packaged init script, running the packaged daemon on 127.0.0.1.
+	printf 'CTFTPD_OPTIONS="--user nobody --address 127.0.0.1:69"\nCTFTPD_DIRECTORY="%s"\n' \
+		"$t/served" >"$t/default"
+	sed -e "s|^DAEMON=.*|DAEMON=$PKG/root/usr/sbin/ctftpd|" \
+		-e "s|^DEFAULTS=.*|DEFAULTS=$t/default|" \
+		"$PKG/root/etc/init.d/ctftpd" >"$t/init.d/ctftpd"
+	chmod 755 "$t/init.d/ctftpd"
+	# invoke-rc.d as under sysvinit: the init script, given the action
+	printf '#!/bin/sh\n[ "$1" != --skip-systemd-native ] || shift\nexec "/etc/init.d/$1" "$2"\n' \
+		>"$STUBS/invoke-rc.d"
+	# In the namespaces: that init.d; a /run of the test's (the pidfile; and
+	# no /run/systemd, so the sysvinit path runs); a loopback of its own
+	# where another server holds 127.0.0.1:69.  The postinst runs as for
+	# "apt-get install --reinstall": configure with the installed version,
+	# no DPKG_ROOT (debhelper's init snippet runs only on the live system).
+	cat >"$t/reinstall.sh" <<-'EOF'
+		set -u
+		cleanup() {
+			for f in "$T/blocker.pid" "$T/run/ctftpd.pid"; do
+				[ ! -s "$f" ] || kill "$(cat "$f")" 2>/dev/null || true
+			done
+		}
+		trap cleanup EXIT
+		mount --bind "$T/init.d" /etc/init.d
+		mount --bind "$T/run" /run
+		ip link set lo up
+		"$CTFTPD" --user nobody --pidfile "$T/blocker.pid" \
+			--address 127.0.0.1:69 "$T/served" || exit 1
+		echo "== port 69 taken"
+		rc=0
+		env PATH="$STUBS:$PATH" sh -e "$POSTINST" configure 0.1.0-1 || rc=$?
+		echo "== postinst: $rc"
+		pid=$(cat "$T/blocker.pid")
+		kill "$pid"
+		n=0
+		while kill -0 "$pid" 2>/dev/null && [ $n -lt 100 ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done
+		echo "== port 69 free"
+		rc=0
+		env PATH="$STUBS:$PATH" sh -e "$POSTINST" configure 0.1.0-1 || rc=$?
+		echo "== postinst: $rc"
+		[ -s "$T/run/ctftpd.pid" ] && kill -0 "$(cat "$T/run/ctftpd.pid")" &&
+			echo "== running"
+		/etc/init.d/ctftpd stop
+	EOF
+	run env T="$t" STUBS="$STUBS" CTFTPD="$CTFTPD" POSTINST="$PKG/control/postinst" \
+		unshare --mount --net sh "$t/reinstall.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	local taken free
+	taken=$(sed -n '/^== port 69 taken/,/^== port 69 free/p' <<<"$output")
+	free=$(sed -n '/^== port 69 free/,$p' <<<"$output")
+	# taken: the init script failed (ctftpd said why), the postinst said
+	# what to do and exited 0
+	grep -q 'in use' <<<"$taken"
+	grep -q '^ctftpd: the init script could not start ctftpd' <<<"$taken"
+	grep -q 'update-rc.d ctftpd disable' <<<"$taken"
+	grep -qx '== postinst: 0' <<<"$taken"
+	# free: the same postinst started ctftpd, and said nothing of the kind
+	grep -qx '== postinst: 0' <<<"$free"
+	grep -qx '== running' <<<"$free"
+	! grep -q 'could not start' <<<"$free" || false
 }
 
 @test "versions agree: configure, debian/changelog, the RPM spec" {
@@ -181,6 +433,7 @@ built() {
 	sh -n "$top_srcdir/contrib/init.d/ctftpd"
 	sh -n "$top_srcdir/contrib/debian/postinst"
 	sh -n "$top_srcdir/contrib/debian/postrm"
+	sh -n "$top_srcdir/contrib/debian/prerm"
 	grep -q '^### BEGIN INIT INFO' "$top_srcdir/contrib/init.d/ctftpd"
 	head -n 1 "$top_srcdir/contrib/openrc/ctftpd" | grep -qx '#!/sbin/openrc-run'
 }
@@ -218,4 +471,8 @@ built() {
 		"$top"/BUILDROOT/ctftpd-*/usr/lib/systemd/system/ctftpd.service
 	grep -q '^CTFTPD_DIRECTORY="/var/lib/tftpboot"$' \
 		"$top"/BUILDROOT/ctftpd-*/etc/sysconfig/ctftpd
+	grep -q '^CTFTPD_OPTIONS=' "$top"/BUILDROOT/ctftpd-*/etc/sysconfig/ctftpd
+	# ... and mentions no init script: the RPM ships none
+	! grep -Ei 'init\.d|init script|openrc' \
+		"$top"/BUILDROOT/ctftpd-*/etc/sysconfig/ctftpd || false
 }
