@@ -623,7 +623,8 @@ static void size_buffer(struct transfer *t, int wrq)
 	int opt = wrq ? SO_RCVBUF : SO_SNDBUF, have = 0, want;
 	socklen_t len = sizeof(have);
 	/* payload, header, and the kernel's own per-datagram overhead */
-	size_t need = (size_t)t->windowsize * (t->blksize + TFTP_DATA_HEADER + 512);
+	size_t need =
+		(size_t)t->windowsize * (t->blksize + TFTP_DATA_HEADER + 512);
 
 	if (t->windowsize < 2 ||
 	    getsockopt(t->sock, SOL_SOCKET, opt, &have, &len) != 0 ||
