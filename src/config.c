@@ -110,12 +110,18 @@ static const struct opt table[] = {
 	{.name = "foreground", .letter = 'L', .kind = K_SET,
 	 .field = F(foreground), .value = 1,
 	 .help = "do not detach; log to standard error"},
+	{.name = "log-file", .metavar = "FILE", .kind = K_STRING,
+	 .field = F(log_file), .min = 1, .expect = "a file name",
+	 .help = "log to FILE instead of syslog: appended, one line per event "
+		 "with a UTC time; opened before chroot; SIGHUP re-opens it"},
 	{.name = "pidfile", .letter = 'P', .metavar = "FILE", .kind = K_STRING,
 	 .field = F(pidfile), .min = 1, .expect = "a file name",
 	 .help = "write the daemon's pid to FILE, locked"},
 	{.name = "user", .letter = 'u', .metavar = "USER", .kind = K_STRING,
 	 .field = F(user), .min = 1, .expect = "a user name",
-	 .help = "run as USER after binding (and chroot)"},
+	 .help = "run as USER after binding (and chroot); started as root "
+		 "without it: tftp, or nobody where there is no tftp user "
+		 "(--user root keeps root)"},
 	{.name = "group", .metavar = "GROUP", .kind = K_STRING,
 	 .field = F(group), .min = 1, .expect = "a group name",
 	 .help = "run as GROUP (default: USER's group); needs --user"},

@@ -71,7 +71,9 @@ struct config {
 	int family;	       /* AF_UNSPEC, or AF_INET / AF_INET6 (-4, -6) */
 	unsigned idle_timeout; /* seconds: inetd / socket-activated idle exit */
 	const char *pidfile;   /* NULL: none */
-	const char *user;      /* drop to this user after binding, or NULL */
+	const char *log_file;  /* --log-file, or NULL: syslog or stderr */
+	const char *user;      /* drop to this user after binding; NULL:
+				* daemon_default_user() when started as root */
 	const char *group;     /* and this group (default: the user's) */
 	int chroot;	       /* chroot into the root after binding */
 	unsigned umask;	       /* new uploaded files get 0666 & ~umask (-U;

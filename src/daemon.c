@@ -79,7 +79,30 @@ int daemon_inherited_sockets(int allow_inetd, int force_inetd, int *fds,
 	return 0;
 }
 
-int daemon_detach(int devnull)
+void daemon_close_inherited(int lowfd)
+{
+#if HAVE_DECL_CLOSEFROM && !HAVE_DECL_CLOSE_RANGE
+	closefrom(lowfd);
+#else
+#if HAVE_DECL_CLOSE_RANGE
+	if (close_range((unsigned)lowfd, ~0u, 0) == 0)
+		return;
+#endif
+	/* The portable way; also where close_range fails (an old kernel). */
+	long max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > INT_MAX)
+		max = 65536; /* unknown or unlimited: a generous bound */
+	for (int fd = lowfd; fd < (int)max; fd++)
+		(void)close(fd);
+#endif
+}
+
+const char *daemon_default_user(void)
+{
+	return getpwnam("tftp") ? "tftp" : "nobody";
+}
+
+int daemon_detach(int devnull, int keep_stderr)
 {
 	pid_t pid = fork();
 
@@ -100,7 +123,8 @@ int daemon_detach(int devnull)
 		return -1;
 	dup2(devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
-	dup2(devnull, STDERR_FILENO);
+	if (!keep_stderr)
+		dup2(devnull, STDERR_FILENO);
 	if (devnull > STDERR_FILENO)
 		close(devnull);
 	return 0;

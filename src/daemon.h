@@ -16,12 +16,26 @@
 int daemon_inherited_sockets(int allow_inetd, int force_inetd, int *fds,
 			     int max, const char **why);
 
+/* Close every descriptor from lowfd up: what the process that started us
+ * left open (a terminal's extra files, a supervisor's pipes) must not reach
+ * the transfers.  lowfd is 3 plus the number of sockets systemd passed
+ * (LISTEN_FDS are 3, 4, ...); inetd's socket is fd 0.  close_range or
+ * closefrom where configure found them, else close(2) up to
+ * sysconf(_SC_OPEN_MAX).  Call before anything else is opened. */
+void daemon_close_inherited(int lowfd);
+
+/* The user a daemon started as root runs as when --user is not given, as
+ * tftpd-hpa's packaging does: "tftp" if the user database has it, else
+ * "nobody". */
+const char *daemon_default_user(void);
+
 /* Detach: fork (the original process exits 0), start a new session, chdir
  * to "/" and point standard input, output and error at devnull, a
- * descriptor of /dev/null opened before any chroot (and closed here).  Call
+ * descriptor of /dev/null opened before any chroot (and closed here);
+ * standard error stays when keep_stderr is set (it is the log).  Call
  * after the sockets are bound, so bind errors still reach the terminal.
  * Returns 0 in the daemon, or -1 (errno) on failure. */
-int daemon_detach(int devnull);
+int daemon_detach(int devnull, int keep_stderr);
 
 /* Open (creating, mode 0644) the pidfile at path, failing if another process
  * holds its lock.  Call before detaching and before dropping privileges (the

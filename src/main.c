@@ -75,18 +75,73 @@ static int map_test(struct config *cfg)
 	return rc != 0 ? EXIT_RUNTIME : EXIT_OK;
 }
 
+/* Where the log goes, decided once the sockets are known (inherited: from
+ * inetd or systemd) and never nowhere: --log-file; standard error with
+ * --foreground; else syslog, if a syslog daemon listens; else standard
+ * error if it leads somewhere (a terminal, the journal, a file, a pipe
+ * unless detaching), kept open when detaching (*keep_stderr); else
+ * LOG_FALLBACK_FILE.  A standalone daemon's start-up lines reach the
+ * terminal too until it detaches.  Returns 0, or an exit status after
+ * saying on standard error what is wrong. */
+static int choose_log(const struct config *cfg, int inherited, int *keep_stderr)
+{
+	int echo = !inherited && !cfg->foreground;
+	const char *why;
+
+	*keep_stderr = 0;
+	log_open("ctftpd", 1, cfg->verbosity);
+	if (cfg->log_file) {
+		if (log_open_file(cfg->log_file) != 0) {
+			fprintf(stderr, "ctftpd: --log-file %s: %s\n",
+				cfg->log_file, strerror(errno));
+			return EXIT_USAGE;
+		}
+		log_echo_stderr(echo);
+		return 0;
+	}
+	if (cfg->foreground)
+		return 0;
+	if (log_syslog_reachable()) {
+		log_open("ctftpd", 0, cfg->verbosity);
+		log_echo_stderr(echo);
+		return 0;
+	}
+	why = strerror(errno);
+	if (log_stderr_usable(echo)) {
+		*keep_stderr = 1;
+		log_msg(LOG_WARNING,
+			"no syslog at %s (%s): logging to standard error "
+			"(--log-file FILE logs to a file)",
+			log_syslog_path(), why);
+		return 0;
+	}
+	if (log_open_file(LOG_FALLBACK_FILE) == 0) {
+		log_echo_stderr(echo);
+		log_msg(LOG_WARNING,
+			"no syslog at %s (%s): logging to %s (--log-file FILE "
+			"to choose)",
+			log_syslog_path(), why, LOG_FALLBACK_FILE);
+		return 0;
+	}
+	fprintf(stderr,
+		"ctftpd: no syslog at %s (%s), standard error leads nowhere, "
+		"and %s: %s: give --log-file FILE, or --foreground\n",
+		log_syslog_path(), why, LOG_FALLBACK_FILE, strerror(errno));
+	return EXIT_RUNTIME;
+}
+
 /* Everything up to the listener loop; returns an exit status, or -1 to go
  * on serving. */
 static int start(struct config *cfg, struct listener *l,
 		 struct remap_rules *rules, int *pidfd)
 {
 	int fds[LISTENER_MAX_SOCKETS], nfds;
-	const char *why;
+	const char *why, *user = cfg->user;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	struct stat st;
 	pid_t holder;
-	int detach, devnull = -1;
+	int detach, devnull = -1, keep_stderr, rc, default_user = 0;
 
 	cfg->root_real = realpath(cfg->root, NULL);
 	if (!cfg->root_real || stat(cfg->root_real, &st) != 0) {
@@ -101,13 +156,27 @@ static int start(struct config *cfg, struct listener *l,
 			cfg->root);
 		return EXIT_USAGE;
 	}
-	if ((cfg->user || cfg->group) &&
-	    daemon_lookup_user(cfg->user, cfg->group, &uid, &gid, &why) != 0) {
-		fprintf(stderr, "ctftpd: --%s '%s': %s\n",
-			cfg->group && strstr(why, "group") ? "group" : "user",
-			cfg->group && strstr(why, "group") ? cfg->group
-							   : cfg->user,
-			why);
+	/* Started as root, a daemon drops to an unprivileged user unless told
+	 * otherwise, as tftpd-hpa does: staying root is a choice to write. */
+	if (!user && geteuid() == 0) {
+		user = daemon_default_user();
+		default_user = 1;
+	}
+	if (user &&
+	    daemon_lookup_user(user, cfg->group, &uid, &gid, &why) != 0) {
+		if (default_user)
+			fprintf(stderr,
+				"ctftpd: started as root without --user, and "
+				"there is no user '%s' to run as: give "
+				"--user USER (--user root to stay root)\n",
+				user);
+		else
+			fprintf(stderr, "ctftpd: --%s '%s': %s\n",
+				cfg->group && strstr(why, "group") ? "group"
+								   : "user",
+				cfg->group && strstr(why, "group") ? cfg->group
+								   : user,
+				why);
 		return EXIT_USAGE;
 	}
 
@@ -118,9 +187,14 @@ static int start(struct config *cfg, struct listener *l,
 		fprintf(stderr, "ctftpd: %s\n", why);
 		return EXIT_USAGE;
 	}
-	/* Under inetd, standard error may be the socket itself: log to
-	 * syslog from the start unless told otherwise. */
-	log_open("ctftpd", cfg->foreground || nfds == 0, cfg->verbosity);
+	/* Nothing the starting process left open reaches a transfer: keep
+	 * the standard streams and systemd's sockets (3 up), or inetd's (0). */
+	daemon_close_inherited(nfds > 0 && fds[0] > STDERR_FILENO
+				       ? fds[nfds - 1] + 1
+				       : STDERR_FILENO + 1);
+	rc = choose_log(cfg, nfds > 0, &keep_stderr);
+	if (rc != 0)
+		return rc;
 	if (nfds > 0) {
 		if (listener_adopt(l, cfg, fds, nfds, 1) != 0)
 			return EXIT_RUNTIME;
@@ -168,19 +242,16 @@ static int start(struct config *cfg, struct listener *l,
 			log_msg(LOG_WARNING, "cache off: %s", strerror(errno));
 	}
 
-	/* Connect to syslog, and open /dev/null for detaching, while a
-	 * chroot has not hidden them yet. */
-	if (!cfg->foreground)
-		log_connect_syslog();
+	/* Open /dev/null for detaching while a chroot has not hidden it.
+	 * (Syslog, when used, was connected by choose_log.) */
 	detach = nfds == 0 && !cfg->foreground;
 	if (detach && (devnull = open("/dev/null", O_RDWR)) < 0) {
 		log_msg(LOG_ERR, "/dev/null: %s", strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	if (cfg->chroot || cfg->user || cfg->group) {
+	if (cfg->chroot || user) {
 		if (daemon_confine(cfg->chroot ? cfg->root_real : NULL,
-				   cfg->user || cfg->group, uid, gid,
-				   &why) != 0) {
+				   user != NULL, uid, gid, &why) != 0) {
 			log_msg(LOG_ERR, "cannot %s: %s; not serving",
 				cfg->chroot ? "chroot and drop privileges"
 					    : "drop privileges",
@@ -196,12 +267,23 @@ static int start(struct config *cfg, struct listener *l,
 				return EXIT_RUNTIME;
 		}
 	}
+	if (user && uid == 0)
+		log_msg(LOG_WARNING,
+			"running as root (--user %s): transfers may read and "
+			"write whatever root may",
+			user);
+	else if (user)
+		log_msg(LOG_NOTICE, "running as user %s (uid %ld, gid %ld)%s",
+			user, (long)uid, (long)gid,
+			default_user ? ", the default when started as root "
+				       "(--user to choose)"
+				     : "");
 	if (detach) {
-		if (daemon_detach(devnull) != 0) {
+		if (daemon_detach(devnull, keep_stderr) != 0) {
 			log_msg(LOG_ERR, "cannot detach: %s", strerror(errno));
 			return EXIT_RUNTIME;
 		}
-		log_open("ctftpd", 0, cfg->verbosity);
+		log_echo_stderr(0);
 	}
 	if (*pidfd >= 0 && daemon_pidfile_claim(*pidfd) != 0) {
 		log_msg(LOG_ERR, "pidfile %s: %s", cfg->pidfile,

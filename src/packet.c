@@ -5,6 +5,7 @@
 
 #include "packet.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -229,4 +230,88 @@ const char *packet_mode_name(enum tftp_mode mode)
 	default:
 		return "unknown";
 	}
+}
+
+/* Append the n bytes at s to out (used bytes *o of outsz), printable ASCII
+ * as is and anything else, quotes and backslashes as \xHH; a NUL is a
+ * space, or with pairs alternately "=" and a space (OACK name=value).
+ * Stops short of the end of out. */
+static void describe_bytes(const uint8_t *s, size_t n, int pairs, char *out,
+			   size_t outsz, size_t *o)
+{
+	static const char hex[] = "0123456789abcdef";
+	char sep = pairs ? '=' : ' ';
+
+	for (size_t i = 0; i < n && *o + 5 < outsz; i++) {
+		uint8_t c = s[i];
+		if (c == 0) {
+			out[(*o)++] = sep;
+			if (pairs)
+				sep = sep == '=' ? ' ' : '=';
+		} else if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			out[(*o)++] = (char)c;
+		} else {
+			out[(*o)++] = '\\';
+			out[(*o)++] = 'x';
+			out[(*o)++] = hex[c >> 4];
+			out[(*o)++] = hex[c & 15];
+		}
+	}
+	out[*o] = '\0';
+}
+
+char *packet_describe(const void *head, size_t headlen, size_t total, char *out,
+		      size_t outsz)
+{
+	const uint8_t *p = head;
+	unsigned op, num;
+	size_t o = 0;
+	int n;
+
+	if (headlen > total)
+		headlen = total;
+	op = headlen >= 2 ? (unsigned)(p[0] << 8 | p[1]) : 0;
+	num = headlen >= 4 ? (unsigned)(p[2] << 8 | p[3]) : 0;
+	switch (headlen >= 4 ? op : 0) {
+	case TFTP_DATA:
+		snprintf(out, outsz, "DATA %u, %zu bytes", num,
+			 total - TFTP_DATA_HEADER);
+		break;
+	case TFTP_ACK:
+		snprintf(out, outsz, "ACK %u", num);
+		break;
+	case TFTP_ERROR:
+		n = snprintf(out, outsz, "ERROR %u \"", num);
+		if (n > 0 && (size_t)n < outsz) {
+			o = (size_t)n;
+			/* The message, without its terminating NUL. */
+			describe_bytes(
+				p + 4,
+				strnlen((const char *)p + 4, headlen - 4), 0,
+				out, outsz, &o);
+			if (o + 1 < outsz) {
+				out[o++] = '"';
+				out[o] = '\0';
+			}
+		}
+		return out;
+	case TFTP_OACK:
+	case TFTP_RRQ:
+	case TFTP_WRQ:
+		n = snprintf(out, outsz, "%s ", packet_opcode_name(op));
+		if (n > 0 && (size_t)n < outsz) {
+			o = (size_t)n;
+			/* name=value pairs (the name and mode of a request
+			 * first); the last NUL is not shown. */
+			describe_bytes(p + 2,
+				       headlen - 2 -
+					       (headlen > 2 && !p[headlen - 1]),
+				       op == TFTP_OACK, out, outsz, &o);
+		}
+		return out;
+	default:
+		snprintf(out, outsz, "junk, %zu bytes", total);
+		break;
+	}
+	return out;
 }

@@ -110,6 +110,16 @@ const char *packet_error_message(uint16_t code);
 /* Name of an opcode for logs ("RRQ", "DATA"...), "unknown" otherwise. */
 const char *packet_opcode_name(unsigned opcode);
 
+/* One packet as a per-packet log line (--verbose=3) names it: "DATA 7, 512
+ * bytes", "ACK 7", "OACK blksize=1468 tsize=3", "ERROR 1 \"not found\"",
+ * "RRQ", or "junk, N bytes".  head: the first headlen bytes of the datagram
+ * (at least the 4-byte DATA header for DATA; the whole packet otherwise);
+ * total: the datagram's full length in bytes.  Bytes outside printable ASCII
+ * are escaped.  Writes at most outsz bytes, always NUL-terminated (outsz >=
+ * 1).  Returns out. */
+char *packet_describe(const void *head, size_t headlen, size_t total, char *out,
+		      size_t outsz);
+
 /* Mode name for logs: "octet", "netascii"... */
 const char *packet_mode_name(enum tftp_mode mode);
 

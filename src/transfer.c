@@ -109,11 +109,27 @@ end(struct transfer *t, enum transfer_outcome outcome, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* --verbose=3: a line for a packet about to be sent (head: len bytes, then
+ * nmore payload pieces). */
+static void log_sent(const struct transfer *t, const uint8_t *head, size_t len,
+		     const struct iovec *more, int nmore)
+{
+	char what[160];
+	size_t total = len;
+
+	for (int i = 0; i < nmore; i++)
+		total += more[i].iov_len;
+	log_packet("%s: sent %s", t->client_str,
+		   packet_describe(head, len, total, what, sizeof(what)));
+}
+
 static void send_error(struct transfer *t, uint16_t code, const char *msg)
 {
 	uint8_t buf[512];
 	size_t len = packet_build_error(buf, sizeof(buf), code, msg);
 
+	if (log_level() >= LOG_V_PACKETS)
+		log_sent(t, buf, len, NULL, 0);
 	(void)send(t->sock, buf, len, 0);
 }
 
@@ -129,6 +145,7 @@ static void summary(struct transfer *t)
 			: LOG_INFO;
 	long long ms;
 
+	log_packet_flush(); /* the count of per-packet lines left out */
 	if (t->outcome == TRANSFER_REFUSED && t->blocks == 0) {
 		log_msg(LOG_INFO, "%s from %s file %s %s", t->op, t->client_str,
 			t->name, t->detail);
@@ -169,6 +186,8 @@ static int send_packet(struct transfer *t, const uint8_t *head, size_t len,
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = v;
 	msg.msg_iovlen = 1 + (size_t)nmore;
+	if (log_level() >= LOG_V_PACKETS)
+		log_sent(t, head, len, more, nmore);
 	if (sendmsg(t->sock, &msg, 0) >= 0)
 		return 0;
 	if (errno == ECONNREFUSED) {
@@ -220,6 +239,12 @@ static int take_packet(struct transfer *t, struct tftp_packet *pkt)
 			end(t, TRANSFER_FAILED, "failed: receive error: %s",
 			    strerror(errno));
 		return WAIT_END;
+	}
+	if (log_level() >= LOG_V_PACKETS) {
+		char what[160];
+		log_packet("%s: received %s", t->client_str,
+			   packet_describe(t->rxbuf, (size_t)n, (size_t)n, what,
+					   sizeof(what)));
 	}
 	if (packet_parse_reply(t->rxbuf, (size_t)n, pkt, &why) != 0) {
 		log_msg(LOG_DEBUG, "ignoring bad datagram from %s: %s",

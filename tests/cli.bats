@@ -135,13 +135,18 @@ bad_value() {
 	make_root
 	PORT=$((20000 + RANDOM % 40000))
 	local pidfile="$BATS_TEST_TMPDIR/ctftpd.pid" pid
-	run "$CTFTPD" --host 127.0.0.1 --port "$PORT" --pidfile "$pidfile" "$ROOT" 3>&-
+	# $AS_ROOT: the daemon removes its own pidfile (as root: under
+	# tftp it could not); --log-file: where there is no syslog.
+	# shellcheck disable=SC2086 # a word list
+	run "$CTFTPD" --host 127.0.0.1 --port "$PORT" --pidfile "$pidfile" $AS_ROOT \
+		--log-file "$BATS_TEST_TMPDIR/ctftpd.log" "$ROOT" 3>&-
 	[ "$status" -eq 0 ]
 	wait_for 5 test -s "$pidfile"
 	pid=$(cat "$pidfile")
 	kill -0 "$pid"
 	# The same pidfile: refused while the first one lives.
-	run "$CTFTPD" --host 127.0.0.1 --port $((PORT + 1)) --pidfile "$pidfile" "$ROOT" 3>&-
+	run "$CTFTPD" --host 127.0.0.1 --port $((PORT + 1)) --pidfile "$pidfile" \
+		--log-file "$BATS_TEST_TMPDIR/ctftpd.log" "$ROOT" 3>&-
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"already running (pid $pid)"* ]]
 	[ "$(cat "$pidfile")" = "$pid" ]
@@ -194,10 +199,10 @@ bad_value() {
 	SERVER_PID=
 }
 
-@test "SIGHUP re-opens the logs and the server keeps serving" {
+@test "SIGHUP says what it re-opened (nothing, on standard error) and the server keeps serving" {
 	start_server
 	kill -HUP "$SERVER_PID"
-	wait_for 5 grep -q 're-opened' "$SERVER_LOG"
+	wait_for 5 grep -q 'logging to standard error: nothing to re-open' "$SERVER_LOG"
 	run curl -sS --fail "tftp://127.0.0.1:$PORT/hello.txt"
 	[ "$status" -eq 0 ]
 	[ "$output" = "hello, world" ]
@@ -212,7 +217,9 @@ daemon_pid() {
 	make_root
 	PORT=$((20000 + RANDOM % 40000))
 	# 3>&-: bats waits for fd 3 to close; the daemon must not hold it.
-	run "$CTFTPD" --host 127.0.0.1 --port "$PORT" "$ROOT" 3>&-
+	# shellcheck disable=SC2086 # a word list
+	run "$CTFTPD" --host 127.0.0.1 --port "$PORT" $AS_ROOT \
+		--log-file "$BATS_TEST_TMPDIR/ctftpd.log" "$ROOT" 3>&-
 	# The command returns at once: the daemon lives on in the background.
 	[ "$status" -eq 0 ]
 	wait_for 5 daemon_pid
@@ -245,4 +252,48 @@ daemon_pid() {
 	run curl -sS -o /dev/null "tftp://127.0.0.1:$PORT/missing"
 	[ "$status" -ne 0 ]
 	! grep -q 'complete' "$SERVER_LOG"
+}
+
+@test "--verbose=3 logs a line per packet a transfer sends and receives" {
+	make_root
+	make_file f.bin 2000
+	start_server --verbose=3
+	run curl -sS --fail -o /dev/null "tftp://127.0.0.1:$PORT/f.bin"
+	[ "$status" -eq 0 ]
+	wait_for 5 grep -q 'complete' "$SERVER_LOG"
+	cat "$SERVER_LOG"
+	# 2000 bytes: three blocks of 512 and one of 464, each acknowledged.
+	local b
+	for b in 1 2 3; do
+		log_has "debug: 127\\.0\\.0\\.1:[0-9]+: sent DATA $b, 512 bytes\$"
+		log_has "debug: 127\\.0\\.0\\.1:[0-9]+: received ACK $b\$"
+	done
+	log_has 'debug: 127\.0\.0\.1:[0-9]+: sent DATA 4, 464 bytes$'
+	log_has 'debug: 127\.0\.0\.1:[0-9]+: received ACK 4$'
+	log_lacks 'suppressed'
+}
+
+@test "--verbose=3: per-packet lines are rate-limited per transfer, with a count of those left out" {
+	make_root
+	make_file big.bin 1048576
+	start_server --verbose=3
+	run curl -sS --fail -o /dev/null --tftp-blksize 512 "tftp://127.0.0.1:$PORT/big.bin"
+	[ "$status" -eq 0 ]
+	wait_for 10 grep -q 'complete' "$SERVER_LOG"
+	local line lines suppressed
+	line=$(grep 'complete' "$SERVER_LOG")
+	parse_summary "$line"
+	# 2049 DATA (the last one empty) and as many ACKs, at least.
+	lines=$(log_count ': (sent|received) (DATA|ACK|OACK)')
+	suppressed=$(grep -Eo '[0-9]+ per-packet lines suppressed' "$SERVER_LOG" |
+		awk '{ n += $1 } END { print n + 0 }')
+	echo "logged $lines, suppressed $suppressed, in $S_SECONDS s"
+	[ "$suppressed" -gt 0 ]
+	[ $((lines + suppressed)) -ge 4098 ]
+	# A burst of 100, then 50 a second.
+	[ "$lines" -le $((100 + 50 * (${S_SECONDS%.*} + 1))) ]
+	# The count comes before the summary line.
+	grep -n 'per-packet lines suppressed' "$SERVER_LOG" | tail -n 1 |
+		awk -F: -v s="$(grep -n 'complete' "$SERVER_LOG" | cut -d: -f1)" \
+			'{ exit !($1 < s) }'
 }

@@ -600,7 +600,7 @@ static void test_errors(void)
 		"verbosity",	  "cache-size",	    "cache-max-file",
 		"cache-min-age",  "create",	    "map-file",
 		"map-test",	  "readonly",	    "max-upload-size",
-		"help",		  "version"};
+		"help",		  "version",	    "log-file"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char opt[64];
 		snprintf(opt, sizeof(opt), "--%s", names[i]);
@@ -650,6 +650,7 @@ static void test_help(void)
 		"-t, --idle-timeout SECONDS",
 		"-L, --foreground",
 		"-P, --pidfile FILE",
+		"--log-file FILE",
 		"-u, --user USER",
 		"--group GROUP",
 		"-s, --secure, --chroot",

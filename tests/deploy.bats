@@ -51,6 +51,24 @@ public_root() {
 	PRIV_DIRS="$PRIV_DIRS $ROOT"
 }
 
+# reachable_root: a root the daemon can read after its default privilege
+# drop (to tftp or nobody) when the tests run as root; else make_root.
+reachable_root() {
+	if [ "$(id -u)" -eq 0 ]; then public_root; else make_root; fi
+}
+
+# DAEMON_LOG: the log file of daemons started without a terminal.  Where no
+# syslog daemon listens, ctftpd would log to /var/log/ctftpd.log rather than
+# nowhere: log_args gives it this file then (and nothing where syslog is
+# there, so command lines stay as written).
+log_args() {
+	[ -S /dev/log ] || echo "--log-file $DAEMON_LOG"
+}
+
+setup() {
+	DAEMON_LOG="$BATS_TEST_TMPDIR/ctftpd.log"
+}
+
 # port_bound PORT: something listens on UDP 127.0.0.1:PORT (or [::]:PORT).
 port_bound() {
 	ss -H -u -a -n "sport = :$1" | grep -q .
@@ -216,16 +234,16 @@ superserver_cycle() {
 @test "xinetd: serves, lingers for a second request, exits when idle, is started again" {
 	need ss iproute2
 	need curl curl
-	make_root
-	start_xinetd --idle-timeout "$IDLE" "$ROOT"
+	reachable_root
+	start_xinetd --idle-timeout "$IDLE" $(log_args) "$ROOT"
 	superserver_cycle
 }
 
 @test "openbsd-inetd: serves, lingers for a second request, exits when idle, is started again" {
 	need ss iproute2
 	need curl curl
-	make_root
-	start_inetd ctftpd --idle-timeout "$IDLE" "$ROOT"
+	reachable_root
+	start_inetd ctftpd --idle-timeout "$IDLE" $(log_args) "$ROOT"
 	superserver_cycle
 }
 
@@ -234,7 +252,8 @@ superserver_cycle() {
 	need ss iproute2
 	need curl curl
 	public_root
-	start_inetd ctftpd -s "$ROOT"
+	# shellcheck disable=SC2046 # nothing, or two words
+	start_inetd ctftpd -s "$ROOT" $(log_args)
 	fetch hello.txt
 	local pid
 	pid=$(live_children_of "$SS_PID")
@@ -273,15 +292,22 @@ start_activated() {
 	return 1
 }
 
-@test "systemd-socket-activate: serves on the inherited socket, exits 0 when idle" {
+@test "systemd-socket-activate: serves on the inherited socket as tftp (or nobody), exits 0 when idle" {
 	need ss iproute2
 	need curl curl
 	find_socket_activate
-	make_root
+	reachable_root
 	make_file bin 300000
-	start_activated 127.0.0.1:PORT --idle-timeout "$IDLE" "$ROOT"
+	start_activated 127.0.0.1:PORT --idle-timeout "$IDLE" \
+		--log-file "$BATS_TEST_TMPDIR/ctftpd.log" "$ROOT"
 	fetch hello.txt
 	is_ctftpd "$SS_PID"
+	if [ "$(id -u)" -eq 0 ]; then
+		# Started as root without --user: the default drop.
+		local user
+		user=$(default_user)
+		ids_are "$SS_PID" "$(id -u "$user")" "$(id -g "$user")" "$user"
+	fi
 	fetch bin
 	local t0 t1 rc=0
 	t0=$(now_ms)
@@ -292,7 +318,7 @@ start_activated() {
 	wait "$SS_PID" || rc=$?
 	echo "exit status $rc"
 	[ "$rc" -eq 0 ]
-	# Nothing on standard error without --foreground.
+	# Nothing on standard error with --log-file.
 	[ ! -s "$BATS_TEST_TMPDIR/ssa.out" ] ||
 		! grep -v -e '^Listening on' -e '^Execing' -e '^Communication attempt' \
 			"$BATS_TEST_TMPDIR/ssa.out"
@@ -304,7 +330,7 @@ start_activated() {
 	find_socket_activate
 	[ "$(cat /proc/sys/net/ipv6/bindv6only 2>/dev/null)" = 0 ] ||
 		skip "net.ipv6.bindv6only is not 0: no dual-stack sockets here"
-	make_root
+	reachable_root
 	make_file bin 300000
 	start_activated '[::]:PORT' --idle-timeout 0 "$ROOT"
 	fetch bin "$PORT" 127.0.0.1
@@ -318,7 +344,7 @@ start_activated() {
 	find_socket_activate
 	[ "$(cat /proc/sys/net/ipv6/bindv6only 2>/dev/null)" = 0 ] ||
 		skip "net.ipv6.bindv6only is not 0: no dual-stack sockets here"
-	make_root
+	reachable_root
 	# Bound to the IPv4-mapped address: no interface index comes with a
 	# request, so the cap is guessed from the addresses.  The client is
 	# IPv4 on the loopback: 65464, as 127.0.0.1 gets (it got 1448, the
@@ -345,7 +371,10 @@ start_daemon() {
 	for try in 1 2 3 4 5; do
 		pick_port
 		rc=0
-		"$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pidfile" "$@" \
+		# $AS_ROOT: the root and the pidfile's directory are private
+		# shellcheck disable=SC2046,SC2086 # word lists
+		"$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pidfile" \
+			$AS_ROOT $(log_args) "$@" \
 			>"$BATS_TEST_TMPDIR/daemon.out" 2>&1 3>&- || rc=$?
 		if [ "$rc" -eq 0 ] && wait_for 10 pidfile_holds "$pidfile"; then
 			DAEMON_PID=$(cat "$pidfile")
@@ -382,7 +411,8 @@ locked_by() {
 	locked_by "$pf" "$DAEMON_PID"
 	# A second instance, on another port, with the same pidfile.
 	pick_port
-	run "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pf" "$ROOT"
+	# shellcheck disable=SC2046 # a word list
+	run "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pf" $(log_args) "$ROOT"
 	echo "second instance: status $status: $output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"$pf"* ]]
@@ -399,7 +429,9 @@ locked_by() {
 	need ss iproute2
 	make_root
 	start_server
-	run "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$BATS_TEST_TMPDIR/p" "$ROOT"
+	# shellcheck disable=SC2046 # a word list
+	run "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$BATS_TEST_TMPDIR/p" \
+		$(log_args) "$ROOT"
 	echo "status $status: $output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"in use"* ]]
@@ -423,7 +455,7 @@ locked_by() {
 	grep -q "^DAEMON=$CTFTPD\$" "$script"
 	grep -q "^DEFAULTS=$defaults\$" "$script"
 	cat >"$defaults" <<-EOF
-		CTFTPD_OPTIONS="--address 127.0.0.1:$PORT"
+		CTFTPD_OPTIONS="--address 127.0.0.1:$PORT $AS_ROOT $(log_args)"
 		CTFTPD_DIRECTORY="$ROOT"
 	EOF
 	run sh "$script" status
@@ -640,4 +672,296 @@ curl_status() {
 		port=${port%%[!0-9]*}
 		[ "$port" -ge 40000 ] && [ "$port" -le 40010 ]
 	done
+}
+
+# ---- safe defaults: the privilege drop, inherited descriptors, the log ------
+
+# default_user: whom ctftpd started as root runs as without --user.
+default_user() {
+	if id tftp >/dev/null 2>&1; then echo tftp; else echo nobody; fi
+}
+
+@test "started as root without --user: the listener and a transfer run as tftp (or nobody), named in the log" {
+	need_root
+	need curl curl
+	local user uid gid
+	user=$(default_user)
+	id "$user" >/dev/null 2>&1 || skip "neither tftp nor nobody exists"
+	uid=$(id -u "$user")
+	gid=$(id -g "$user")
+	public_root
+	make_file big 41943040
+	AS_ROOT='' start_server
+	grep -E '^(Uid|Gid|Groups):' "/proc/$SERVER_PID/status"
+	ids_are "$SERVER_PID" "$uid" "$gid" "$user"
+	log_has "notice: running as user $user \\(uid $uid, gid $gid\\), the default when started as root"
+	fetch hello.txt
+	hold_open "$BATS_TEST_TMPDIR/got.held"
+	ids_are "$HELD_CHILD" "$uid" "$gid" "$user"
+}
+
+@test "under inetd, tftpd-hpa's line (root, no --user): the server and a transfer run as tftp (or nobody)" {
+	need_root
+	need ss iproute2
+	need curl curl
+	local user uid gid pid
+	user=$(default_user)
+	id "$user" >/dev/null 2>&1 || skip "neither tftp nor nobody exists"
+	uid=$(id -u "$user")
+	gid=$(id -g "$user")
+	public_root
+	make_file big 41943040
+	# shellcheck disable=SC2046 # nothing, or two words
+	start_inetd ctftpd -s $(log_args) "$ROOT"
+	fetch hello.txt
+	pid=$(live_children_of "$SS_PID")
+	[ -n "$pid" ]
+	ids_are "$pid" "$uid" "$gid" "$user"
+	SERVER_PID=$pid hold_open "$BATS_TEST_TMPDIR/got.held"
+	ids_are "$HELD_CHILD" "$uid" "$gid" "$user"
+	[ -S /dev/log ] || grep "running as user $user" "$DAEMON_LOG"
+}
+
+@test "--user root: stays root, with a warning" {
+	need_root
+	make_root
+	start_server --user root
+	ids_are "$SERVER_PID" 0 0 root
+	log_has 'warning: running as root \(--user root\)'
+}
+
+# no_fd_to PID FILE...: no descriptor of PID leads to one of the FILEs.
+no_fd_to() {
+	local pid=$1 fd target f
+	shift
+	for fd in "/proc/$pid/fd/"*; do
+		target=$(readlink "$fd") || continue
+		for f in "$@"; do
+			if [ "$target" = "$f" ]; then
+				echo "process $pid: $fd -> $f" >&2
+				return 1
+			fi
+		done
+	done
+}
+
+@test "inherited descriptors are closed: neither the listener nor a transfer holds them" {
+	need curl curl
+	make_root
+	make_file big 41943040
+	local m=$BATS_TEST_TMPDIR/inherited
+	: >"$m.3"
+	: >"$m.5"
+	: >"$m.9"
+	start_server 3<"$m.3" 5<"$m.5" 9>>"$m.9"
+	ls -l "/proc/$SERVER_PID/fd/"
+	no_fd_to "$SERVER_PID" "$m.3" "$m.5" "$m.9"
+	hold_open "$BATS_TEST_TMPDIR/got.held"
+	ls -l "/proc/$HELD_CHILD/fd/"
+	no_fd_to "$HELD_CHILD" "$m.3" "$m.5" "$m.9"
+	# Kept: the standard streams (the log is standard error here).
+	[ "$(readlink "/proc/$SERVER_PID/fd/2")" = "$SERVER_LOG" ]
+}
+
+# without_syslog COMMAND...: run COMMAND where no syslog daemon listens: as
+# is where there is no /dev/log; else in a mount namespace with an empty
+# file over /dev/log (connecting to it is refused).
+without_syslog() {
+	if [ ! -e /dev/log ]; then
+		"$@"
+		return
+	fi
+	[ "$(id -u)" -eq 0 ] || skip "a syslog daemon listens here; hiding it needs root"
+	: >"$BATS_TEST_TMPDIR/not-a-socket"
+	# shellcheck disable=SC2016 # expanded by that sh
+	unshare --mount --propagation private sh -c \
+		'mount --bind "$0" /dev/log && exec "$@"' \
+		"$BATS_TEST_TMPDIR/not-a-socket" "$@"
+}
+
+# private_var_log MOUNT-OPTIONS COMMAND...: COMMAND in a mount namespace
+# with an empty tmpfs over /var/log, mounted with MOUNT-OPTIONS (rw, ro).
+private_var_log() {
+	# shellcheck disable=SC2016 # expanded by that sh
+	unshare --mount --propagation private sh -c \
+		'mount -t tmpfs -o "$0" none /var/log && exec "$@"' "$@"
+}
+
+@test "no syslog, standard error a pipe: a detaching daemon logs to /var/log/ctftpd.log, or refuses to log nowhere" {
+	need_root
+	need curl curl
+	unshare --mount --propagation private true 2>/dev/null ||
+		skip "cannot make a mount namespace"
+	make_root
+	pick_port
+	local pf=$BATS_TEST_TMPDIR/pid pid
+	# shellcheck disable=SC2086 # a word list
+	run without_syslog private_var_log rw "$CTFTPD" --address "127.0.0.1:$PORT" \
+		--pidfile "$pf" $AS_ROOT "$ROOT" 3>&-
+	echo "status $status: $output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"warning: no syslog at /dev/log"*": logging to /var/log/ctftpd.log"* ]]
+	wait_for 10 pidfile_holds "$pf"
+	pid=$(cat "$pf")
+	KILL_PIDS="$KILL_PIDS $pid"
+	fetch hello.txt
+	SERVER_LOG=/proc/$pid/root/var/log/ctftpd.log \
+		log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+	# Nowhere to write it: no start, and the reason.
+	pick_port
+	run without_syslog private_var_log ro "$CTFTPD" --address "127.0.0.1:$PORT" \
+		"$ROOT" 3>&-
+	echo "status $status: $output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no syslog at /dev/log"*"/var/log/ctftpd.log: Read-only file system: give --log-file FILE, or --foreground"* ]]
+	! port_bound "$PORT" || false
+}
+
+@test "no syslog, standard error a file: the daemon logs there, after a warning, and keeps it when detached" {
+	need curl curl
+	make_root
+	pick_port
+	local err=$BATS_TEST_TMPDIR/stderr pf=$BATS_TEST_TMPDIR/pid
+	# shellcheck disable=SC2086 # a word list
+	without_syslog "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pf" \
+		$AS_ROOT "$ROOT" 2>"$err" 3>&-
+	wait_for 10 pidfile_holds "$pf"
+	KILL_PIDS="$KILL_PIDS $(cat "$pf")"
+	cat "$err"
+	grep -q 'warning: no syslog at /dev/log (.*): logging to standard error' "$err"
+	[ "$(readlink "/proc/$(cat "$pf")/fd/2")" = "$err" ]
+	fetch hello.txt
+	SERVER_LOG=$err log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+}
+
+@test "no syslog, detached, standard error the journal's (JOURNAL_STREAM): the daemon logs there" {
+	need curl curl
+	need stat coreutils
+	make_root
+	pick_port
+	local out=$BATS_TEST_TMPDIR/journal pf=$BATS_TEST_TMPDIR/pid
+	# A pipe, as journald's stream would be a socket: either is refused
+	# when detaching, unless JOURNAL_STREAM names it (systemd.exec(5)).
+	# shellcheck disable=SC2016,SC2086 # expanded by that sh; a word list
+	without_syslog sh -c 'JOURNAL_STREAM=$(stat -L -c %d:%i /dev/stderr) exec "$@"' \
+		sh "$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pf" $AS_ROOT \
+		"$ROOT" 2> >(cat >"$out") 3>&-
+	wait_for 10 pidfile_holds "$pf"
+	KILL_PIDS="$KILL_PIDS $(cat "$pf")"
+	fetch hello.txt
+	SERVER_LOG=$out log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+	grep -q 'logging to standard error' "$out"
+}
+
+# start_logged ARGS...: ctftpd in the foreground on 127.0.0.1:PORT with
+# --log-file $SERVER_LOG (a file that already holds one line), its standard
+# error in $BATS_TEST_TMPDIR/stderr.
+start_logged() {
+	SERVER_LOG=$BATS_TEST_TMPDIR/ctftpd.log
+	echo "an older line" >"$SERVER_LOG"
+	pick_port
+	# shellcheck disable=SC2086 # a word list
+	"$CTFTPD" -L --address "127.0.0.1:$PORT" --log-file "$SERVER_LOG" \
+		$AS_ROOT "$@" "$ROOT" 2>"$BATS_TEST_TMPDIR/stderr" 3>&- &
+	SERVER_PID=$!
+	log_has "listening on 127\\.0\\.0\\.1:$PORT"
+}
+
+@test "--log-file: appended, one line per event with a UTC time; SIGHUP re-opens it after a rename (logrotate)" {
+	need curl curl
+	make_root
+	start_logged
+	fetch hello.txt
+	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+	cat "$SERVER_LOG"
+	[ "$(head -n 1 "$SERVER_LOG")" = "an older line" ]
+	# Every line but the older one: "TIME ctftpd[PID]: PRIORITY: TEXT".
+	! tail -n +2 "$SERVER_LOG" | grep -Ev \
+		'^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3}Z ctftpd\[[0-9]+\]: (error|warning|notice|info|debug): ' ||
+		false
+	[ ! -s "$BATS_TEST_TMPDIR/stderr" ]
+	mv "$SERVER_LOG" "$SERVER_LOG.1"
+	kill -HUP "$SERVER_PID"
+	log_has "notice: log file $SERVER_LOG re-opened"
+	fetch hello.txt
+	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+	[ "$(grep -c 'complete' "$SERVER_LOG.1")" -eq 1 ]
+	[ "$(grep -c 'complete' "$SERVER_LOG")" -eq 1 ]
+}
+
+@test "--log-file with --secure: SIGHUP says the file cannot be re-opened, and logging goes on" {
+	need_root
+	need curl curl
+	public_root
+	start_logged --secure
+	kill -HUP "$SERVER_PID"
+	log_has "log file $SERVER_LOG not re-opened: its path is out of reach in the chroot"
+	fetch hello.txt
+	log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+}
+
+# start_syslogd SOCKET FILE: a stand-in syslog daemon: a datagram socket at
+# SOCKET whose messages are appended to FILE, one a line.  Sets SYSLOGD_PID.
+start_syslogd() {
+	rm -f "$1"
+	perl -MSocket -MIO::Handle -e '
+		my ($path, $file) = @ARGV;
+		socket(my $s, PF_UNIX, SOCK_DGRAM, 0) or die "socket: $!";
+		bind($s, pack_sockaddr_un($path)) or die "bind $path: $!";
+		open(my $out, ">>", $file) or die "$file: $!";
+		$out->autoflush(1);
+		while (defined(recv($s, my $m, 65536, 0))) { print $out "$m\n"; }
+	' "$1" "$2" 3>&- &
+	SYSLOGD_PID=$!
+	KILL_PIDS="$KILL_PIDS $SYSLOGD_PID"
+	wait_for 5 test -S "$1"
+}
+
+# with_dev_log SOCKET COMMAND...: run COMMAND in a mount namespace whose
+# /dev is a copy holding only null, zero, urandom and a /dev/log that leads
+# to SOCKET.
+with_dev_log() {
+	local sock=$1
+	shift
+	mkdir -p "$BATS_TEST_TMPDIR/olddev"
+	# shellcheck disable=SC2016 # expanded by that sh
+	unshare --mount --propagation private sh -c '
+		old=$1 sock=$2; shift 2
+		mount --bind /dev "$old" && mount -t tmpfs none /dev || exit 1
+		for d in null zero urandom; do
+			: >"/dev/$d" && mount --bind "$old/$d" "/dev/$d" || exit 1
+		done
+		ln -s "$sock" /dev/log && exec "$@"' \
+		sh "$BATS_TEST_TMPDIR/olddev" "$sock" "$@"
+}
+
+@test "syslog: a detached daemon logs there; after a syslog daemon restart, SIGHUP reconnects (not chrooted)" {
+	need_root
+	need curl curl
+	unshare --mount --propagation private true 2>/dev/null ||
+		skip "cannot make a mount namespace"
+	make_root
+	pick_port
+	local sock=$BATS_TEST_TMPDIR/syslog.sock msgs=$BATS_TEST_TMPDIR/syslog.msgs
+	local pf=$BATS_TEST_TMPDIR/pid pid
+	start_syslogd "$sock" "$msgs"
+	# shellcheck disable=SC2086 # a word list
+	run with_dev_log "$sock" "$CTFTPD" --address "127.0.0.1:$PORT" \
+		--pidfile "$pf" $AS_ROOT "$ROOT" 3>&-
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_for 10 pidfile_holds "$pf"
+	pid=$(cat "$pf")
+	KILL_PIDS="$KILL_PIDS $pid"
+	SERVER_LOG=$msgs log_has "^<29>.* ctftpd\\[$pid\\]: listening on 127\\.0\\.0\\.1:$PORT"
+	fetch hello.txt
+	SERVER_LOG=$msgs log_has '^<30>.* ctftpd\[[0-9]+\]: RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+	# The syslog daemon restarts: a new socket at the same path.
+	kill "$SYSLOGD_PID"
+	wait "$SYSLOGD_PID" 2>/dev/null || true
+	start_syslogd "$sock" "$msgs.new"
+	kill -HUP "$pid"
+	SERVER_LOG=$msgs.new log_has "ctftpd\\[$pid\\]: syslog connection re-opened"
+	fetch hello.txt
+	SERVER_LOG=$msgs.new log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
 }

@@ -205,8 +205,9 @@ hpa_get() {
 	kill -0 "$child"
 	# The orphaned transfer does not hold the listening port.
 	SERVER_LOG="$BATS_TEST_TMPDIR/second.log"
+	# shellcheck disable=SC2086 # a word list
 	"$CTFTPD" --foreground --host 127.0.0.1 --host ::1 --port "$PORT" \
-		"$ROOT" 2>"$SERVER_LOG" &
+		$AS_ROOT "$ROOT" 2>"$SERVER_LOG" &
 	SERVER_PID=$!
 	wait_for 10 server_ready
 	fetch_same curl 127.0.0.1 hello.txt

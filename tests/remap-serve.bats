@@ -232,10 +232,10 @@ hup_and_wait() {
 	hup_and_wait "error: $RULES: No such file or directory; the 1 rules in force stay"
 	fetch_same curl 127.0.0.1 x "$ROOT/b.bin"
 	server_dead && return 1
-	# Without -m, SIGHUP still only re-opens the logs.
+	# Without -m, SIGHUP only re-opens the log (on standard error: nothing).
 	stop_server
 	start_server
-	hup_and_wait "notice: logs re-opened"
+	hup_and_wait "notice: logging to standard error: nothing to re-open"
 	grep -F "map file" "$SERVER_LOG" && return 1
 	fetch_same curl 127.0.0.1 hello.txt "$ROOT/hello.txt"
 }

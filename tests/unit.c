@@ -133,6 +133,32 @@ static void test_packet(void)
 	CHECK(b[0] == 0 && b[1] == 3 && b[2] == 0xab && b[3] == 0xcd);
 	CHECK(packet_build_ack(b, 7) == 4 && b[1] == 4 && b[3] == 7);
 	CHECK(strcmp(packet_opcode_name(99), "unknown") == 0);
+
+	/* What --verbose=3 prints of a packet: bounded, escaped. */
+	char d[64];
+	packet_build_data_header(b, 7);
+	CHECK(strcmp(packet_describe(b, 4, 516, d, sizeof(d)),
+		     "DATA 7, 512 bytes") == 0);
+	CHECK(strcmp(packet_describe("\0\4\1\2", 4, 4, d, sizeof(d)),
+		     "ACK 258") == 0);
+	CHECK(strcmp(packet_describe("\0\6blksize\0001468\0tsize\0003\0", 23,
+				     23, d, sizeof(d)),
+		     "OACK blksize=1468 tsize=3") == 0);
+	CHECK(strcmp(packet_describe("\0\5\0\1no \"x\"\n\0", 12, 12, d,
+				     sizeof(d)),
+		     "ERROR 1 \"no \\x22x\\x22\\x0a\"") == 0);
+	CHECK(strcmp(packet_describe("\0\5\0\1abc", 7, 7, d, sizeof(d)),
+		     "ERROR 1 \"abc\"") == 0); /* no NUL: cut at the end */
+	CHECK(strcmp(packet_describe("\0\1a\0octet\0", 10, 10, d, sizeof(d)),
+		     "RRQ a octet") == 0);
+	CHECK(strcmp(packet_describe("\0\11\0\0", 4, 4, d, sizeof(d)),
+		     "junk, 4 bytes") == 0);
+	CHECK(strcmp(packet_describe("\0", 1, 1, d, sizeof(d)),
+		     "junk, 1 bytes") == 0);
+	memset(b, 'x', sizeof(b));
+	b[0] = 0;
+	b[1] = 6;
+	CHECK(strlen(packet_describe(b, sizeof(b), sizeof(b), d, 16)) < 16);
 }
 
 /* Decode in (len bytes) cut into random slices; returns the bytes out. */

@@ -11,6 +11,7 @@ PROBE=${2:-$top/tests/probe}
 QUIET_MS=${QUIET_MS:-15000}   # silence that ends a count
 CAP_MS=${CAP_MS:-120000}      # longest count
 work=$(mktemp -d)
+chmod 755 "$work" # ctftpd started as root runs as tftp or nobody
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 root=$work/root
 mkdir -p "$root"

@@ -12,6 +12,7 @@ FILES=${FILES:-16}
 SIZE=${SIZE:-1048576}
 ROUNDS=${ROUNDS:-5}
 work=$(mktemp -d)
+chmod 755 "$work" # ctftpd started as root runs as tftp or nobody
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/root"
 chmod 755 "$work/root"

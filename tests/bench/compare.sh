@@ -15,6 +15,7 @@ ROUNDS=${2:-5}
 SMALL=${SMALL:-300}
 ATFTPD=${ATFTPD:-$(command -v atftpd || echo /tmp/atftpd-x/usr/sbin/atftpd)}
 work=$(mktemp -d)
+chmod 755 "$work" # ctftpd started as root runs as tftp or nobody
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 root=$work/root
 mkdir -p "$root"

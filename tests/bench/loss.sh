@@ -16,6 +16,7 @@ LIMIT=${LIMIT:-300}
 [ "$(id -u)" -eq 0 ] || { echo "needs root" >&2; exit 2; }
 ns=ctftpd-bench-$$
 work=$(mktemp -d)
+chmod 755 "$work" # ctftpd started as root runs as tftp or nobody
 trap 'ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL; ip netns del "$ns" 2>/dev/null; rm -rf "$work"' EXIT
 ip netns add "$ns" && ip -n "$ns" link set lo up || exit 1
 # A command in the namespace, as a program (timeout runs programs only).

@@ -84,6 +84,7 @@ else
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ctftpd-bench.XXXXXX") || die "mktemp"
+chmod 755 "$work" # ctftpd started as root runs as tftp or nobody
 ns='' cg=''
 declare -A PORT PID
 SERVERS=()
