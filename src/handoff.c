@@ -16,6 +16,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#if defined(HAVE_PIPE2) && !HAVE_DECL_PIPE2
+/* In the C library, declared by its header only for _GNU_SOURCE (glibc). */
+int pipe2(int fd[2], int flags);
+#endif
+
 #if ATOMIC_INT_LOCK_FREE != 2
 #error "ctftpd needs lock-free atomic int to share state between processes"
 #endif
@@ -103,12 +108,19 @@ int handoff_child_init(struct handoff *h, int slot)
 	struct sigaction sa;
 
 	my_word = &h->words[slot];
+	/* Every transfer makes one: one call where pipe2 exists, five
+	 * without it. */
+#ifdef HAVE_PIPE2
+	if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+		return -1;
+#else
 	if (pipe(wake_pipe) != 0)
 		return -1;
 	for (int i = 0; i < 2; i++)
 		if (fcntl(wake_pipe[i], F_SETFL, O_NONBLOCK) != 0 ||
 		    fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC) != 0)
 			return -1;
+#endif
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_wake;

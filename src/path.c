@@ -198,8 +198,10 @@ static int open_beneath(const char *root, const char *real, int permissive,
 		return refuse(TFTP_EACCESS, "file changed while opening",
 			      tftp_error, why);
 	}
-	/* Reads are plain blocking reads from here on. */
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	/* Reads are plain blocking reads from here on.  Of the flags
+	 * F_SETFL changes, O_NONBLOCK is the only one set at the open: 0
+	 * clears it without an F_GETFL first. */
+	fcntl(fd, F_SETFL, 0);
 	return fd;
 }
 
@@ -221,8 +223,18 @@ int path_open_read(const char *root, const char *rel, int permissive,
 {
 	char full[PATH_MAX], real[PATH_MAX];
 
+	int fd;
+
 	if (full_path(root, rel, full, tftp_error, why) != 0)
 		return -1;
+	/* Most names hold no symlink: rel is normalised and root canonical,
+	 * so such a name is its own canonical path, and open_beneath (which
+	 * refuses any symlink on the way) opens it without realpath's
+	 * readlink of every component, root included.  Any refusal there,
+	 * a symlink to follow among them, is decided again below. */
+	fd = open_beneath(root, full, permissive, st, tftp_error, why);
+	if (fd >= 0)
+		return fd;
 	/* Resolve symlinks first, so one that stays inside the root works and
 	 * one that leaves it is refused by where it leads. */
 	if (!realpath(full, real)) {

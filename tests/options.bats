@@ -375,3 +375,24 @@ big_atftp() {
 	expect_transfer m1 octet 1048576 1468 4
 	[ "$(log_count 'RRQ from \[::1\]:')" -eq 1 ]
 }
+
+# RFC 7440 windows of big blocks: the kernel's default send buffer (about
+# 200 KiB) holds three 64 KiB blocks, so a window of 16 used to stall in
+# sendmsg.  The transfer sizes its buffer for the window and logs (at the
+# packet level) what the kernel granted; only root (not dropped), or a
+# net.core.wmem_max that allows it, gets all of it.
+@test "a window of 16 x 65464-byte blocks gets a send buffer that holds it" {
+	start_server -v3
+	fetch_same -b 65464 -w 16 atftp 127.0.0.1 m1
+	log_has 'SO_SNDBUF [0-9]+ bytes for a window of 1055680'
+	local granted
+	granted=$(grep -ao 'SO_SNDBUF [0-9]*' "$SERVER_LOG" | tail -1 | cut -d' ' -f2)
+	# The server may have dropped root (the default), so only the cap
+	# says whether all of it can be had.
+	if [ "$(cat /proc/sys/net/core/wmem_max 2>/dev/null || echo 0)" -ge 1055680 ]; then
+		[ "$granted" -ge 1055680 ]
+	fi
+	# Lockstep needs no more than the default: nothing is asked.
+	fetch_same -b 65464 atftp 127.0.0.1 m1
+	log_count_is 1 'SO_SNDBUF'
+}

@@ -64,6 +64,12 @@ get() {
 	get link-inside
 	[ "$status" -eq 0 ]
 	cmp "$BATS_TEST_TMPDIR/out" "$ROOT/hello.txt"
+	# A symlinked directory on the way is followed too.
+	cp "$ROOT/hello.txt" "$ROOT/sub/deeper.txt"
+	ln -s sub "$ROOT/alias"
+	get alias/deeper.txt
+	[ "$status" -eq 0 ]
+	cmp "$BATS_TEST_TMPDIR/out" "$ROOT/hello.txt"
 	get link-outside
 	[ "$status" -eq 69 ]
 	get sub/up/etc/passwd
