@@ -247,6 +247,21 @@ superserver_cycle() {
 	superserver_cycle
 }
 
+@test "openbsd-inetd: --single-port on inetd's socket: every DATA from its port, byte-exact" {
+	need ss iproute2
+	need curl curl
+	reachable_root
+	make_file big 300000
+	# shellcheck disable=SC2046 # nothing, or two words
+	start_inetd ctftpd --single-port --idle-timeout 30 $(log_args) "$ROOT"
+	run env PROBE_SINGLE_PORT=1 timeout "$CLIENT_LIMIT" "$PROBE" 127.0.0.1 \
+		"$PORT" get big "$BATS_TEST_TMPDIR/out"
+	echo "probe: status $status: $output"
+	[ "$status" -eq 0 ]
+	cmp "$ROOT/big" "$BATS_TEST_TMPDIR/out"
+	fetch big
+}
+
 @test "openbsd-inetd: tftpd-hpa's inetd.conf argv (ctftpd -s DIR) serves, chrooted" {
 	need_root
 	need ss iproute2
