@@ -197,6 +197,15 @@ static int start(struct config *cfg, struct listener *l,
 	if (rc != 0)
 		return rc;
 	if (nfds > 0) {
+		/* The superserver or systemd bound the sockets: an address
+		 * given here cannot take effect (ctftpd.socket's
+		 * ListenDatagram= decides), and must not pass unnoticed. */
+		if (cfg->nlisten > 0)
+			log_msg(LOG_WARNING,
+				"--address/--host ignored: serving the %d "
+				"socket%s inherited from %s",
+				nfds, nfds == 1 ? "" : "s",
+				fds[0] == STDIN_FILENO ? "inetd" : "systemd");
 		if (listener_adopt(l, cfg, fds, nfds, 1) != 0)
 			return EXIT_RUNTIME;
 	} else {

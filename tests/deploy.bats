@@ -307,6 +307,17 @@ start_activated() {
 	return 1
 }
 
+@test "systemd-socket-activate: --address is ignored with a warning, the inherited socket serves" {
+	need curl curl
+	find_socket_activate
+	reachable_root
+	start_activated 127.0.0.1:PORT --address 127.0.0.1:1 --idle-timeout 30 \
+		--log-file "$BATS_TEST_TMPDIR/ctftpd.log" "$ROOT"
+	fetch hello.txt
+	grep -q 'warning: --address/--host ignored: serving the 1 socket inherited from systemd' \
+		"$BATS_TEST_TMPDIR/ctftpd.log"
+}
+
 @test "systemd-socket-activate: serves on the inherited socket as tftp (or nobody), exits 0 when idle" {
 	need ss iproute2
 	need curl curl
