@@ -106,6 +106,19 @@ void daemon_close_inherited(int lowfd)
 #endif
 }
 
+int daemon_standard_streams(void)
+{
+	for (;;) {
+		int fd = open("/dev/null", O_RDWR);
+		if (fd < 0)
+			return -1;
+		if (fd > STDERR_FILENO) {
+			close(fd);
+			return 0;
+		}
+	}
+}
+
 const char *daemon_default_user(void)
 {
 	return getpwnam("tftp") ? "tftp" : "nobody";

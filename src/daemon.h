@@ -24,6 +24,12 @@ int daemon_inherited_sockets(int allow_inetd, int force_inetd, int *fds,
  * sysconf(_SC_OPEN_MAX).  Call before anything else is opened. */
 void daemon_close_inherited(int lowfd);
 
+/* Open /dev/null on each of the standard descriptors 0, 1 and 2 that is
+ * closed, so that no file opened later (the log file) lands on one of
+ * them and is then written to as standard error, or replaced by /dev/null
+ * when detaching.  Call first thing.  Returns 0, or -1 with errno set. */
+int daemon_standard_streams(void);
+
 /* The user a daemon started as root runs as when --user is not given, as
  * tftpd-hpa's packaging does: "tftp" if the user database has it, else
  * "nobody". */

@@ -331,6 +331,8 @@ int main(int argc, char **argv)
 	char err[512];
 	int pidfd = -1, rc;
 
+	if (daemon_standard_streams() != 0)
+		return EXIT_RUNTIME; /* nowhere to say it */
 	switch (config_parse(argc, argv, &cfg, err, sizeof(err))) {
 	case CONFIG_HELP: {
 		size_t n = config_usage(NULL, 0) + 1;

@@ -451,6 +451,28 @@ locked_by() {
 	wait_for 5 test ! -e "$pf"
 }
 
+@test "detached daemon: started with its standard streams closed, --log-file gets every line once" {
+	need curl curl
+	make_root
+	local pf="$BATS_TEST_TMPDIR/ctftpd.pid" log="$BATS_TEST_TMPDIR/own.log"
+	pick_port
+	# A log file opened on a free fd 0-2 would be replaced by /dev/null
+	# when detaching.
+	# shellcheck disable=SC2086 # a word list
+	"$CTFTPD" --address "127.0.0.1:$PORT" --pidfile "$pf" $AS_ROOT \
+		--log-file "$log" "$ROOT" <&- >&- 2>&- 3>&-
+	wait_for 10 pidfile_holds "$pf"
+	DAEMON_PID=$(cat "$pf")
+	KILL_PIDS="$KILL_PIDS $DAEMON_PID"
+	fetch hello.txt
+	kill -TERM "$DAEMON_PID"
+	wait_for 10 gone "$DAEMON_PID"
+	cat "$log"
+	[ "$(grep -c "listening on 127\.0\.0\.1:$PORT" "$log")" -eq 1 ]
+	grep -q 'file "hello.txt" mode octet: complete' "$log"
+	grep -q 'notice: stopped' "$log"
+}
+
 @test "detached daemon: errors before detaching reach the caller (status 1, stderr)" {
 	need ss iproute2
 	make_root
