@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,20 +295,34 @@ int daemon_keep_bind_prepare(const char **why)
 int daemon_keep_bind_finish(const char **why)
 {
 	/* Permitted and effective: CAP_NET_BIND_SERVICE alone; the rest
-	 * (CAP_SETUID among them) is gone for good.  The raw system call,
-	 * as libcap is not ours to depend on. */
+	 * (CAP_SETUID among them) is gone for good.  The raw system calls,
+	 * as libcap is not ours to depend on.  A capability outside the
+	 * bounding set (CapabilityBoundingSet=, docker --cap-drop) cannot be
+	 * kept: then every capability is dropped and the caller goes on
+	 * without it. */
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	struct __user_cap_data_struct data[2];
-	int rc;
+	const uint32_t bind = 1u << CAP_NET_BIND_SERVICE;
+	int rc, have;
 
 	memset(data, 0, sizeof(data));
-	data[0].permitted = data[0].effective = 1u << CAP_NET_BIND_SERVICE;
+	have = syscall(SYS_capget, &hdr, data) == 0 &&
+	       (data[0].permitted & bind) != 0;
+	memset(data, 0, sizeof(data));
+	if (have)
+		data[0].permitted = data[0].effective = bind;
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	hdr.pid = 0;
 	rc = (int)syscall(SYS_capset, &hdr, data);
 	(void)prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
 	if (rc != 0) {
 		*why = strerror(errno);
 		return -1;
+	}
+	if (!have) {
+		*why = "not in the permitted set (the bounding set lacks it)";
+		return 1;
 	}
 	return 0;
 }

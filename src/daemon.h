@@ -74,7 +74,10 @@ int daemon_confine(const char *dir, int drop, uid_t uid, gid_t gid,
  * below 1024.  Call daemon_keep_bind_prepare before daemon_confine and
  * daemon_keep_bind_finish after it.  Both return 0, or -1 with *why set
  * where the platform cannot (then --single-port's start-up check refuses
- * a privileged port, as without it). */
+ * a privileged port, as without it); after a failed finish the process may
+ * still hold root's capabilities and must not serve.  finish returns 1,
+ * with *why set and every capability dropped, when the capability was not
+ * there to keep. */
 int daemon_keep_bind_prepare(const char **why);
 int daemon_keep_bind_finish(const char **why);
 

@@ -277,12 +277,18 @@ static int start(struct config *cfg, struct listener *l,
 		}
 		/* A failure here leaves root's capabilities permitted: the
 		 * process must not serve. */
-		if (keep_bind && daemon_keep_bind_finish(&why) != 0) {
+		rc = keep_bind ? daemon_keep_bind_finish(&why) : 0;
+		if (rc < 0) {
 			log_msg(LOG_ERR,
 				"cannot limit capabilities to "
 				"CAP_NET_BIND_SERVICE: %s; not serving",
 				why);
 			return EXIT_RUNTIME;
+		}
+		if (rc > 0) {
+			log_msg(LOG_INFO,
+				"cannot keep CAP_NET_BIND_SERVICE: %s", why);
+			keep_bind = 0;
 		}
 		if (keep_bind)
 			log_msg(LOG_INFO,

@@ -252,6 +252,22 @@ netns_server() {
 	ip netns exec "$NS" nft list ruleset | grep -Eq 'counter packets [1-9]'
 }
 
+@test "--single-port: with CAP_NET_BIND_SERVICE outside the bounding set, it drops every capability and still serves a high port" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (the privilege drop)"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+	public_root
+	make_file big 300000
+	printf '#!/bin/sh\nexec setpriv --bounding-set=-net_bind_service "%s" "$@"\n' \
+		"$CTFTPD" >"$BATS_TEST_TMPDIR/no-bind-cap"
+	chmod +x "$BATS_TEST_TMPDIR/no-bind-cap"
+	CTFTPD="$BATS_TEST_TMPDIR/no-bind-cap" AS_ROOT='' start_server --single-port
+	log_has 'cannot keep CAP_NET_BIND_SERVICE: not in the permitted set'
+	grep -Eq '^Uid:[[:space:]]+[1-9]' "/proc/$SERVER_PID/status"
+	grep -Eq '^CapPrm:[[:space:]]+0+$' "/proc/$SERVER_PID/status"
+	grep -Eq '^CapEff:[[:space:]]+0+$' "/proc/$SERVER_PID/status"
+	from_listening_port 127.0.0.1 big
+}
+
 @test "--single-port: systemd socket activation (an inherited socket without SO_REUSEADDR) answers from its port" {
 	local ssa
 	ssa=$(command -v systemd-socket-activate ||
