@@ -297,11 +297,18 @@ static int take_request(struct transfer *t, size_t n)
 	}
 	/* The listener's line for a new request that reaches it (it does
 	 * not repeat it for one handed back: this process may be reaped
-	 * before the listener reads it). */
-	log_msg(LOG_INFO,
-		"new request from %s: ending its previous transfer (process "
-		"%ld)",
-		t->client_str, (long)getpid());
+	 * before the listener reads it).  The same request after this
+	 * transfer's outcome is settled asks for the file again. */
+	if (n == tr->request_len && memcmp(t->rxbuf, tr->request, n) == 0)
+		log_msg(LOG_INFO,
+			"request from %s again after its transfer (process "
+			"%ld) ended: served anew",
+			t->client_str, (long)getpid());
+	else
+		log_msg(LOG_INFO,
+			"new request from %s: ending its previous transfer "
+			"(process %ld)",
+			t->client_str, (long)getpid());
 	/* A repeat of the old request now gets a new child. */
 	handoff_withdraw();
 	release_socket(t, t->rxbuf, n);
