@@ -262,6 +262,10 @@ settings() {
 	echo "directory: $CTFTPD_DIRECTORY"
 	[ "$CTFTPD_DIRECTORY" = "$dir" ]
 	[ "$CTFTPD_OPTIONS" = '--user tftp --address :1069 -s -m /etc/tftp$map' ]
+	# the note at installation shows the line as the file holds it
+	local line
+	line=$(grep '^CTFTPD_DIRECTORY=' "$ROOT/etc/default/ctftpd")
+	grep -qxF "ctftpd:        $line" <<<"$output"
 	grep -qx 'ListenDatagram=1069' "$ROOT/etc/systemd/system/ctftpd.socket.d/tftpd-hpa.conf"
 }
 
