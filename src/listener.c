@@ -950,6 +950,7 @@ static int single_port_start(struct listener *l)
 int listener_run(struct listener *l)
 {
 	struct pollfd pfds[LISTENER_MAX_SOCKETS + 2];
+	nfds_t npfds;
 	char where[NET_ADDRSTRLEN];
 
 	l->children = calloc(l->cfg->max_clients, sizeof(*l->children));
@@ -975,6 +976,11 @@ int listener_run(struct listener *l)
 	pfds[l->nfds].events = POLLIN;
 	pfds[l->nfds + 1].fd = l->handback[0];
 	pfds[l->nfds + 1].events = POLLIN;
+	/* The hand-back socket exists only with --single-port.  An unused
+	 * entry would still count: poll fails with EINVAL when nfds exceeds
+	 * RLIMIT_NOFILE, which a listener holding one socket per address and
+	 * its signal pipe must survive at the lowest limit. */
+	npfds = (nfds_t)l->nfds + 1 + (l->handback[0] >= 0);
 	/* The hash seed only has to differ between runs and hosts. */
 	ratelimit_table_init(l->sources, (uint64_t)now_ms() * 2654435761u ^
 						 (uint64_t)getpid() << 32 ^
@@ -1011,7 +1017,7 @@ int listener_run(struct listener *l)
 			if (wait_ms < 0 || due_ms < wait_ms)
 				wait_ms = due_ms;
 		}
-		int n = poll(pfds, (nfds_t)l->nfds + 2, wait_ms);
+		int n = poll(pfds, npfds, wait_ms);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1027,7 +1033,8 @@ int listener_run(struct listener *l)
 				last_busy = time(NULL);
 			}
 		}
-		if (pfds[l->nfds + 1].revents & POLLIN)
+		if (npfds > (nfds_t)l->nfds + 1 &&
+		    (pfds[l->nfds + 1].revents & POLLIN))
 			handle_request(l, -1);
 	}
 	if (idle)
