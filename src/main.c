@@ -77,12 +77,12 @@ static int map_test(struct config *cfg)
 
 /* Where the log goes, decided once the sockets are known (inherited: from
  * inetd or systemd) and never nowhere: --log-file; standard error with
- * --foreground; else syslog, if a syslog daemon listens; else standard
- * error if it leads somewhere (a terminal, the journal, a file, a pipe
- * unless detaching), kept open when detaching (*keep_stderr); else
- * LOG_FALLBACK_FILE.  A standalone daemon's start-up lines reach the
- * terminal too until it detaches.  Returns 0, or an exit status after
- * saying on standard error what is wrong. */
+ * --foreground (not when inetd made it the socket); else syslog, if a
+ * syslog daemon listens; else standard error if it leads somewhere (a
+ * terminal, the journal, a file, a pipe unless detaching), kept open when
+ * detaching (*keep_stderr); else LOG_FALLBACK_FILE.  A standalone daemon's
+ * start-up lines reach the terminal too until it detaches.  Returns 0, or
+ * an exit status after saying on standard error what is wrong. */
 static int choose_log(const struct config *cfg, int inherited, int *keep_stderr)
 {
 	int echo = !inherited && !cfg->foreground;
@@ -99,7 +99,10 @@ static int choose_log(const struct config *cfg, int inherited, int *keep_stderr)
 		log_echo_stderr(echo);
 		return 0;
 	}
-	if (cfg->foreground)
+	/* --foreground logs to standard error, unless a superserver made
+	 * it the socket (inetd's dgram wait: fds 0 to 2), where a line would
+	 * be lost: then as a daemon. */
+	if (cfg->foreground && (!inherited || log_stderr_usable(0)))
 		return 0;
 	if (log_syslog_reachable()) {
 		log_open("ctftpd", 0, cfg->verbosity);

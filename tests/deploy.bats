@@ -865,6 +865,50 @@ private_var_log() {
 	! port_bound "$PORT" || false
 }
 
+# as-inetd.py PORT COMMAND...: COMMAND with a UDP socket bound to
+# 127.0.0.1:PORT as its standard input, output and error, as inetd starts a
+# dgram "wait" service.
+write_as_inetd() {
+	cat >"$BATS_TEST_TMPDIR/as-inetd.py" <<-'EOF'
+		import os, socket, sys
+		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+		s.bind(("127.0.0.1", int(sys.argv[1])))
+		for fd in (0, 1, 2):
+		    os.dup2(s.fileno(), fd)
+		s.close()
+		os.execvp(sys.argv[2], sys.argv[2:])
+	EOF
+}
+
+# udp_owner PORT: the pid of the process holding UDP 127.0.0.1:PORT.
+udp_owner() {
+	ss -Hulpn "sport = :$1" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2
+}
+
+@test "no syslog, under inetd with --foreground: standard error is the socket, so the log goes to /var/log/ctftpd.log" {
+	need_root
+	need ss iproute2
+	need curl curl
+	command -v python3 >/dev/null || skip "python3 not installed"
+	unshare --mount --propagation private true 2>/dev/null ||
+		skip "cannot make a mount namespace"
+	make_root
+	pick_port
+	write_as_inetd
+	# shellcheck disable=SC2086 # a word list
+	without_syslog private_var_log rw python3 "$BATS_TEST_TMPDIR/as-inetd.py" \
+		"$PORT" "$CTFTPD" --foreground --idle-timeout 30 $AS_ROOT "$ROOT" 3>&- &
+	local pid
+	wait_for 10 port_bound "$PORT"
+	pid=$(udp_owner "$PORT")
+	[ -n "$pid" ]
+	KILL_PIDS="$KILL_PIDS $pid"
+	wait_for 10 is_ctftpd "$pid"
+	fetch hello.txt
+	SERVER_LOG=/proc/$pid/root/var/log/ctftpd.log \
+		log_has 'RRQ from 127\.0\.0\.1:[0-9]+ file "hello\.txt" mode octet: complete'
+}
+
 @test "no syslog, standard error a file: the daemon logs there, after a warning, and keeps it when detached" {
 	need curl curl
 	make_root
