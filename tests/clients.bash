@@ -199,3 +199,27 @@ probe_fetch() {
 	probe_pass "$host" "$scenario" "$file" "$BATS_TEST_TMPDIR/out" "$@"
 	cmp "$ROOT/$file" "$BATS_TEST_TMPDIR/out"
 }
+
+# fetch_many N FILE: N simultaneous downloads of $ROOT/FILE from 127.0.0.1,
+# the four clients in turn (curl, tftp-hpa, busybox, atftp); each must exit
+# 0 and arrive byte-exact.  Says which did not; fails if any did not.
+fetch_many() {
+	local n=$1 file=$2 i rc failed=0
+	local -a pids clients=(curl tftp-hpa busybox atftp)
+	for ((i = 0; i < n; i++)); do
+		tftp_get -o "$BATS_TEST_TMPDIR/msg.$i" "${clients[i % 4]}" \
+			127.0.0.1 "$file" "$BATS_TEST_TMPDIR/got.$i" 3>&- &
+		pids[i]=$!
+	done
+	for ((i = 0; i < n; i++)); do
+		rc=0
+		wait "${pids[i]}" || rc=$?
+		if [ "$rc" -ne 0 ] ||
+			! cmp "$BATS_TEST_TMPDIR/got.$i" "$ROOT/$file" >&2; then
+			echo "download $i (${clients[i % 4]}) exited $rc or is corrupt:" >&2
+			cat "$BATS_TEST_TMPDIR/msg.$i" >&2
+			failed=$((failed + 1))
+		fi
+	done
+	[ "$failed" -eq 0 ]
+}

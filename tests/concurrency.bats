@@ -7,40 +7,10 @@
 load helpers
 
 @test "100 simultaneous downloads with four clients: all intact, no zombies, 100 summaries" {
-	local i client pid rc failed=0
-	local -a pids clients
 	# All 100 come from 127.0.0.1: lift the per-address limits.
 	start_server --max-per-client 0 --rate-limit 0
 	make_file one-mib 1048576
-	for i in $(seq 0 99); do
-		case $((i % 4)) in
-		0) client=curl ;;
-		1) client=tftp-hpa ;;
-		2) client=busybox ;;
-		3) client=atftp ;;
-		esac
-		clients[i]=$client
-		tftp_get -o "$BATS_TEST_TMPDIR/msg.$i" "$client" 127.0.0.1 \
-			one-mib "$BATS_TEST_TMPDIR/got.$i" 3>&- &
-		pids[i]=$!
-	done
-	for i in $(seq 0 99); do
-		rc=0
-		wait "${pids[i]}" || rc=$?
-		if [ "$rc" -ne 0 ]; then
-			echo "download $i (${clients[i]}) exited $rc:" >&2
-			cat "$BATS_TEST_TMPDIR/msg.$i" >&2
-			failed=$((failed + 1))
-		fi
-	done
-	for i in $(seq 0 99); do
-		if ! cmp "$BATS_TEST_TMPDIR/got.$i" "$ROOT/one-mib" >&2; then
-			echo "download $i (${clients[i]}) corrupt:" >&2
-			cat "$BATS_TEST_TMPDIR/msg.$i" >&2
-			failed=$((failed + 1))
-		fi
-	done
-	[ "$failed" -eq 0 ]
+	fetch_many 100 one-mib
 	wait_for 20 no_children
 	[ "$(zombies_of)" -eq 0 ]
 	log_count_becomes 100 'file "one-mib" mode octet: complete'

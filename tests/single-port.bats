@@ -164,31 +164,9 @@ from_listening_port() {
 }
 
 @test "--single-port: 64 simultaneous downloads with four clients arrive byte-exact" {
-	local i client failed=0
-	local -a pids clients
 	start_server --max-per-client 0 --rate-limit 0
 	make_file one-mib 1048576
-	for i in $(seq 0 63); do
-		case $((i % 4)) in
-		0) client=curl ;;
-		1) client=tftp-hpa ;;
-		2) client=busybox ;;
-		3) client=atftp ;;
-		esac
-		clients[i]=$client
-		tftp_get -o "$BATS_TEST_TMPDIR/msg.$i" "$client" 127.0.0.1 \
-			one-mib "$BATS_TEST_TMPDIR/got.$i" 3>&- &
-		pids[i]=$!
-	done
-	for i in $(seq 0 63); do
-		if ! wait "${pids[i]}" ||
-			! cmp "$BATS_TEST_TMPDIR/got.$i" "$ROOT/one-mib" >&2; then
-			echo "download $i (${clients[i]}) failed:" >&2
-			cat "$BATS_TEST_TMPDIR/msg.$i" >&2
-			failed=$((failed + 1))
-		fi
-	done
-	[ "$failed" -eq 0 ]
+	fetch_many 64 one-mib
 	wait_for 20 no_children
 	log_count_becomes 64 'file "one-mib" mode octet: complete'
 	[ "$(log_count 'server busy')" -eq 0 ]
