@@ -8,13 +8,6 @@
 #include "net.h"
 #include "packet.h"
 
-/* Before the client has answered anything, its address is unproven (it
- * may be spoofed): no timer resends the first packet, only a repeat of the
- * request does (one packet out per request in).  A client silent for this
- * long after its last request (milliseconds; --give-up when shorter) is
- * given up on. */
-#define TRANSFER_FIRST_REPLY_MS 10000
-
 /* After the final ACK of an upload, how long the child stays to answer a
  * repeat of the last DATA, should that ACK be lost (milliseconds). */
 #define TRANSFER_DALLY_MS 2000

@@ -31,7 +31,8 @@ count() {
 @test "--max-per-client: one address holds at most N transfers; the others are served meanwhile" {
 	make_root
 	make_file big.bin 100000
-	start_server --max-per-client 4 --rate-limit 0
+	# --give-up 8: the silent transfers below end 8 s after their request.
+	start_server --max-per-client 4 --rate-limit 0 --give-up 8
 	# 20 requests from as many ports of 127.0.0.1, none ever answered.
 	flood 127.0.0.1 requests 20 big.bin 2000
 	[ "$(count served)" -eq 4 ]
@@ -45,7 +46,7 @@ count() {
 	# The same address is not.
 	run fetch_same curl 127.0.0.1 hello.txt
 	[ "$status" -ne 0 ]
-	# Each silent transfer ends after its first-reply wait; then the
+	# Each silent transfer ends --give-up after its request; then the
 	# address is served again.
 	wait_for 20 no_children
 	fetch_same curl 127.0.0.1 hello.txt

@@ -187,8 +187,8 @@ HOSTS="127.0.0.1 ::1"
 	make_root
 	make_file big.bin 2000
 	# No ACK, no proof the address is real: DATA 1 is not resent on the
-	# timer (1 s here), and after --give-up (3 s, shorter than the
-	# 10 s first-reply wait) the transfer ends.
+	# timer (1 s here), and --give-up (3 s) after its request the
+	# transfer ends.
 	start_server --timeout 1 --give-up 3
 	local host
 	for host in $HOSTS; do
