@@ -4,7 +4,9 @@
 # as the transfer's port) fetch and upload through it; the listener must
 # still get everybody else's requests while transfers run; a firewall that
 # lets only the listening port out passes single-port transfers and stops
-# normal ones; and the probe and interop suites pass whole in this mode.
+# normal ones.  The probe and interop suites passing whole in this mode are
+# single-port-probe.bats and single-port-interop.bats (files of their own, so
+# that a parallel make check runs them beside the rest).
 
 load helpers
 
@@ -263,19 +265,4 @@ netns_server() {
 	fetch_same curl 127.0.0.1 big
 	fetch_same -w 4 atftp 127.0.0.1 big
 	grep -q 'transfers answer from this port (--single-port)' "$BATS_TEST_TMPDIR/ssa.out"
-}
-
-@test "--single-port: tests/probe.bats passes whole in this mode (repeated and new requests included)" {
-	# PROBE_SINGLE_PORT too for the tests that run the probe directly.
-	run env CTFTPD_MODE_ARGS=--single-port PROBE_SINGLE_PORT=1 \
-		bats --tap "$top_srcdir/tests/probe.bats"
-	echo "$output" | grep -v '^ok ' | head -40
-	[ "$status" -eq 0 ]
-}
-
-@test "--single-port: tests/interop.bats (every client, 0 B to 40 MiB, netascii) passes whole in this mode" {
-	run env CTFTPD_MODE_ARGS=--single-port PROBE_SINGLE_PORT=1 \
-		bats --tap "$top_srcdir/tests/interop.bats"
-	echo "$output" | grep -v '^ok ' | head -40
-	[ "$status" -eq 0 ]
 }
