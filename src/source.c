@@ -6,7 +6,9 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 void source_init(struct source *s, int fd, enum tftp_mode mode,
@@ -67,16 +69,33 @@ static ssize_t file_changed(struct source *s)
 	return -1;
 }
 
-/* Up to len bytes from the file, never past the size it had when opened.
- * Where that size is reached, the file must end there too, with the
- * modification time it had: otherwise it changed under the transfer.
- * Returns bytes, 0 at the end, -1 (errno, s->changed when it changed). */
+/* Where the size the file had when opened is reached, the file must end
+ * there too, with the modification time it had: otherwise it changed
+ * under the transfer (checked once).  Returns 0, or -1 (errno, s->changed)
+ * when it changed. */
+static int check_end(struct source *s)
+{
+	struct stat now;
+	uint8_t extra;
+
+	if (s->offset != (uint64_t)s->st.st_size || s->end_checked)
+		return 0;
+	s->end_checked = 1;
+	if (pread(s->fd, &extra, 1, s->st.st_size) != 0 ||
+	    fstat(s->fd, &now) != 0 || now.st_size != s->st.st_size ||
+	    now.st_mtim.tv_sec != s->st.st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != s->st.st_mtim.tv_nsec)
+		return (int)file_changed(s);
+	return 0;
+}
+
+/* Up to len bytes from the file, never past the size it had when opened,
+ * checked at its end (check_end).  Returns bytes, 0 at the end, -1 (errno,
+ * s->changed when it changed). */
 static ssize_t read_file(struct source *s, uint8_t *buf, size_t len)
 {
 	uint64_t size = (uint64_t)s->st.st_size;
 	uint64_t left = s->offset < size ? size - s->offset : 0;
-	struct stat now;
-	uint8_t extra;
 	ssize_t n;
 
 	if (len > left)
@@ -87,15 +106,40 @@ static ssize_t read_file(struct source *s, uint8_t *buf, size_t len)
 	s->offset += (uint64_t)n;
 	if ((size_t)n < len)
 		return file_changed(s); /* it ended early: shrunk */
-	if (s->offset == size && !s->end_checked) {
-		s->end_checked = 1;
-		if (read_full(s->fd, &extra, 1) != 0 ||
-		    fstat(s->fd, &now) != 0 || now.st_size != s->st.st_size ||
-		    now.st_mtim.tv_sec != s->st.st_mtim.tv_sec ||
-		    now.st_mtim.tv_nsec != s->st.st_mtim.tv_nsec)
-			return file_changed(s);
-	}
-	return n;
+	return check_end(s) != 0 ? -1 : n;
+}
+
+int source_map(struct source *s)
+{
+	uint64_t size = (uint64_t)s->st.st_size;
+	void *p;
+
+	if (s->cached || s->mode != TFTP_MODE_OCTET || size < SOURCE_MAP_MIN ||
+	    size > (uint64_t)SIZE_MAX / 2 || s->offset != 0)
+		return 0;
+	p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, s->fd, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	s->map = p;
+	return 1;
+}
+
+/* Up to len bytes of the mapped file as one iovec, never past the size it
+ * had when opened, checked at its end (check_end).  Returns bytes, 0 at the
+ * end, -1 (errno, s->changed). */
+static ssize_t map_next(struct source *s, size_t len, struct iovec iov[2],
+			int *niov)
+{
+	uint64_t size = (uint64_t)s->st.st_size;
+	uint64_t left = s->offset < size ? size - s->offset : 0;
+
+	if (len > left)
+		len = (size_t)left;
+	iov[0].iov_base = (void *)(s->map + s->offset);
+	iov[0].iov_len = len;
+	*niov = len > 0;
+	s->offset += len;
+	return check_end(s) != 0 ? -1 : (ssize_t)len;
 }
 
 /* Up to len bytes of the file from where the source stands, copied from the
@@ -167,6 +211,8 @@ ssize_t source_next(struct source *s, uint8_t *buf, size_t len,
 		s->offset += k;
 		return (ssize_t)k;
 	}
+	if (s->map)
+		return map_next(s, len, iov, niov);
 	return read_file(s, buf, len);
 }
 
@@ -213,6 +259,9 @@ void source_close(struct source *s)
 	if (s->cached)
 		cache_release(&s->ref);
 	s->cached = 0;
+	if (s->map)
+		munmap((void *)s->map, (size_t)s->st.st_size);
+	s->map = NULL;
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;

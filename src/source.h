@@ -19,10 +19,12 @@ struct source {
 	enum tftp_mode mode;
 	int cached; /* the bytes come from ref, not from fd */
 	struct cache_ref ref;
-	uint64_t offset;	/* next byte of the file to take */
-	struct stat st;		/* the file when opened: its size is the end */
-	int end_checked;	/* the file was found unchanged at its end */
-	int changed;		/* the file changed size or was rewritten */
+	const uint8_t *map; /* the file mapped read-only (NULL: read from fd);
+			     * only the kernel touches it, see source_map */
+	uint64_t offset;    /* next byte of the file to take */
+	struct stat st;	    /* the file when opened: its size is the end */
+	int end_checked;    /* the file was found unchanged at its end */
+	int changed;	    /* the file changed size or was rewritten */
 	uint64_t netascii_size; /* what source_size counted (0: not asked) */
 	uint64_t produced;	/* bytes of DATA payload made so far */
 	struct netascii_encoder enc;
@@ -42,6 +44,20 @@ void source_init(struct source *s, int fd, enum tftp_mode mode,
 const char *source_use_cache(struct source *s, struct cache *cache,
 			     const char *rel, const struct stat *st);
 
+/* The smallest file (bytes) source_map maps: below it, a read per block
+ * costs less than mapping and unmapping the file. */
+#define SOURCE_MAP_MIN ((uint64_t)64 << 10)
+
+/* Serve an octet-mode file that the cache does not hold from a read-only
+ * shared mapping of it, when it is at least SOURCE_MAP_MIN bytes: the DATA
+ * payloads are then iovecs into the page cache, copied once, by the kernel,
+ * into the datagram (no read into a buffer first).  This process never
+ * reads the mapping itself: were the file cut short under the transfer, a
+ * send from pages past its new end fails with EFAULT (the file changed)
+ * instead of raising SIGBUS.  Does nothing when the mapping fails (the
+ * file is then read).  Returns 1 when mapped, 0 otherwise. */
+int source_map(struct source *s);
+
 /* The largest file (bytes) whose netascii size is counted for tsize: the
  * count reads the whole file, and a request of a few bytes must not cost
  * more than this much reading. */
@@ -55,8 +71,9 @@ const char *source_use_cache(struct source *s, struct cache *cache,
 int source_size(struct source *s, const struct stat *st, uint64_t *size);
 
 /* The payload of the next block, at most len bytes: as up to two iovecs
- * into the cache (*niov set, nothing copied) when the file is cached in
- * octet mode, otherwise copied into buf (*niov = 0).  A result shorter than
+ * into the cache or the mapping (*niov set, nothing copied) when the file
+ * is cached or mapped in octet mode, otherwise copied into buf (*niov =
+ * 0).  A result shorter than
  * len marks the last block.  From disk, never more than the file's size
  * when it was opened (the tsize announced); on reaching it, one more read
  * and an fstat make sure the file has not grown, shrunk or been written
@@ -71,7 +88,7 @@ ssize_t source_next(struct source *s, uint8_t *buf, size_t len,
  * has for the whole file. */
 int source_changed(const struct source *s);
 
-/* Release the cache entry and close the file. */
+/* Release the cache entry or the mapping, and close the file. */
 void source_close(struct source *s);
 
 #endif

@@ -197,6 +197,14 @@ static int send_packet(struct transfer *t, const uint8_t *head, size_t len,
 		    "client gone (ICMP port unreachable)");
 		return -1;
 	}
+	if (errno == EFAULT) {
+		/* A payload in a mapped file past its end: the file was cut
+		 * short under the transfer (source_map). */
+		send_error(t, TFTP_EUNDEF, "file changed during the transfer");
+		end(t, TRANSFER_FAILED,
+		    "failed: file changed during the transfer");
+		return -1;
+	}
 	log_msg(LOG_DEBUG, "send to %s: %s", t->client_str, strerror(errno));
 	return 0;
 }
@@ -1122,6 +1130,7 @@ static void serve_read(struct transfer *t, struct cache *cache,
 		return;
 	source_init(&src, fd, tr->req->mode, &st);
 	t->cache_state = source_use_cache(&src, cache, tr->rel, &st);
+	source_map(&src);
 	if (start_read(t, tr, &src, &st, oack, sizeof(oack), &oack_len) == 0 &&
 	    (oack_len == 0 || send_oack(t, oack, oack_len) == 0))
 		send_file(t, &src);

@@ -61,6 +61,33 @@ resume_fails() {
 	log_lacks 'file "big" mode octet: complete'
 }
 
+@test "a large file from disk is sent from a read-only mapping, a cached one is not" {
+	make_root
+	make_file big 41943040
+	start_server --cache-size 0
+	hold_open "$BATS_TEST_TMPDIR/out" big
+	# The DATA payloads are iovecs into the file's pages (no read into a
+	# buffer per block): the child maps the file.
+	grep -F " $(readlink -f "$ROOT/big")" "/proc/$HELD_CHILD/maps"
+	kill -CONT "$HELD_PID"
+	wait "$HELD_PID"
+	cmp "$BATS_TEST_TMPDIR/out" "$ROOT/big"
+	log_has 'file "big" mode octet: complete; 41943040 bytes.*cache off'
+	stop_server
+	# In the cache (a shared region made before any fork), no mapping of
+	# the file itself.
+	make_file mid 4000000
+	start_server --cache-min-age 0
+	fetch_same curl 127.0.0.1 mid
+	hold_open "$BATS_TEST_TMPDIR/out2" mid
+	run grep -F " $(readlink -f "$ROOT/mid")" "/proc/$HELD_CHILD/maps"
+	[ "$status" -eq 1 ]
+	kill -CONT "$HELD_PID"
+	wait "$HELD_PID"
+	cmp "$BATS_TEST_TMPDIR/out2" "$ROOT/mid"
+	log_has 'file "mid" mode octet: complete; 4000000 bytes.*cache hit'
+}
+
 @test "an unchanged file from disk still completes, in octet and netascii" {
 	make_root
 	make_file big 3000000
