@@ -11,7 +11,7 @@
 #define CONFIG_DEFAULT_MAX_WINDOW 16
 
 /* The default --give-up (milliseconds): no shorter than tftpd-hpa's wait. */
-#define CONFIG_DEFAULT_GIVE_UP_MS 30000
+#define CONFIG_DEFAULT_GIVE_UP_MS 60000
 
 /* The default --max-per-client (transfers) and --rate-limit (new transfers
  * per second, per client address). */

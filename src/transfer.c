@@ -59,8 +59,8 @@ struct transfer {
 			      * last progress */
 	int64_t heard_us;    /* the client's last progress (before
 			      * confirmation: its last request) */
-	int64_t give_up_us;  /* silence that ends the transfer (confirmed or
-			      * not) */
+	int64_t give_up_us;  /* silence that ends a confirmed transfer */
+	int64_t first_reply_us; /* silence that ends an unconfirmed one */
 	/* window ring: slot i holds 4 + blksize bytes */
 	uint8_t *ring;
 	struct slot_meta *meta;
@@ -218,14 +218,14 @@ enum wait_result {
 };
 
 /* When the current wait ends: a timer's length from now, within the
- * give-up time, once the client is confirmed; before that, the give-up time
+ * give-up time, once the client is confirmed; before that, first_reply_us
  * after its last request (no timer: nothing is resent on one). */
 static int64_t deadline(const struct transfer *t)
 {
 	int64_t d;
 
 	if (!t->confirmed)
-		return t->heard_us + t->give_up_us;
+		return t->heard_us + t->first_reply_us;
 	d = now_us() + (int64_t)rto_timeout_ms(&t->rto) * 1000;
 	return d < t->heard_us + t->give_up_us ? d
 					       : t->heard_us + t->give_up_us;
@@ -468,20 +468,17 @@ static enum wait_result wait_ack(struct transfer *t, uint64_t acked,
 }
 
 /* Silence until the deadline.  Returns 1 when the transfer is over: an
- * unconfirmed client gets nothing on a timer (its address may be spoofed;
- * only a repeat of its request brings the first packet again, one out per
- * request in) and is given up once silent for --give-up after its last
- * request, so that a client whose first ACK is lost gets several tries on
- * its own timer (U-Boot's 5 s: six by default); a confirmed one is given
- * up once silent for --give-up; otherwise the timer backs off and the
- * caller resends. */
+ * unconfirmed client gets nothing on a timer (its address may be spoofed)
+ * and is given up TRANSFER_FIRST_REPLY_MS after its last request, a
+ * confirmed one once silent for --give-up; otherwise the timer backs off
+ * and the caller resends. */
 static int silence(struct transfer *t)
 {
 	if (!t->confirmed) {
 		end(t, TRANSFER_NO_REPLY,
 		    "failed: no reply from the client, "
 		    "gave up after %.1f s",
-		    (double)t->give_up_us / 1e6);
+		    (double)t->first_reply_us / 1e6);
 		return 1;
 	}
 	if (now_us() - t->heard_us >= t->give_up_us) {
@@ -756,6 +753,10 @@ static void start_timer(struct transfer *t, const struct options_accepted *acc)
 	unsigned backoff_max = RTO_BACKOFF_MAX_MS;
 
 	t->give_up_us = (int64_t)cfg->give_up_ms * 1000;
+	t->first_reply_us = (int64_t)(cfg->give_up_ms < TRANSFER_FIRST_REPLY_MS
+					      ? cfg->give_up_ms
+					      : TRANSFER_FIRST_REPLY_MS) *
+			    1000;
 	if (acc->present & OPTION_TIMEOUT) {
 		initial = acc->timeout * 1000;
 		if (initial > cfg->give_up_ms)

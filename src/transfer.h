@@ -8,6 +8,15 @@
 #include "net.h"
 #include "packet.h"
 
+/* Before the client has answered anything, its address is unproven (it
+ * may be spoofed): no timer resends the first packet, only a repeat of the
+ * request does (one packet out per request in).  A client silent for this
+ * long after its last request (milliseconds; --give-up when shorter) is
+ * given up on: long enough for six tries of a client whose first ACK is
+ * lost and whose own timer is U-Boot's 5 s, shorter than --give-up's
+ * default because a forged source holds a slot of --max-clients as long. */
+#define TRANSFER_FIRST_REPLY_MS 30000
+
 /* After the final ACK of an upload, how long the child stays to answer a
  * repeat of the last DATA, should that ACK be lost (milliseconds). */
 #define TRANSFER_DALLY_MS 2000

@@ -270,7 +270,7 @@ static void test_values(void)
 	CHECK(cfg.timeout_ms == 1000);
 	CHECK(cfg.min_timeout_ms == RTO_FLOOR_MS);
 	CHECK(cfg.retries == 5);
-	CHECK(cfg.give_up_ms == 30000);
+	CHECK(cfg.give_up_ms == 60000);
 	CHECK(cfg.strict_timeout == 0);
 	CHECK(cfg.max_clients == 256);
 	CHECK(cfg.verbosity == LOG_V_TRANSFERS);
@@ -417,12 +417,12 @@ static void test_values(void)
 		CHECK(cfg.timeout_ms == 500);
 		CHECK_RUN(PARSE("-T", "500000", "--timeout", "3"));
 		CHECK(cfg.timeout_ms == 3000);
-		/* --give-up: 30 s, or --timeout x (--retries + 1) when longer,
+		/* --give-up: 60 s, or --timeout x (--retries + 1) when longer,
 		 * unless given, in any order. */
 		CHECK_RUN(PARSE("--timeout", "5", "--retries", "5"));
-		CHECK(cfg.give_up_ms == 30000);
-		CHECK_RUN(PARSE("--timeout", "10", "--retries", "5"));
 		CHECK(cfg.give_up_ms == 60000);
+		CHECK_RUN(PARSE("--timeout", "10", "--retries", "9"));
+		CHECK(cfg.give_up_ms == 100000);
 		CHECK_RUN(PARSE("-T", "255000000", "--retries", "100"));
 		CHECK(cfg.give_up_ms == 255000u * 101);
 		CHECK_RUN(PARSE("--give-up", "7", "--timeout", "10"));

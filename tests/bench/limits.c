@@ -8,6 +8,13 @@
  *	Two processes on the loopback exchange BYTES in datagrams of
  *	4 + BLKSIZE bytes, WINDOW of them, then a 4-byte reply, as a windowed
  *	TFTP transfer does (RFC 7440), with no file and no protocol logic.
+ *   limits forkxfer N BYTES
+ *	The floor of a fork-per-transfer server: N requests one after the
+ *	other, each answered by a child forked for it, from a socket of its
+ *	own (its TID, connected to the client), with BYTES in 512-byte
+ *	datagrams in lockstep, each waited for by a 4-byte reply, as an RFC
+ *	1350 RRQ; then the child exits and the parent reaps it.  No file, no
+ *	options, no log, no limits: what no such server can beat.
  * One key=value line out; exit 0, 1 on failure, 2 on a usage error. */
 #include "autoconfig.h"
 
@@ -15,6 +22,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,10 +262,141 @@ static int udp_rate(unsigned long long blksize, unsigned long long window,
 	return 0;
 }
 
+/* The child of forkxfer_server: BYTES of pkt in lockstep to the client at
+ * peer, from a socket of its own.  Returns the exit status. */
+static int forkxfer_child(const struct sockaddr_in *peer, socklen_t peerlen,
+			  unsigned char *pkt, unsigned long long bytes)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct pollfd pfd = {fd, POLLIN, 0};
+	unsigned char reply[4];
+
+	if (fd < 0 || connect(fd, (const struct sockaddr *)peer, peerlen) != 0)
+		return 1;
+	for (uint32_t k = 1;; k++) {
+		unsigned long long off = (unsigned long long)(k - 1) * 512;
+		size_t n = bytes - off < 512 ? (size_t)(bytes - off) : 512;
+
+		put32(pkt, k);
+		if (send(fd, pkt, 4 + n, 0) < 0 || poll(&pfd, 1, 1000) != 1 ||
+		    recv(fd, reply, sizeof(reply), 0) != 4 ||
+		    get32(reply) != k)
+			return 1;
+		if (n < 512)
+			return 0;
+	}
+}
+
+/* The server side of forkxfer: a child per request, reaped as they end,
+ * until the client closes the control pipe (ctl). */
+static int forkxfer_server(int fd, int ctl, unsigned long long bytes)
+{
+	unsigned char *pkt = calloc(1, 4 + 512), req[512];
+	struct pollfd pfd[2] = {{fd, POLLIN, 0}, {ctl, POLLIN, 0}};
+
+	if (!pkt)
+		return 1;
+	for (;;) {
+		struct sockaddr_in peer;
+		socklen_t peerlen = sizeof(peer);
+		pid_t pid;
+
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		if (pfd[1].revents)
+			return 0;
+		if (recvfrom(fd, req, sizeof(req), 0, (struct sockaddr *)&peer,
+			     &peerlen) < 0)
+			continue;
+		pid = fork();
+		if (pid == 0)
+			_exit(forkxfer_child(&peer, peerlen, pkt, bytes));
+	}
+}
+
+/* forkxfer: the client here, the server in a child process; N requests,
+ * each read to its short block, one after the other. */
+static int forkxfer_rate(unsigned long long n, unsigned long long bytes)
+{
+	struct sockaddr_in sa, ca, from;
+	socklen_t fromlen;
+	unsigned char buf[4 + 512 + 1], ack[4] = {0, 0, 0, 0};
+	int sfd = udp_socket(0, NULL, &sa), cfd = udp_socket(0, NULL, &ca);
+	int ctl[2], status;
+	struct pollfd pfd;
+	double t0, secs;
+	pid_t pid;
+
+	if (sfd < 0 || cfd < 0 || pipe(ctl) != 0) {
+		perror("limits: socket");
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("limits: fork");
+		return 1;
+	}
+	if (pid == 0) {
+		close(cfd);
+		close(ctl[1]);
+		_exit(forkxfer_server(sfd, ctl[0], bytes));
+	}
+	close(sfd);
+	close(ctl[0]);
+	pfd.fd = cfd;
+	pfd.events = POLLIN;
+	t0 = now_s();
+	for (unsigned long long i = 0; i < n; i++) {
+		uint32_t next = 1;
+		ssize_t got;
+
+		if (sendto(cfd, "\0\1f\0octet", 11, 0,
+			   (struct sockaddr *)&sa, sizeof(sa)) != 11)
+			goto fail;
+		do {
+			fromlen = sizeof(from);
+			if (poll(&pfd, 1, 2000) != 1 ||
+			    (got = recvfrom(cfd, buf, sizeof(buf), 0,
+					    (struct sockaddr *)&from,
+					    &fromlen)) < 4 ||
+			    get32(buf) != next)
+				goto fail;
+			put32(ack, next++);
+			if (sendto(cfd, ack, sizeof(ack), 0,
+				   (struct sockaddr *)&from, fromlen) != 4)
+				goto fail;
+		} while (got == 4 + 512);
+	}
+	secs = now_s() - t0;
+	close(ctl[1]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "limits: the forking server failed\n");
+		return 1;
+	}
+	printf("limits op=forkxfer linkage=%s n=%llu bytes=%llu seconds=%.6f "
+	       "rate=%.1f us_per=%.2f\n",
+	       LIMITS_STATIC ? "static" : "dynamic", n, bytes, secs,
+	       (double)n / secs, secs / (double)n * 1e6);
+	return 0;
+fail:
+	fprintf(stderr, "limits: forkxfer: no answer\n");
+	close(ctl[1]);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return 1;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: limits fork N\n"
-			"       limits udp BLKSIZE WINDOW BYTES\n");
+			"       limits udp BLKSIZE WINDOW BYTES\n"
+			"       limits forkxfer N BYTES\n");
 	return 2;
 }
 
@@ -276,6 +415,12 @@ int main(int argc, char **argv)
 		    parse_ull(argv[4], 1, 1ull << 40, &c) != 0)
 			return usage();
 		return udp_rate(a, b, c);
+	}
+	if (argc == 4 && strcmp(argv[1], "forkxfer") == 0) {
+		if (parse_ull(argv[2], 1, 100000000, &a) != 0 ||
+		    parse_ull(argv[3], 0, 1ull << 24, &b) != 0)
+			return usage();
+		return forkxfer_rate(a, b);
 	}
 	return usage();
 }

@@ -299,12 +299,14 @@ one() {
 	local spec=$1 who=$2 r=$3 name file opts lim line value u0 u1 cpu=
 	IFS='|' read -r name _ _ _ _ file opts lim <<<"$spec"
 	case $who in
-	limit | limit-dynamic)
-		local prog=$LIMITS
+	limit | limit-dynamic | limit-xfer)
+		local prog=$LIMITS args=$lim
 		[ "$who" = limit-dynamic ] && prog=$LIMITS_DYN
+		# The floor of fork-per-transfer: the same 1 KiB RRQs.
+		[ "$who" = limit-xfer ] && args="forkxfer $FORK_N 1024"
 		u0=$(cpu_usec limits)
-		# shellcheck disable=SC2086 # lim is a word list
-		line=$(launch limits "${NS[@]}" "$prog" $lim 2>>"$out/clients.log")
+		# shellcheck disable=SC2086 # args is a word list
+		line=$(launch limits "${NS[@]}" "$prog" $args 2>>"$out/clients.log")
 		u1=$(cpu_usec limits)
 		;;
 	*)
@@ -343,7 +345,7 @@ for spec in "${SCENARIOS[@]}"; do
 	# dnsmasq serves reads only.
 	[[ "$name" == wrq* ]] && mapfile -t who < <(printf '%s\n' "${who[@]}" | grep -vx dnsmasq)
 	[ -n "$lim" ] && who+=(limit)
-	[ "$name" = seq1k ] && who+=(limit-dynamic)
+	[ "$name" = seq1k ] && who+=(limit-dynamic limit-xfer)
 	echo "run.sh: $label: ${who[*]} x $rounds rounds" >&2
 	for r in $(seq "$rounds"); do
 		# Round r starts r-1 places further along: A B C, B C A, ...
@@ -383,7 +385,8 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 			dnsmasq) printf ', dnsmasq %s' "$(dnsmasq -v | awk 'NR == 1 {print $3}')" ;;
 			esac; done)${SKIPPED:+; not run:$SKIPPED}"
 	echo "- limits: fork+_exit+waitpid of a minimal $("$LIMITS" fork 1 | sed 's/.*linkage=\([a-z]*\).*/\1/') program" \
-		"(and of a dynamic one); a bare UDP exchange of the same shape between two processes" \
+		"(and of a dynamic one); the same with a 1 KiB lockstep transfer in the child (limits forkxfer);" \
+		"a bare UDP exchange of the same shape between two processes" \
 		"(limits udp); socket buffer maximum (net.core.wmem_max / rmem_max):" \
 		"$(cat /proc/sys/net/core/wmem_max 2>/dev/null) / $(cat /proc/sys/net/core/rmem_max 2>/dev/null) bytes"
 	echo
@@ -469,6 +472,12 @@ END {
 		print line " " fmt(lim) " | " lr " | " pr " | " spread(V[name SUBSEP "ctftpd"]) " |"
 	}
 	dyn = median(V["seq1k" SUBSEP "limit-dynamic"])
+	xfer = median(V["seq1k" SUBSEP "limit-xfer"])
+	print ""
+	print "Floor of fork-per-transfer for the 1 KiB RRQs (limits forkxfer: a minimal static server" \
+		" that forks a child per request, which sends the same three DATA from a socket of its own," \
+		" waits for each ACK and exits; its client in the same program): " fmt(xfer) " req/s;" \
+		" ctftpd / floor " rratio(VR, "seq1k", "ctftpd", "limit-xfer") "."
 	print ""
 	print "Ratios are medians of per-round ratios (the two ran side by side in each round);" \
 		" the best peer is the one with the best median." \
@@ -500,6 +509,7 @@ END {
 	for (c = 1; c <= nc; c++) print "\"" C[c] "\" " (M["seq1k", C[c]] == "" ? "-" : M["seq1k", C[c]]) > f
 	print "\"fork (minimal)\" " (M["seq1k", "limit"] == "" ? "-" : M["seq1k", "limit"]) > f
 	print "\"fork (dynamic)\" " (dyn == "" ? "-" : dyn) > f
+	print "\"fork + transfer (minimal)\" " (xfer == "" ? "-" : xfer) > f
 	f = plotdir "/bulk.dat"
 	h = "scenario"
 	for (c = 1; c <= nc; c++) h = h " \"" C[c] "\""
