@@ -55,7 +55,7 @@ struct config {
 	unsigned retries;	 /* with timeout_ms, the default give_up_ms */
 	unsigned give_up_ms;	 /* a transfer whose client made no progress
 				  * for this long ends (--give-up, or the
-				  * larger of 30 s and timeout_ms x
+				  * larger of 60 s and timeout_ms x
 				  * (retries + 1)) */
 	int strict_timeout;	 /* a client's timeout option fixes the timer */
 	unsigned max_clients;	 /* concurrent transfers (children) */

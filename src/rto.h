@@ -19,7 +19,8 @@
 /* The default backoff ceiling (milliseconds): well above the client timers
  * found in the field (U-Boot 5 s, tftp-hpa's client 5 s), so that doubling
  * from any start reaches a gap longer than a client timer of up to 10 s
- * within the default 30 s give-up time. */
+ * well within the default 60 s give-up time (a timer of 16 s or more never
+ * fires: every resend restarts it). */
 #define RTO_BACKOFF_MAX_MS 16000
 
 struct rto {

@@ -1,5 +1,6 @@
-/* The read side's block producer: cache iovecs, file reads, and netascii
- * conversion with its state carried from one block to the next. */
+/* The read side's block producer: cache iovecs, iovecs into a mapping of
+ * the file, file reads, and netascii conversion with its state carried from
+ * one block to the next. */
 #include "autoconfig.h"
 
 #include "source.h"
@@ -69,24 +70,55 @@ static ssize_t file_changed(struct source *s)
 	return -1;
 }
 
+/* The file still has the size and modification time it had when opened.
+ * Returns 0, or -1 when it has not (or fstat failed). */
+static int unchanged(const struct source *s)
+{
+	struct stat now;
+
+	return fstat(s->fd, &now) == 0 && now.st_size == s->st.st_size &&
+			       now.st_mtim.tv_sec == s->st.st_mtim.tv_sec &&
+			       now.st_mtim.tv_nsec == s->st.st_mtim.tv_nsec
+		       ? 0
+		       : -1;
+}
+
+/* len bytes of the file at off into buf.  Returns 0, or -1 (errno; a short
+ * read: the file shrank, s->changed). */
+static int pread_full(struct source *s, uint8_t *buf, size_t len, off_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n =
+			pread(s->fd, buf + got, len - got, off + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return (int)file_changed(s);
+		got += (size_t)n;
+	}
+	return 0;
+}
+
 /* Where the size the file had when opened is reached, the file must end
  * there too, with the modification time it had: otherwise it changed
  * under the transfer (checked once).  Returns 0, or -1 (errno, s->changed)
  * when it changed. */
 static int check_end(struct source *s)
 {
-	struct stat now;
 	uint8_t extra;
+	ssize_t n;
 
 	if (s->offset != (uint64_t)s->st.st_size || s->end_checked)
 		return 0;
 	s->end_checked = 1;
-	if (pread(s->fd, &extra, 1, s->st.st_size) != 0 ||
-	    fstat(s->fd, &now) != 0 || now.st_size != s->st.st_size ||
-	    now.st_mtim.tv_sec != s->st.st_mtim.tv_sec ||
-	    now.st_mtim.tv_nsec != s->st.st_mtim.tv_nsec)
-		return (int)file_changed(s);
-	return 0;
+	while ((n = pread(s->fd, &extra, 1, s->st.st_size)) < 0 &&
+	       errno == EINTR)
+		;
+	return n != 0 || unchanged(s) != 0 ? (int)file_changed(s) : 0;
 }
 
 /* Up to len bytes from the file, never past the size it had when opened,
@@ -125,21 +157,45 @@ int source_map(struct source *s)
 }
 
 /* Up to len bytes of the mapped file as one iovec, never past the size it
- * had when opened, checked at its end (check_end).  Returns bytes, 0 at the
- * end, -1 (errno, s->changed). */
-static ssize_t map_next(struct source *s, size_t len, struct iovec iov[2],
-			int *niov)
+ * had when opened.  The block that reaches that size is copied into buf
+ * instead, then the end is checked (check_end): its bytes are fixed before
+ * the check, as on the read path, so that nothing written after the check
+ * goes out in it.  Returns bytes, 0 at the end, -1 (errno, s->changed). */
+static ssize_t map_next(struct source *s, uint8_t *buf, size_t len,
+			struct iovec iov[2], int *niov)
 {
 	uint64_t size = (uint64_t)s->st.st_size;
 	uint64_t left = s->offset < size ? size - s->offset : 0;
 
-	if (len > left)
+	if (len >= left) {
 		len = (size_t)left;
+		if (pread_full(s, buf, len, (off_t)s->offset) != 0)
+			return -1;
+		s->offset += len;
+		return check_end(s) != 0 ? -1 : (ssize_t)len;
+	}
 	iov[0].iov_base = (void *)(s->map + s->offset);
 	iov[0].iov_len = len;
-	*niov = len > 0;
+	*niov = 1;
 	s->offset += len;
-	return check_end(s) != 0 ? -1 : (ssize_t)len;
+	return (ssize_t)len;
+}
+
+int source_pin(struct source *s, struct iovec iov[2], int *niov, uint8_t *buf)
+{
+	const uint8_t *p;
+
+	if (!s->map || *niov != 1)
+		return 0;
+	p = iov[0].iov_base;
+	if (p < s->map || p >= s->map + s->st.st_size)
+		return 0; /* not in the mapping */
+	if (pread_full(s, buf, iov[0].iov_len, (off_t)(p - s->map)) != 0)
+		return -1;
+	if (unchanged(s) != 0)
+		return (int)file_changed(s);
+	*niov = 0;
+	return 0;
 }
 
 /* Up to len bytes of the file from where the source stands, copied from the
@@ -212,7 +268,7 @@ ssize_t source_next(struct source *s, uint8_t *buf, size_t len,
 		return (ssize_t)k;
 	}
 	if (s->map)
-		return map_next(s, len, iov, niov);
+		return map_next(s, buf, len, iov, niov);
 	return read_file(s, buf, len);
 }
 

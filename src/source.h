@@ -1,6 +1,8 @@
 /* Where the bytes of each DATA block of a read come from: the shared cache
- * (as iovecs into it, no copy), the file, or the netascii encoder (RFC 1350
- * section 5) fed by either.  One source per transfer, read front to back. */
+ * (as iovecs into it, no copy), a read-only mapping of the file (iovecs,
+ * see source_map), the file, or the netascii encoder (RFC 1350 section 5)
+ * fed by the cache or the file.  One source per transfer, read front to
+ * back. */
 #ifndef CTFTPD_SOURCE_H
 #define CTFTPD_SOURCE_H
 
@@ -58,6 +60,15 @@ const char *source_use_cache(struct source *s, struct cache *cache,
  * file is then read).  Returns 1 when mapped, 0 otherwise. */
 int source_map(struct source *s);
 
+/* Before a resend of a payload that source_next gave as an iovec into the
+ * mapping: copy it into buf from the file (*niov becomes 0) and make sure
+ * the file still has the size and modification time it had when opened,
+ * so that a resend carries the bytes first sent or none (a resend reading
+ * the mapping again would carry whatever was written since, even after the
+ * end check).  Payloads in the cache or in buf are left as they are.
+ * Returns 0, or -1 (errno; source_changed says whether the file changed). */
+int source_pin(struct source *s, struct iovec iov[2], int *niov, uint8_t *buf);
+
 /* The largest file (bytes) whose netascii size is counted for tsize: the
  * count reads the whole file, and a request of a few bytes must not cost
  * more than this much reading. */
@@ -75,7 +86,7 @@ int source_size(struct source *s, const struct stat *st, uint64_t *size);
  * is cached or mapped in octet mode, otherwise copied into buf (*niov =
  * 0).  A result shorter than
  * len marks the last block.  From disk, never more than the file's size
- * when it was opened (the tsize announced); on reaching it, one more read
+ * when it was opened (the tsize announced); on reaching it, a read past it
  * and an fstat make sure the file has not grown, shrunk or been written
  * since (not on every block: that would cost an fstat each).  Returns the
  * bytes, or -1 (errno; source_changed says whether the file changed). */

@@ -35,7 +35,8 @@
 /* What the ring knows of each block it holds. */
 struct slot_meta {
 	size_t len; /* datagram bytes, header included */
-	int niov;   /* payload pieces in the cache (0: in the slot) */
+	int niov;   /* payload pieces in the cache or the mapping (0: in the
+		     * slot) */
 	struct iovec iov[2];
 	int64_t sent_us; /* first transmission */
 	int resent;	 /* sent more than once: no RTT sample (Karn) */
@@ -174,7 +175,9 @@ int transfer_exit_status(enum transfer_outcome outcome)
 
 /* Send one packet to the client: the header (or the whole datagram) in
  * head, and the payload in up to two more pieces.  An ICMP port
- * unreachable already reported by the kernel ends the transfer. */
+ * unreachable already reported by the kernel ends the transfer, and so
+ * does a payload in a mapped file that can no longer be read (EFAULT).
+ * Returns 0, or -1 when the transfer is over. */
 static int send_packet(struct transfer *t, const uint8_t *head, size_t len,
 		       const struct iovec *more, int nmore)
 {
@@ -198,11 +201,13 @@ static int send_packet(struct transfer *t, const uint8_t *head, size_t len,
 		return -1;
 	}
 	if (errno == EFAULT) {
-		/* A payload in a mapped file past its end: the file was cut
-		 * short under the transfer (source_map). */
+		/* A payload in a mapped file whose pages cannot be read: the
+		 * file was cut short under the transfer (source_map), or, far
+		 * more rarely, its storage failed. */
 		send_error(t, TFTP_EUNDEF, "file changed during the transfer");
 		end(t, TRANSFER_FAILED,
-		    "failed: file changed during the transfer");
+		    "failed: file changed during the transfer (or its pages "
+		    "could not be read)");
 		return -1;
 	}
 	log_msg(LOG_DEBUG, "send to %s: %s", t->client_str, strerror(errno));
@@ -521,6 +526,23 @@ struct window {
 	uint64_t last;	   /* the final (short) block, 0 until produced */
 };
 
+/* The source failed to give a block: the file changed (what the client has
+ * is not the file, nor the tsize it was told: say so) or could not be
+ * read.  Sends the ERROR, ends the transfer; returns -1. */
+static int source_failed(struct transfer *t, const struct source *src)
+{
+	if (source_changed(src)) {
+		send_error(t, TFTP_EUNDEF, "file changed during the transfer");
+		end(t, TRANSFER_FAILED,
+		    "failed: file changed during the transfer");
+	} else {
+		send_error(t, TFTP_EUNDEF, "read error");
+		end(t, TRANSFER_FAILED, "failed: read error: %s",
+		    strerror(errno));
+	}
+	return -1;
+}
+
 /* Send blocks from .. to (taking new ones from the source as needed; fewer
  * when the last block comes first).  Returns 0, or -1 when the transfer is
  * over. */
@@ -538,22 +560,8 @@ static int send_blocks(struct transfer *t, struct source *src, struct window *w,
 		if (seq > w->produced) {
 			ssize_t n = source_next(src, b + TFTP_DATA_HEADER,
 						t->blksize, m->iov, &m->niov);
-			if (n < 0 && source_changed(src)) {
-				/* What the client has is not the file, nor
-				 * the tsize it was told: say so. */
-				send_error(t, TFTP_EUNDEF,
-					   "file changed during the transfer");
-				end(t, TRANSFER_FAILED,
-				    "failed: file changed "
-				    "during the transfer");
-				return -1;
-			}
-			if (n < 0) {
-				send_error(t, TFTP_EUNDEF, "read error");
-				end(t, TRANSFER_FAILED,
-				    "failed: read error: %s", strerror(errno));
-				return -1;
-			}
+			if (n < 0)
+				return source_failed(t, src);
 			packet_build_data_header(b, (uint16_t)seq);
 			m->len = TFTP_DATA_HEADER + (size_t)n;
 			w->produced = seq;
@@ -569,6 +577,9 @@ static int send_blocks(struct transfer *t, struct source *src, struct window *w,
 		} else {
 			t->retransmits++;
 			m->resent = 1;
+			if (source_pin(src, m->iov, &m->niov,
+				       b + TFTP_DATA_HEADER) != 0)
+				return source_failed(t, src);
 		}
 		if (send_packet(t, b, m->niov ? TFTP_DATA_HEADER : m->len,
 				m->iov, m->niov) != 0)

@@ -49,3 +49,10 @@ load helpers
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"0 failed"* ]]
 }
+
+@test "source: large octet files from a mapping, the last block copied, resends pinned or refused once the file changed" {
+	run "$UNIT" source
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"0 failed"* ]]
+}

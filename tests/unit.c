@@ -1,6 +1,8 @@
 /* Unit tests for the pure modules: packet codec, netascii, path policy,
- * option negotiation, retransmission timer, rate limits.
- * Usage: unit packet | netascii | path | options | rto | ratelimit.  Prints
+ * option negotiation, retransmission timer, rate limits, and the read
+ * side's block source over a file in a temporary directory.
+ * Usage: unit packet | netascii | path | options | rto | ratelimit | source.
+ * Prints
  * each failed check and exits 1 if any failed, 0 otherwise.  Inputs are hostile
  * on purpose. */
 #include "autoconfig.h"
@@ -16,8 +18,12 @@
 #include "ratelimit.h"
 #include "rto.h"
 #include "reference.h"
+#include "source.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -781,11 +787,168 @@ static void test_ratelimit(void)
 	CHECK(s->requests.started && s->requests.last_ms == 50000);
 }
 
+/* A file of len bytes (byte i is i * 7 + 3, truncated) in dir; its fd. */
+static int source_file(const char *dir, const char *name, size_t len)
+{
+	char path[4096];
+	uint8_t *b = malloc(len ? len : 1);
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	for (size_t i = 0; b && i < len; i++)
+		b[i] = (uint8_t)(i * 7 + 3);
+	if (fd < 0 || !b || write(fd, b, len) != (ssize_t)len) {
+		perror("unit: source file");
+		exit(1);
+	}
+	free(b);
+	return fd;
+}
+
+/* A source over a new file of len bytes (source_file) in mode; its fd. */
+static int source_open(struct source *s, const char *dir, const char *name,
+		       size_t len, enum tftp_mode mode)
+{
+	struct stat st;
+	int fd = source_file(dir, name, len);
+
+	if (fstat(fd, &st) != 0) {
+		perror("unit: fstat");
+		exit(1);
+	}
+	source_init(s, fd, mode, &st);
+	return fd;
+}
+
+/* payload equals bytes off.. of source_file's pattern */
+static int source_bytes_ok(const uint8_t *p, size_t len, size_t off)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != (uint8_t)((off + i) * 7 + 3))
+			return 0;
+	return 1;
+}
+
+/* Rewrite one byte in place and move the modification time on, as an
+ * editor saving the file would. */
+static void source_rewrite(int fd, off_t at)
+{
+	struct timespec ts[2] = {{0, UTIME_OMIT}, {0, 0}};
+	struct stat st;
+
+	if (pwrite(fd, "x", 1, at) != 1 || fstat(fd, &st) != 0) {
+		perror("unit: rewrite");
+		exit(1);
+	}
+	ts[1].tv_sec = st.st_mtim.tv_sec + 5;
+	futimens(fd, ts);
+}
+
+/* The block source over a file: which files are mapped (octet, from
+ * SOURCE_MAP_MIN bytes), blocks as iovecs into the mapping except the one
+ * that reaches the end (copied, then the end checked), and source_pin: a
+ * resend carries the bytes first sent while the file is unchanged, none
+ * once it changed. */
+static void test_source(void)
+{
+	char dir[] = "/tmp/ctftpd-unit-XXXXXX";
+	static uint8_t buf[65536 + 4];
+	struct source s;
+	struct iovec iov[2], first;
+	int niov, fd;
+	ssize_t n;
+
+	if (!mkdtemp(dir)) {
+		perror("unit: mkdtemp");
+		exit(1);
+	}
+	/* Below SOURCE_MAP_MIN, and netascii at any size: read, not mapped. */
+	fd = source_open(&s, dir, "small", SOURCE_MAP_MIN - 1, TFTP_MODE_OCTET);
+	CHECK(source_map(&s) == 0);
+	source_close(&s);
+	fd = source_open(&s, dir, "text", SOURCE_MAP_MIN, TFTP_MODE_NETASCII);
+	CHECK(source_map(&s) == 0);
+	source_close(&s);
+
+	/* 3 x 64 KiB + 100: three blocks in the mapping, the last copied. */
+	fd = source_open(&s, dir, "big", 3 * 65536 + 100, TFTP_MODE_OCTET);
+	CHECK(source_map(&s) == 1);
+	for (int k = 0; k < 3; k++) {
+		n = source_next(&s, buf, 65536, iov, &niov);
+		CHECK(n == 65536 && niov == 1 && iov[0].iov_len == 65536);
+		CHECK(source_bytes_ok(iov[0].iov_base, 65536,
+				      (size_t)k * 65536));
+		if (k == 0)
+			first = iov[0];
+	}
+	n = source_next(&s, buf, 65536, iov, &niov);
+	CHECK(n == 100 && niov == 0 && source_bytes_ok(buf, 100, 3 * 65536));
+	CHECK(!source_changed(&s));
+	/* Unchanged: a resend of block 1 is copied, with its first bytes. */
+	iov[0] = first;
+	niov = 1;
+	memset(buf, 0, sizeof(buf));
+	CHECK(source_pin(&s, iov, &niov, buf) == 0 && niov == 0);
+	CHECK(source_bytes_ok(buf, 65536, 0));
+	/* Rewritten after the end check: the resend is refused. */
+	source_rewrite(fd, 10);
+	iov[0] = first;
+	niov = 1;
+	CHECK(source_pin(&s, iov, &niov, buf) == -1 && source_changed(&s));
+	source_close(&s);
+
+	/* Rewritten mid-transfer: the block that reaches the end fails. */
+	fd = source_open(&s, dir, "big2", 2 * 65536, TFTP_MODE_OCTET);
+	CHECK(source_map(&s) == 1);
+	n = source_next(&s, buf, 65536, iov, &niov);
+	CHECK(n == 65536 && niov == 1);
+	source_rewrite(fd, 70000);
+	n = source_next(&s, buf, 65536, iov, &niov);
+	CHECK(n == -1 && source_changed(&s));
+	source_close(&s);
+
+	/* Cut short mid-transfer: the copy of the last block comes short. */
+	fd = source_open(&s, dir, "big3", 2 * 65536 + 10, TFTP_MODE_OCTET);
+	CHECK(source_map(&s) == 1);
+	n = source_next(&s, buf, 65536, iov, &niov);
+	CHECK(n == 65536 && niov == 1);
+	CHECK(ftruncate(fd, 65536 + 5) == 0);
+	n = source_next(&s, buf, 65536, iov, &niov);
+	CHECK(n == 65536 && niov == 1); /* an iovec: only the kernel reads */
+	n = source_next(&s, buf, 65536, iov, &niov);
+	CHECK(n == -1 && source_changed(&s));
+	source_close(&s);
+
+	/* A size that is a multiple of the block: the full block that
+	 * reaches the end is copied and checked, then an empty one. */
+	fd = source_open(&s, dir, "even", 2 * 65536, TFTP_MODE_OCTET);
+	CHECK(source_map(&s) == 1);
+	n = source_next(&s, buf, 65536, iov, &niov);
+	CHECK(n == 65536 && niov == 1);
+	n = source_next(&s, buf, 65536, iov, &niov);
+	CHECK(n == 65536 && niov == 0 && source_bytes_ok(buf, 65536, 65536));
+	n = source_next(&s, buf, 65536, iov, &niov);
+	CHECK(n == 0 && niov == 0 && !source_changed(&s));
+	source_close(&s);
+
+	for (const char *const *f =
+		     (const char *const[]){"small", "text", "big", "big2",
+					   "big3", "even", NULL};
+	     *f; f++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", dir, *f);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
 		fprintf(stderr,
-			"usage: unit packet|netascii|path|options|rto|ratelimit\n");
+			"usage: unit "
+			"packet|netascii|path|options|rto|ratelimit|source\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "packet") == 0)
@@ -800,6 +963,8 @@ int main(int argc, char **argv)
 		test_rto();
 	else if (strcmp(argv[1], "ratelimit") == 0)
 		test_ratelimit();
+	else if (strcmp(argv[1], "source") == 0)
+		test_source();
 	else {
 		fprintf(stderr, "unit: unknown suite '%s'\n", argv[1]);
 		return 2;

@@ -279,8 +279,7 @@ static int forkxfer_child(const struct sockaddr_in *peer, socklen_t peerlen,
 
 		put32(pkt, k);
 		if (send(fd, pkt, 4 + n, 0) < 0 || poll(&pfd, 1, 1000) != 1 ||
-		    recv(fd, reply, sizeof(reply), 0) != 4 ||
-		    get32(reply) != k)
+		    recv(fd, reply, sizeof(reply), 0) != 4 || get32(reply) != k)
 			return 1;
 		if (n < 512)
 			return 0;
@@ -355,8 +354,8 @@ static int forkxfer_rate(unsigned long long n, unsigned long long bytes)
 		uint32_t next = 1;
 		ssize_t got;
 
-		if (sendto(cfd, "\0\1f\0octet", 11, 0,
-			   (struct sockaddr *)&sa, sizeof(sa)) != 11)
+		if (sendto(cfd, "\0\1f\0octet", 11, 0, (struct sockaddr *)&sa,
+			   sizeof(sa)) != 11)
 			goto fail;
 		do {
 			fromlen = sizeof(from);
