@@ -9,8 +9,11 @@
 load helpers
 
 CLIENT_LIMIT=20
-# Seconds of idleness after which an inetd-style ctftpd exits.
-IDLE=2
+# Seconds of idleness after which an inetd-style ctftpd exits: long enough
+# that the tests' own steps between two requests (a curl start, a scan of
+# /proc) never reach it, even with both CI passes running at once (at 2 s,
+# one did).
+IDLE=5
 
 # Processes to end in teardown (superservers, daemons, held clients), and
 # parents whose ctftpd children are ended too.
