@@ -174,6 +174,16 @@ hold_open() {
 	[ "$(size_of "$local")" -lt "$(size_of "$ROOT/$name")" ]
 }
 
+# suite_single_port FILE: the bats FILE passes whole with every server in
+# --single-port mode (and the probe requiring replies from the listening
+# port); what did not pass is shown.
+suite_single_port() {
+	run env CTFTPD_MODE_ARGS=--single-port PROBE_SINGLE_PORT=1 \
+		bats --tap "$top_srcdir/tests/$1"
+	echo "$output" | grep -v '^ok ' | head -40
+	[ "$status" -eq 0 ]
+}
+
 # probe_pass HOST SCENARIO [ARGS...]: tests/probe (a raw-packet client, see
 # tests/probe.c) must report PASS for SCENARIO against the server.  Its
 # verdict line is in $output.  With --single-port in $CTFTPD_MODE_ARGS the
