@@ -166,6 +166,38 @@ expect() {
 	[ "$status" -eq 2 ]
 }
 
+@test "limits: the ceilings with a server's handicaps print their line" {
+	local f="$BATS_TEST_TMPDIR/src.bin"
+	head -c 300000 /dev/urandom >"$f"
+	# Payloads from a file, mapped anew at each pass over it.
+	run "$LIMITS" udp 1468 4 1000000 "$f"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	expect source file
+	expect bytes 1000000
+	[[ "$(field MBps)" =~ ^[0-9]+\.[0-9]+$ ]]
+	run "$LIMITS" udp 1468 4 1000000 "$BATS_TEST_TMPDIR/none"
+	[ "$status" -eq 1 ]
+	# Concurrent transfers: a process each, or one for all.
+	for mode in procs one; do
+		run "$LIMITS" many 6 512 20000 "$mode"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		expect mode "$mode"
+		expect bytes 120000
+		[[ "$(field server_cpu_s)" =~ ^[0-9]+\.[0-9]+$ ]]
+	done
+	run "$LIMITS" many 6 512 20000 threads
+	[ "$status" -eq 2 ]
+	# The floor of fork-per-transfer tells its server's CPU apart.
+	run "$LIMITS" forkxfer 20 1024
+	echo "$output"
+	[ "$status" -eq 0 ]
+	expect n 20
+	[[ "$(field server_cpu_us_per)" =~ ^[0-9]+\.[0-9]+$ ]]
+	[ "$(field server_cpu_us_per)" != 0.00 ]
+}
+
 @test "run.sh --smoke: every transfer verified and the table written" {
 	local out="$BATS_TEST_TMPDIR/out"
 	run "$top_srcdir/tests/bench/run.sh" --smoke --build "$top_builddir" "$out"
@@ -175,6 +207,10 @@ expect() {
 	grep -q '^| sequential 1 KiB RRQs | req/s | [0-9.]* |' "$out/bench.md"
 	grep -q '^| windowsize 16, blksize 65464 | MB/s | [0-9.]* |' "$out/bench.md"
 	grep -q '^| server CPU per 1 KiB RRQ (ms) |' "$out/bench.md"
+	# The ceilings with a server's handicaps, each with a value.
+	grep -q '^| windowsize 16, blksize 65464 | bare UDP, the payloads from the served file.* | [0-9.]* | [0-9.]* |' "$out/bench.md"
+	[ "$(grep -c '^| 8 clients x 64 KiB at 1468, aggregate | bare UDP, one sending process .* | [0-9.]* | [0-9.]* |' "$out/bench.md")" -eq 2 ]
+	grep -q 'Its server CPU per request (parent and children, from its rusage): [0-9.]* ms' "$out/bench.md"
 	# Every ctftpd run completed all its transfers, each one verified.
 	awk -F'\t' 'NR > 1 { rows[$1] = 1 }
 		$2 == "ctftpd" { n++; if ($8 != $7 || $9 != 0 || $4 == "-") bad++ }

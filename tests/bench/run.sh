@@ -272,19 +272,42 @@ rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 for s in "${SERVERS[@]}"; do RSS_IDLE[$s]=$(rss "${PID[$s]}" VmRSS); done
 
 # --- The scenarios. ---
-# name|label|label in the plot|unit|better|file|client options|limit
-SCENARIOS=(
-	"seq1k|sequential 1 KiB RRQs|1 KiB RRQs|req/s|high|small1k|-n $SEQ_N|fork $FORK_N"
-	"lock512|lockstep, blksize 512|lockstep 512|MB/s|high|big|-b 512 -n $N512|udp 512 1 $((BIG * N512))"
-	"lock1468|lockstep, blksize 1468|lockstep 1468|MB/s|high|big|-b 1468 -n $N1468|udp 1468 1 $((BIG * N1468))"
-	"lock65464|lockstep, blksize 65464|lockstep 65464|MB/s|high|huge|-b 65464 -n $N65464|udp 65464 1 $((HUGE * N65464))"
-	"win1468|windowsize 16, blksize 1468|window 16 x 1468|MB/s|high|big|-b 1468 -w 16 -n $NWIN1468|udp 1468 16 $((BIG * NWIN1468))"
-	"win65464|windowsize 16, blksize 65464|window 16 x 65464|MB/s|high|huge|-b 65464 -w 16 -n $NWIN65464|udp 65464 16 $((HUGE * NWIN65464))"
-	"wrq1468|WRQ (upload), lockstep, blksize 1468|WRQ 1468|MB/s|high|big|-o wrq -b 1468|udp 1468 1 $BIG"
-	"wrqwin1468|WRQ (upload), windowsize 16, blksize 1468|WRQ window 16 x 1468|MB/s|high|big|-o wrq -b 1468 -w 16|udp 1468 16 $BIG"
-	"conc|$CONC clients x $((TEN / KiB)) KiB at 1468, aggregate|$CONC clients x 1468|MB/s|high|ten|-b 1468 -c $CONC -j 2 -G 30000|"
-	"many|$MANY concurrent transfers of $((QUARTER / KiB)) KiB (all done)|$MANY transfers|s|low|quarter|-b 1468 -c $MANY -j 2 -G 30000|"
+# name|label|label in the plot|unit|better|file|client options|limit|ceilings
+# ceilings: KEY=ARGS;... further limits runs, each with what a server of
+# some kind must also do (CEILING_LABEL): limit-KEY in results.tsv.
+declare -A CEILING_LABEL=(
+	[file]="bare UDP, the payloads from the served file, mapped anew for each transfer (limits udp ... FILE)"
+	[procs]="bare UDP, one sending process per transfer, as a fork-per-transfer server has (limits many ... procs)"
+	[one]="bare UDP, one sending process polling every transfer, as an event-loop server has (limits many ... one)"
 )
+SCENARIOS=(
+	"seq1k|sequential 1 KiB RRQs|1 KiB RRQs|req/s|high|small1k|-n $SEQ_N|fork $FORK_N|"
+	"lock512|lockstep, blksize 512|lockstep 512|MB/s|high|big|-b 512 -n $N512|udp 512 1 $((BIG * N512))|"
+	"lock1468|lockstep, blksize 1468|lockstep 1468|MB/s|high|big|-b 1468 -n $N1468|udp 1468 1 $((BIG * N1468))|"
+	"lock65464|lockstep, blksize 65464|lockstep 65464|MB/s|high|huge|-b 65464 -n $N65464|udp 65464 1 $((HUGE * N65464))|file=udp 65464 1 $((HUGE * N65464)) $root/huge"
+	"win1468|windowsize 16, blksize 1468|window 16 x 1468|MB/s|high|big|-b 1468 -w 16 -n $NWIN1468|udp 1468 16 $((BIG * NWIN1468))|file=udp 1468 16 $((BIG * NWIN1468)) $root/big"
+	"win65464|windowsize 16, blksize 65464|window 16 x 65464|MB/s|high|huge|-b 65464 -w 16 -n $NWIN65464|udp 65464 16 $((HUGE * NWIN65464))|file=udp 65464 16 $((HUGE * NWIN65464)) $root/huge"
+	"wrq1468|WRQ (upload), lockstep, blksize 1468|WRQ 1468|MB/s|high|big|-o wrq -b 1468|udp 1468 1 $BIG|"
+	"wrqwin1468|WRQ (upload), windowsize 16, blksize 1468|WRQ window 16 x 1468|MB/s|high|big|-o wrq -b 1468 -w 16|udp 1468 16 $BIG|"
+	"conc|$CONC clients x $((TEN / KiB)) KiB at 1468, aggregate|$CONC clients x 1468|MB/s|high|ten|-b 1468 -c $CONC -j 2 -G 30000||procs=many $CONC 1468 $TEN procs;one=many $CONC 1468 $TEN one"
+	"many|$MANY concurrent transfers of $((QUARTER / KiB)) KiB (all done)|$MANY transfers|s|low|quarter|-b 1468 -c $MANY -j 2 -G 30000||"
+)
+# ceiling SPEC KEY: the limits arguments of ceiling KEY in SPEC.
+ceiling() {
+	local extra item
+	IFS='|' read -r _ _ _ _ _ _ _ _ extra <<<"$1"
+	IFS=';' read -ra item <<<"$extra"
+	for extra in "${item[@]}"; do
+		[ "${extra%%=*}" = "$2" ] && echo "${extra#*=}"
+	done
+}
+# ceilings SPEC: the keys of SPEC's ceilings.
+ceilings() {
+	local extra item
+	IFS='|' read -r _ _ _ _ _ _ _ _ extra <<<"$1"
+	IFS=';' read -ra item <<<"$extra"
+	for extra in "${item[@]}"; do echo "${extra%%=*}"; done
+}
 field() { # KEY LINE: the value of KEY=... in a key=value line
 	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
 }
@@ -297,17 +320,29 @@ t_start=$SECONDS
 # one SCENARIO-SPEC WHO ROUND: one measurement, one line of results.tsv.
 one() {
 	local spec=$1 who=$2 r=$3 name file opts lim line value u0 u1 cpu=
-	IFS='|' read -r name _ _ _ _ file opts lim <<<"$spec"
+	IFS='|' read -r name _ _ _ _ file opts lim _ <<<"$spec"
 	case $who in
-	limit | limit-dynamic | limit-xfer)
+	limit*)
 		local prog=$LIMITS args=$lim
 		[ "$who" = limit-dynamic ] && prog=$LIMITS_DYN
 		# The floor of fork-per-transfer: the same 1 KiB RRQs.
 		[ "$who" = limit-xfer ] && args="forkxfer $FORK_N 1024"
+		case $who in limit | limit-dynamic | limit-xfer) ;;
+		*) args=$(ceiling "$spec" "${who#limit-}") ;;
+		esac
 		u0=$(cpu_usec limits)
 		# shellcheck disable=SC2086 # args is a word list
 		line=$(launch limits "${NS[@]}" "$prog" $args 2>>"$out/clients.log")
 		u1=$(cpu_usec limits)
+		# Where the limit tells its server's CPU apart from its
+		# client's, that CPU (us).
+		if [ -n "$(field server_cpu_us_per "$line")" ]; then
+			u0=0 u1=$(awk -v a="$(field server_cpu_us_per "$line")" \
+				-v n="$(field n "$line")" 'BEGIN { printf "%.0f", a * n }')
+		elif [ -n "$(field server_cpu_s "$line")" ]; then
+			u0=0 u1=$(awk -v a="$(field server_cpu_s "$line")" \
+				'BEGIN { printf "%.0f", a * 1e6 }')
+		fi
 		;;
 	*)
 		local remote=$file check=()
@@ -340,12 +375,13 @@ one() {
 }
 
 for spec in "${SCENARIOS[@]}"; do
-	IFS='|' read -r name label _ _ _ _ _ lim <<<"$spec"
+	IFS='|' read -r name label _ _ _ _ _ lim _ <<<"$spec"
 	who=("${SERVERS[@]}")
 	# dnsmasq serves reads only.
 	[[ "$name" == wrq* ]] && mapfile -t who < <(printf '%s\n' "${who[@]}" | grep -vx dnsmasq)
 	[ -n "$lim" ] && who+=(limit)
 	[ "$name" = seq1k ] && who+=(limit-dynamic limit-xfer)
+	for key in $(ceilings "$spec"); do who+=("limit-$key"); done
 	echo "run.sh: $label: ${who[*]} x $rounds rounds" >&2
 	for r in $(seq "$rounds"); do
 		# Round r starts r-1 places further along: A B C, B C A, ...
@@ -393,6 +429,7 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	awk -F'\t' -v cols="${cols[*]}" -v peers="$peers" \
 		-v rss_idle="$(rss_line IDLE)" -v rss_peak="$(rss_line PEAK)" \
 		-v specs="$(printf '%s\n' "${SCENARIOS[@]}")" \
+		-v ceiling_labels="$(for k in "${!CEILING_LABEL[@]}"; do printf '%s=%s\n' "$k" "${CEILING_LABEL[$k]}"; done)" \
 		-v plotdir="$work" -f /dev/stdin "$results" <<'AWK'
 function median(list,   n, a, i, j, t) {
 	n = split(list, a, " ")
@@ -423,7 +460,7 @@ NR == 1 { next }
 	if ($5 != "-" && $5 != "") {
 		c = ""
 		if ($1 == "seq1k" && $8 > 0) c = $5 / $8 / 1000
-		if ($1 == "seq1k" && $2 == "limit") c = $5 / $7 / 1000
+		if ($1 == "seq1k" && ($2 == "limit" || $2 == "limit-xfer")) c = $5 / $7 / 1000
 		if (c != "") { CPUREQ[k] = CPUREQ[k] " " c; CR[k, $3] = c }
 		if ($6 > 0 && $1 != "seq1k") {
 			c = $5 / 1e6 / ($6 / 1073741824)
@@ -477,7 +514,43 @@ END {
 	print "Floor of fork-per-transfer for the 1 KiB RRQs (limits forkxfer: a minimal static server" \
 		" that forks a child per request, which sends the same three DATA from a socket of its own," \
 		" waits for each ACK and exits; its client in the same program): " fmt(xfer) " req/s;" \
-		" ctftpd / floor " rratio(VR, "seq1k", "ctftpd", "limit-xfer") "."
+		" ctftpd / floor " rratio(VR, "seq1k", "ctftpd", "limit-xfer") "." \
+		" Its server CPU per request (parent and children, from its rusage): " \
+		fmt(median(CPUREQ["seq1k" SUBSEP "limit-xfer"])) " ms; ctftpd / floor " \
+		rratio(CR, "seq1k", "ctftpd", "limit-xfer") \
+		"; the floor / a bare fork+_exit+waitpid " rratio(CR, "seq1k", "limit-xfer", "limit") "."
+	# The ceilings with what a server must also do (file pages, one
+	# process per transfer).
+	nl = split(ceiling_labels, L, "\n")
+	for (i = 1; i <= nl; i++) { e = index(L[i], "="); CL[substr(L[i], 1, e - 1)] = substr(L[i], e + 1) }
+	first = 1
+	for (s = 1; s <= ns; s++) {
+		split(S[s], F, "|")
+		if (F[9] == "") continue
+		nk = split(F[9], K, ";")
+		for (k = 1; k <= nk; k++) {
+			key = substr(K[k], 1, index(K[k], "=") - 1)
+			who = "limit-" key
+			if (first) {
+				print ""
+				print "Ceilings with what a server must also do (same run, medians; ctftpd / ceiling and" \
+					" best peer / ceiling are medians of per-round ratios):"
+				print ""
+				print "| scenario | ceiling | MB/s | ctftpd / ceiling | best peer / ceiling | the ceiling's sender CPU per GiB (s) |"
+				print "|---|---|---|---|---|---|"
+				first = 0
+			}
+			bestp = ""
+			for (p = 1; p <= np; p++) {
+				m = median(V[F[1] SUBSEP P[p]])
+				if (m != "" && (bestp == "" || m > median(V[F[1] SUBSEP bestp]))) bestp = P[p]
+			}
+			print "| " F[2] " | " CL[key] " | " fmt(median(V[F[1] SUBSEP who])) " | " \
+				rratio(VR, F[1], "ctftpd", who) " | " \
+				(bestp == "" ? "-" : bestp " " rratio(VR, F[1], bestp, who)) " | " \
+				(key == "file" ? "-" : fmt(median(CPUGIB[F[1] SUBSEP who]))) " |"
+		}
+	}
 	print ""
 	print "Ratios are medians of per-round ratios (the two ran side by side in each round);" \
 		" the best peer is the one with the best median." \
