@@ -11,6 +11,7 @@
 #include "packet.h"
 #include "path.h"
 #include "remap.h"
+#include "shmem.h"
 #include "sink.h"
 #include "transfer.h"
 
@@ -953,9 +954,13 @@ int listener_run(struct listener *l)
 	nfds_t npfds;
 	char where[NET_ADDRSTRLEN];
 
-	l->children = calloc(l->cfg->max_clients, sizeof(*l->children));
+	/* The child table and the per-address limits are the listener's
+	 * alone: not inherited, so written after each fork without a
+	 * copy-on-write fault, and untouched entries cost no memory. */
+	l->children = shmem_parent_only((size_t)l->cfg->max_clients *
+					sizeof(*l->children));
 	l->handoff = handoff_create(l->cfg->max_clients);
-	l->sources = malloc(sizeof(*l->sources));
+	l->sources = shmem_parent_only(sizeof(*l->sources));
 	if (!l->children || !l->handoff || !l->sources ||
 	    install_signals(l) != 0) {
 		log_msg(LOG_ERR, "start-up: %s", strerror(errno));
@@ -981,10 +986,11 @@ int listener_run(struct listener *l)
 	 * RLIMIT_NOFILE, which a listener holding one socket per address and
 	 * its signal pipe must survive at the lowest limit. */
 	npfds = (nfds_t)l->nfds + 1 + (l->handback[0] >= 0);
-	/* The hash seed only has to differ between runs and hosts. */
-	ratelimit_table_init(l->sources, (uint64_t)now_ms() * 2654435761u ^
-						 (uint64_t)getpid() << 32 ^
-						 (uint64_t)time(NULL));
+	/* The hash seed only has to differ between runs and hosts.  The
+	 * table is zero-filled, so empty already: only the seed is set, and
+	 * its pages stay unused until an address lands in them. */
+	l->sources->seed = (uint64_t)now_ms() * 2654435761u ^
+			   (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
 
 	time_t last_busy = time(NULL);
 	int idle = 0;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -49,4 +50,20 @@ void shmem_unmap(void *p, size_t size)
 {
 	if (p)
 		(void)munmap(p, size);
+}
+
+void *shmem_parent_only(size_t size)
+{
+#if HAVE_DECL_MAP_ANONYMOUS && defined(MADV_DONTFORK)
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Without it the memory is only inherited as calloc's would be. */
+	(void)madvise(p, size, MADV_DONTFORK);
+	return p;
+#else
+	return calloc(1, size ? size : 1);
+#endif
 }

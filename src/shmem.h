@@ -14,4 +14,13 @@ void *shmem_map(size_t size);
 /* Unmap what shmem_map returned (NULL is ignored). */
 void shmem_unmap(void *p, size_t size);
 
+/* Zero-filled memory of size bytes that only this process uses and its
+ * children do not inherit (MADV_DONTFORK, Linux): fork() neither walks nor
+ * copies its page tables, and a write to it after a fork takes no
+ * copy-on-write fault.  A child must not touch it (it is not mapped there).
+ * Where the platform lacks MAP_ANONYMOUS or MADV_DONTFORK: calloc memory,
+ * inherited as any other.  Lives as long as the process.  Returns NULL
+ * (errno). */
+void *shmem_parent_only(size_t size);
+
 #endif

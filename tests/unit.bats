@@ -38,6 +38,18 @@ load helpers
 	[[ "$output" == *"0 failed"* ]]
 }
 
+@test "shmem: shared memory reaches children, the listener's own does not" {
+	run "$UNIT" shmem
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"0 failed"* ]]
+	# On Linux the listener's child table and per-address limits are not
+	# copied into each child (MADV_DONTFORK).
+	if [ "$(uname -s)" = Linux ]; then
+		[[ "$output" == *"parent-only memory is not inherited"* ]]
+	fi
+}
+
 @test "unit driver rejects an unknown suite" {
 	run "$UNIT" nosuch
 	[ "$status" -eq 2 ]

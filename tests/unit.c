@@ -1,7 +1,8 @@
 /* Unit tests for the pure modules: packet codec, netascii, path policy,
  * option negotiation, retransmission timer, rate limits, and the read
  * side's block source over a file in a temporary directory.
- * Usage: unit packet | netascii | path | options | rto | ratelimit | source.
+ * Usage: unit packet | netascii | path | options | rto | ratelimit | source |
+ * shmem.
  * Prints
  * each failed check and exits 1 if any failed, 0 otherwise.  Inputs are hostile
  * on purpose. */
@@ -17,12 +18,16 @@
 #include "path.h"
 #include "ratelimit.h"
 #include "rto.h"
+#include "shmem.h"
 #include "reference.h"
 #include "source.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -944,12 +949,70 @@ static void test_source(void)
 	rmdir(dir);
 }
 
+/* In a forked child: write 42 at p[100] and exit 0, or read p[100] and exit
+ * 3 if it holds 7, 4 if not.  Returns the child's wait status, or -1. */
+static int in_child(int writer, unsigned char *p)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (writer) {
+			p[100] = 42;
+			_exit(0);
+		}
+		/* A fault kills the child, even with a sanitizer's
+		 * handler. */
+		signal(SIGSEGV, SIG_DFL);
+		_exit(p[100] == 7 ? 3 : 4);
+	}
+	return waitpid(pid, &status, 0) == pid ? status : -1;
+}
+
+/* Shared memory reaches the children; parent-only memory does not. */
+static void test_shmem(void)
+{
+	size_t size = 3 * 4096;
+	unsigned char *shared = shmem_map(size);
+	unsigned char *own = shmem_parent_only(size);
+	int status, zero = 1;
+
+	CHECK(shared != NULL);
+	CHECK(own != NULL);
+	if (!shared || !own)
+		return;
+	/* A child's write to the shared mapping is seen here. */
+	status = in_child(1, shared);
+	CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(shared[100] == 42);
+	for (size_t i = 0; i < size; i++)
+		zero &= own[i] == 0;
+	CHECK(zero);
+	own[100] = 7;
+	CHECK(own[100] == 7);
+	status = in_child(0, own);
+#if HAVE_DECL_MAP_ANONYMOUS && defined(MADV_DONTFORK)
+	/* Not mapped in the child at all: its first touch faults. */
+	CHECK(status != -1 && WIFSIGNALED(status) &&
+	      WTERMSIG(status) == SIGSEGV);
+	printf("shmem: parent-only memory is not inherited\n");
+#else
+	/* The fallback: an ordinary copy. */
+	CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 3);
+	printf("shmem: parent-only memory is inherited (no MADV_DONTFORK)\n");
+#endif
+	shmem_unmap(shared, size);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
 		fprintf(stderr,
 			"usage: unit "
-			"packet|netascii|path|options|rto|ratelimit|source\n");
+			"packet|netascii|path|options|rto|ratelimit|source|"
+			"shmem\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "packet") == 0)
@@ -966,6 +1029,8 @@ int main(int argc, char **argv)
 		test_ratelimit();
 	else if (strcmp(argv[1], "source") == 0)
 		test_source();
+	else if (strcmp(argv[1], "shmem") == 0)
+		test_shmem();
 	else {
 		fprintf(stderr, "unit: unknown suite '%s'\n", argv[1]);
 		return 2;
