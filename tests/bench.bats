@@ -211,6 +211,8 @@ expect() {
 	grep -q '^| windowsize 16, blksize 65464 | bare UDP, the payloads from the served file.* | [0-9.]* | [0-9.]* |' "$out/bench.md"
 	[ "$(grep -c '^| 8 clients x 64 KiB at 1468, aggregate | bare UDP, one sending process .* | [0-9.]* | [0-9.]* |' "$out/bench.md")" -eq 2 ]
 	grep -q 'Its server CPU per request (parent and children, from its rusage): [0-9.]* ms' "$out/bench.md"
+	grep -q 'The same floor dynamically linked .*: [0-9.]* req/s, ctftpd / it [0-9.]*;' "$out/bench.md"
+	grep -q '^| server parent private memory (RssAnon) at the end (KiB) | [0-9]* |' "$out/bench.md"
 	# Every ctftpd run completed all its transfers, each one verified.
 	awk -F'\t' 'NR > 1 { rows[$1] = 1 }
 		$2 == "ctftpd" { n++; if ($8 != $7 || $9 != 0 || $4 == "-") bad++ }

@@ -267,7 +267,7 @@ else
 	SKIPPED="$SKIPPED dnsmasq(needs root, ip netns, dnsmasq)"
 fi
 [ -n "${PORT[ctftpd]:-}" ] || die "ctftpd did not start"
-declare -A RSS_IDLE RSS_PEAK
+declare -A RSS_IDLE RSS_PEAK RSS_ANON
 rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 for s in "${SERVERS[@]}"; do RSS_IDLE[$s]=$(rss "${PID[$s]}" VmRSS); done
 
@@ -325,9 +325,12 @@ one() {
 	limit*)
 		local prog=$LIMITS args=$lim
 		[ "$who" = limit-dynamic ] && prog=$LIMITS_DYN
-		# The floor of fork-per-transfer: the same 1 KiB RRQs.
-		[ "$who" = limit-xfer ] && args="forkxfer $FORK_N 1024"
-		case $who in limit | limit-dynamic | limit-xfer) ;;
+		# The floor of fork-per-transfer: the same 1 KiB RRQs, from a
+		# static program and from a dynamically linked one (as a
+		# distribution ships a daemon).
+		case $who in limit-xfer | limit-xferdyn) args="forkxfer $FORK_N 1024" ;; esac
+		[ "$who" = limit-xferdyn ] && prog=$LIMITS_DYN
+		case $who in limit | limit-dynamic | limit-xfer | limit-xferdyn) ;;
 		*) args=$(ceiling "$spec" "${who#limit-}") ;;
 		esac
 		u0=$(cpu_usec limits)
@@ -380,7 +383,7 @@ for spec in "${SCENARIOS[@]}"; do
 	# dnsmasq serves reads only.
 	[[ "$name" == wrq* ]] && mapfile -t who < <(printf '%s\n' "${who[@]}" | grep -vx dnsmasq)
 	[ -n "$lim" ] && who+=(limit)
-	[ "$name" = seq1k ] && who+=(limit-dynamic limit-xfer)
+	[ "$name" = seq1k ] && who+=(limit-dynamic limit-xfer limit-xferdyn)
 	for key in $(ceilings "$spec"); do who+=("limit-$key"); done
 	echo "run.sh: $label: ${who[*]} x $rounds rounds" >&2
 	for r in $(seq "$rounds"); do
@@ -390,17 +393,25 @@ for spec in "${SCENARIOS[@]}"; do
 		done
 	done
 done
-for s in "${SERVERS[@]}"; do RSS_PEAK[$s]=$(rss "${PID[$s]}" VmHWM); done
+for s in "${SERVERS[@]}"; do
+	RSS_PEAK[$s]=$(rss "${PID[$s]}" VmHWM)
+	# The parent's own memory, not the pages of its program and libraries
+	# that every process running them shares.
+	RSS_ANON[$s]=$(rss "${PID[$s]}" RssAnon)
+done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- The report. ---
 cols=("${SERVERS[@]}")
 peers=$(printf '%s\n' "${SERVERS[@]}" | grep -vx -e ctftpd -e ctftpd-sp | tr '\n' ' ')
-rss_line() { # IDLE|PEAK
+rss_line() { # IDLE|PEAK|ANON
 	local s
 	for s in "${cols[@]}"; do
-		if [ "$1" = IDLE ]; then printf '%s=%s ' "$s" "${RSS_IDLE[$s]:-}"; else
-			printf '%s=%s ' "$s" "${RSS_PEAK[$s]:-}"; fi
+		case $1 in
+		IDLE) printf '%s=%s ' "$s" "${RSS_IDLE[$s]:-}" ;;
+		PEAK) printf '%s=%s ' "$s" "${RSS_PEAK[$s]:-}" ;;
+		ANON) printf '%s=%s ' "$s" "${RSS_ANON[$s]:-}" ;;
+		esac
 	done
 }
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -428,6 +439,7 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo
 	awk -F'\t' -v cols="${cols[*]}" -v peers="$peers" \
 		-v rss_idle="$(rss_line IDLE)" -v rss_peak="$(rss_line PEAK)" \
+		-v rss_anon="$(rss_line ANON)" \
 		-v specs="$(printf '%s\n' "${SCENARIOS[@]}")" \
 		-v ceiling_labels="$(for k in "${!CEILING_LABEL[@]}"; do printf '%s=%s\n' "$k" "${CEILING_LABEL[$k]}"; done)" \
 		-v plotdir="$work" -f /dev/stdin "$results" <<'AWK'
@@ -460,7 +472,7 @@ NR == 1 { next }
 	if ($5 != "-" && $5 != "") {
 		c = ""
 		if ($1 == "seq1k" && $8 > 0) c = $5 / $8 / 1000
-		if ($1 == "seq1k" && ($2 == "limit" || $2 == "limit-xfer")) c = $5 / $7 / 1000
+		if ($1 == "seq1k" && ($2 == "limit" || $2 ~ /^limit-xfer/)) c = $5 / $7 / 1000
 		if (c != "") { CPUREQ[k] = CPUREQ[k] " " c; CR[k, $3] = c }
 		if ($6 > 0 && $1 != "seq1k") {
 			c = $5 / 1e6 / ($6 / 1073741824)
@@ -518,7 +530,13 @@ END {
 		" Its server CPU per request (parent and children, from its rusage): " \
 		fmt(median(CPUREQ["seq1k" SUBSEP "limit-xfer"])) " ms; ctftpd / floor " \
 		rratio(CR, "seq1k", "ctftpd", "limit-xfer") \
-		"; the floor / a bare fork+_exit+waitpid " rratio(CR, "seq1k", "limit-xfer", "limit") "."
+		"; the floor / a bare fork+_exit+waitpid " rratio(CR, "seq1k", "limit-xfer", "limit") "." \
+		" The same floor dynamically linked (as distributions ship daemons): " \
+		fmt(median(V["seq1k" SUBSEP "limit-xferdyn"])) " req/s, ctftpd / it " \
+		rratio(VR, "seq1k", "ctftpd", "limit-xferdyn") "; its server CPU per request " \
+		fmt(median(CPUREQ["seq1k" SUBSEP "limit-xferdyn"])) " ms, ctftpd / it " \
+		rratio(CR, "seq1k", "ctftpd", "limit-xferdyn") ", it / a bare fork+_exit+waitpid " \
+		rratio(CR, "seq1k", "limit-xferdyn", "limit") "."
 	# The ceilings with what a server must also do (file pages, one
 	# process per transfer).
 	nl = split(ceiling_labels, L, "\n")
@@ -574,15 +592,20 @@ END {
 	}
 	rssrow("server parent RSS at start (KiB)", rss_idle)
 	rssrow("server parent RSS, peak (KiB)", rss_peak)
+	rssrow("server parent private memory (RssAnon) at the end (KiB)", rss_anon)
 	print ""
 	print "CPU: the server and all its processes (children and threads), from its cgroup;" \
-		" the limit is a bare fork+_exit+waitpid (parent and child). Peak RSS: VmHWM after every scenario."
+		" the limit is a bare fork+_exit+waitpid (parent and child). Peak RSS: VmHWM after every scenario;" \
+		" RSS counts the program's and the C library's pages, which every process running them shares;" \
+		" RssAnon is the parent's own memory."
 	# Data for the plot: one file per panel.
 	f = plotdir "/seq.dat"
 	for (c = 1; c <= nc; c++) print "\"" C[c] "\" " (M["seq1k", C[c]] == "" ? "-" : M["seq1k", C[c]]) > f
 	print "\"fork (minimal)\" " (M["seq1k", "limit"] == "" ? "-" : M["seq1k", "limit"]) > f
 	print "\"fork (dynamic)\" " (dyn == "" ? "-" : dyn) > f
 	print "\"fork + transfer (minimal)\" " (xfer == "" ? "-" : xfer) > f
+	xferdyn = median(V["seq1k" SUBSEP "limit-xferdyn"])
+	print "\"fork + transfer (dynamic)\" " (xferdyn == "" ? "-" : xferdyn) > f
 	f = plotdir "/bulk.dat"
 	h = "scenario"
 	for (c = 1; c <= nc; c++) h = h " \"" C[c] "\""
