@@ -57,7 +57,8 @@ const char *source_use_cache(struct source *s, struct cache *cache,
  * reads the mapping itself: were the file cut short under the transfer, a
  * send from pages past its new end fails with EFAULT (the file changed)
  * instead of raising SIGBUS.  Does nothing when the mapping fails (the
- * file is then read).  Returns 1 when mapped, 0 otherwise. */
+ * file is then read).  The transfer maps only for windowsize > 1
+ * (transfer.c).  Returns 1 when mapped, 0 otherwise. */
 int source_map(struct source *s);
 
 /* Before a resend of a payload that source_next gave as an iovec into the

@@ -151,16 +151,31 @@ find_new_child() {
 	return 1
 }
 
-# hold_open LOCAL [NAME]: start curl fetching NAME (default big: it must take
-# far longer than a few polls) from 127.0.0.1 into LOCAL in the background;
-# once the server has a new transfer child and bytes have arrived, stop the
-# client (SIGSTOP) so that the transfer stays open.  Sets HELD_PID (added to
-# HELD_PIDS, which teardown ends) and HELD_CHILD, the transfer's process.
+# hold_open [-w WINDOWSIZE] LOCAL [NAME]: start curl (lockstep) or with -w
+# atftp (that windowsize, blksize 1468) fetching NAME (default big: it must
+# take far longer than a few polls) from 127.0.0.1 into LOCAL in the
+# background; once the server has a new transfer child and bytes have
+# arrived, stop the client (SIGSTOP) so that the transfer stays open.  Sets
+# HELD_PID (added to HELD_PIDS, which teardown ends) and HELD_CHILD, the
+# transfer's process.
 hold_open() {
+	local window=
+	if [ "$1" = -w ]; then
+		window=$2
+		shift 2
+	fi
 	local local=$1 name=${2:-big} before
 	before=$(live_children_of "$SERVER_PID")
-	curl -sS --fail --max-time "$CLIENT_LIMIT" -o "$local" \
-		"tftp://127.0.0.1:$PORT/$name" >"$local.msg" 2>&1 3>&- &
+	if [ -n "$window" ]; then
+		# Not under timeout(1): SIGSTOP must reach atftp itself (its
+		# pid is HELD_PID, which teardown ends).
+		atftp --option "windowsize $window" --option "blksize 1468" \
+			-g -r "$name" -l "$local" 127.0.0.1 "$PORT" \
+			>"$local.msg" 2>&1 3>&- &
+	else
+		curl -sS --fail --max-time "$CLIENT_LIMIT" -o "$local" \
+			"tftp://127.0.0.1:$PORT/$name" >"$local.msg" 2>&1 3>&- &
+	fi
 	HELD_PID=$!
 	HELD_PIDS="$HELD_PIDS $HELD_PID"
 	HELD_CHILD=

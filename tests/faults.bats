@@ -21,65 +21,93 @@ resume_fails() {
 
 # ---- a file that changes while it is served from disk ---------------
 
-@test "a file that shrinks during the transfer ends with ERROR 0 and a warning, never a short complete" {
+# changed_during CHANGE: a new 40 MiB file from disk ($ROOT/big), held open
+# in lockstep (read into a buffer) and again windowed (sent from a mapping of
+# the file), is changed by the function CHANGE meanwhile; each transfer must
+# end with ERROR 0 and the warning, never a complete.  The client's copies are
+# $BATS_TEST_TMPDIR/out.lockstep and out.window, with the file as it was
+# before the change in out.lockstep.orig and out.window.orig.
+changed_during() {
+	local n=0 w out
 	make_root
-	make_file big 41943040
 	start_server --cache-size 0
-	hold_open "$BATS_TEST_TMPDIR/out" big
-	truncate -s 60000 "$ROOT/big"
-	resume_fails "$BATS_TEST_TMPDIR/out"
-	log_has 'warning: RRQ from 127\.0\.0\.1:[0-9]+ file "big" mode octet: failed: file changed during the transfer'
+	for w in "" 16; do
+		out=$BATS_TEST_TMPDIR/out.$([ -n "$w" ] && echo window || echo lockstep)
+		make_file big 41943040
+		cp "$ROOT/big" "$out.orig"
+		hold_open ${w:+-w "$w"} "$out" big
+		if [ -n "$w" ]; then
+			grep -qF " $(readlink -f "$ROOT/big")" "/proc/$HELD_CHILD/maps"
+		fi
+		"$@"
+		resume_fails "$out"
+		n=$((n + 1))
+		log_count_becomes "$n" 'warning: RRQ from 127\.0\.0\.1:[0-9]+ file "big" mode octet: failed: file changed during the transfer'
+	done
 	log_lacks 'file "big" mode octet: complete'
-	[ "$(wc -c <"$BATS_TEST_TMPDIR/out")" -lt 41943040 ]
+}
+
+shrink() {
+	truncate -s 60000 "$ROOT/big"
+}
+
+@test "a file that shrinks during the transfer ends with ERROR 0 and a warning, never a short complete" {
+	changed_during shrink
+	[ "$(wc -c <"$BATS_TEST_TMPDIR/out.lockstep")" -lt 41943040 ]
+	[ "$(wc -c <"$BATS_TEST_TMPDIR/out.window")" -lt 41943040 ]
+}
+
+grow() {
+	head -c 100000 /dev/urandom >>"$ROOT/big"
 }
 
 @test "a file that grows during the transfer: no byte past the size announced, ERROR 0, a warning" {
-	make_root
-	make_file big 41943040
-	start_server --cache-size 0
-	hold_open "$BATS_TEST_TMPDIR/out" big
-	head -c 100000 /dev/urandom >>"$ROOT/big"
-	resume_fails "$BATS_TEST_TMPDIR/out"
-	log_has 'warning: RRQ from 127\.0\.0\.1:[0-9]+ file "big" mode octet: failed: file changed during the transfer'
-	log_lacks 'file "big" mode octet: complete'
-	# curl asks for tsize and was told 41943040: nothing beyond it came.
-	[ "$(wc -c <"$BATS_TEST_TMPDIR/out")" -le 41943040 ]
-	cmp -n "$(wc -c <"$BATS_TEST_TMPDIR/out")" "$BATS_TEST_TMPDIR/out" "$ROOT/big"
+	changed_during grow
+	# Told 41943040 (curl asks for tsize): nothing beyond it came, and
+	# what came is the file's.
+	for out in "$BATS_TEST_TMPDIR"/out.lockstep "$BATS_TEST_TMPDIR"/out.window; do
+		[ "$(wc -c <"$out")" -le 41943040 ]
+		cmp -n "$(wc -c <"$out")" "$out" "$out.orig"
+	done
 }
 
-@test "a file rewritten in place during the transfer (same size) ends with ERROR 0 at its end" {
-	make_root
-	make_file big 41943040
-	start_server --cache-size 0
-	hold_open "$BATS_TEST_TMPDIR/out" big
+rewrite_start() {
 	# New bytes at the start, already sent: only the modification time
 	# tells.
 	dd if=/dev/urandom of="$ROOT/big" bs=1024 count=1 conv=notrunc 2>/dev/null
 	touch -d '+1 second' "$ROOT/big"
-	resume_fails "$BATS_TEST_TMPDIR/out"
-	log_has 'file "big" mode octet: failed: file changed during the transfer'
-	log_lacks 'file "big" mode octet: complete'
 }
 
-@test "a large file from disk is sent from a read-only mapping, a cached one is not" {
+@test "a file rewritten in place during the transfer (same size) ends with ERROR 0 at its end" {
+	changed_during rewrite_start
+}
+
+@test "a windowed transfer of a large file from disk is sent from a read-only mapping; lockstep and cached ones are not" {
 	make_root
 	make_file big 41943040
 	start_server --cache-size 0
-	hold_open "$BATS_TEST_TMPDIR/out" big
+	hold_open -w 16 "$BATS_TEST_TMPDIR/out" big
 	# The DATA payloads are iovecs into the file's pages (no read into a
 	# buffer per block): the child maps the file.
 	grep -F " $(readlink -f "$ROOT/big")" "/proc/$HELD_CHILD/maps"
 	kill -CONT "$HELD_PID"
 	wait "$HELD_PID"
 	cmp "$BATS_TEST_TMPDIR/out" "$ROOT/big"
-	log_has 'file "big" mode octet: complete; 41943040 bytes.*cache off'
+	log_has 'file "big" mode octet: complete; 41943040 bytes.*cache off; blksize 1468, windowsize 16'
+	# In lockstep a block is read into a buffer: faster there.
+	hold_open "$BATS_TEST_TMPDIR/out1" big
+	run grep -F " $(readlink -f "$ROOT/big")" "/proc/$HELD_CHILD/maps"
+	[ "$status" -eq 1 ]
+	kill -CONT "$HELD_PID"
+	wait "$HELD_PID"
+	cmp "$BATS_TEST_TMPDIR/out1" "$ROOT/big"
 	stop_server
 	# In the cache (a shared region made before any fork), no mapping of
 	# the file itself.
 	make_file mid 4000000
 	start_server --cache-min-age 0
 	fetch_same curl 127.0.0.1 mid
-	hold_open "$BATS_TEST_TMPDIR/out2" mid
+	hold_open -w 16 "$BATS_TEST_TMPDIR/out2" mid
 	run grep -F " $(readlink -f "$ROOT/mid")" "/proc/$HELD_CHILD/maps"
 	[ "$status" -eq 1 ]
 	kill -CONT "$HELD_PID"
