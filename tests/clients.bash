@@ -152,8 +152,9 @@ find_new_child() {
 }
 
 # hold_open [-w WINDOWSIZE] LOCAL [NAME]: start curl (lockstep) or with -w
-# atftp (that windowsize, blksize 1468) fetching NAME (default big: it must
-# take far longer than a few polls) from 127.0.0.1 into LOCAL in the
+# atftp (that windowsize, blksize 512: slow enough to be caught) fetching NAME
+# (default big: it must take far longer than a few polls) from 127.0.0.1 into
+# LOCAL in the
 # background; once the server has a new transfer child and bytes have
 # arrived, stop the client (SIGSTOP) so that the transfer stays open.  Sets
 # HELD_PID (added to HELD_PIDS, which teardown ends) and HELD_CHILD, the
@@ -169,7 +170,7 @@ hold_open() {
 	if [ -n "$window" ]; then
 		# Not under timeout(1): SIGSTOP must reach atftp itself (its
 		# pid is HELD_PID, which teardown ends).
-		atftp --option "windowsize $window" --option "blksize 1468" \
+		atftp --option "windowsize $window" --option "blksize 512" \
 			-g -r "$name" -l "$local" 127.0.0.1 "$PORT" \
 			>"$local.msg" 2>&1 3>&- &
 	else
