@@ -178,6 +178,11 @@ expect() {
 	[[ "$(field MBps)" =~ ^[0-9]+\.[0-9]+$ ]]
 	run "$LIMITS" udp 1468 4 1000000 "$BATS_TEST_TMPDIR/none"
 	[ "$status" -eq 1 ]
+	[[ "$output" == *"none: No such file or directory"* ]]
+	head -c 100 /dev/urandom >"$BATS_TEST_TMPDIR/small"
+	run "$LIMITS" udp 1468 4 1000000 "$BATS_TEST_TMPDIR/small"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"small: shorter than a block"* ]]
 	# Concurrent transfers: a process each, or one for all.
 	for mode in procs one; do
 		run "$LIMITS" many 6 512 20000 "$mode"
@@ -185,7 +190,8 @@ expect() {
 		[ "$status" -eq 0 ]
 		expect mode "$mode"
 		expect bytes 120000
-		[[ "$(field server_cpu_s)" =~ ^[0-9]+\.[0-9]+$ ]]
+		[[ "$(field server_cpu_s)" =~ ^[0-9]+\.[0-9]{6}$ ]]
+		[ "$(field server_cpu_s)" != 0.000000 ]
 	done
 	run "$LIMITS" many 6 512 20000 threads
 	[ "$status" -eq 2 ]
@@ -212,7 +218,7 @@ expect() {
 	[ "$(grep -c '^| 8 clients x 64 KiB at 1468, aggregate | bare UDP, one sending process .* | [0-9.]* | [0-9.]* |' "$out/bench.md")" -eq 2 ]
 	grep -q 'Its server CPU per request (parent and children, from its rusage): [0-9.]* ms' "$out/bench.md"
 	grep -q 'The same floor dynamically linked .*: [0-9.]* req/s, ctftpd / it [0-9.]*;' "$out/bench.md"
-	grep -q '^| server parent private memory (RssAnon) at the end (KiB) | [0-9]* |' "$out/bench.md"
+	grep -q '^| server parent private memory (RssAnon) at the end (KiB) | [0-9][0-9]* |' "$out/bench.md"
 	# Every ctftpd run completed all its transfers, each one verified.
 	awk -F'\t' 'NR > 1 { rows[$1] = 1 }
 		$2 == "ctftpd" { n++; if ($8 != $7 || $9 != 0 || $4 == "-") bad++ }

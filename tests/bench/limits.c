@@ -238,9 +238,10 @@ static unsigned char *udp_source(int fd, size_t blksize, size_t *nspan)
 	*nspan = 1;
 	if (fd < 0)
 		return source_buffer(blksize);
-	if (fstat(fd, &st) != 0 || (size_t)st.st_size < blksize) {
-		fprintf(stderr, "limits: FILE: not a file of a block at "
-				"least\n");
+	if (fstat(fd, &st) != 0)
+		return NULL;
+	if ((size_t)st.st_size < blksize) {
+		errno = 0; /* shorter than a block */
 		return NULL;
 	}
 	*nspan = (size_t)st.st_size / blksize;
@@ -266,7 +267,16 @@ static int udp_rate(unsigned long long blksize, unsigned long long window,
 	double t0, secs;
 	pid_t pid;
 
-	if (!src || rfd < 0 || (sfd = udp_socket(room, &ra, &sa)) < 0 ||
+	if (!src) {
+		if (file)
+			fprintf(stderr, "limits: %s: %s\n", file,
+				errno ? strerror(errno)
+				      : "shorter than a block");
+		else
+			perror("limits: buffer");
+		return 1;
+	}
+	if (rfd < 0 || (sfd = udp_socket(room, &ra, &sa)) < 0 ||
 	    connect(rfd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		perror("limits: socket");
 		return 1;
@@ -690,7 +700,7 @@ static int many_rate(unsigned long long c, unsigned long long blksize,
 		return 1;
 	}
 	printf("limits op=many mode=%s clients=%llu blksize=%llu bytes=%llu "
-	       "seconds=%.6f MBps=%.3f server_cpu_s=%.3f\n",
+	       "seconds=%.6f MBps=%.3f server_cpu_s=%.6f\n",
 	       procs ? "procs" : "one", c, blksize, c * bytes, secs,
 	       (double)(c * bytes) / secs / 1e6, cpu0);
 	return 0;
