@@ -1,5 +1,5 @@
-/* Shared anonymous memory with a portable fallback: MAP_ANONYMOUS is not in
- * POSIX before 2024, shm_open is. */
+/* Shared anonymous memory with a portable fallback (MAP_ANONYMOUS is not in
+ * POSIX before 2024, shm_open is), and memory a fork does not pass on. */
 #include "autoconfig.h"
 
 #include "shmem.h"

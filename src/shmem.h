@@ -1,5 +1,6 @@
-/* Zero-filled memory shared by the listener and every child it forks: made
- * once before the first fork, inherited by each child at the same address. */
+/* Zero-filled memory and what a fork does with it: shared by the listener and
+ * every child it forks (made once before the first fork, inherited by each
+ * child at the same address), or the listener's alone (not inherited). */
 #ifndef CTFTPD_SHMEM_H
 #define CTFTPD_SHMEM_H
 
