@@ -103,6 +103,15 @@ static int fork_rate(unsigned long long n)
 	return 0;
 }
 
+/* Payload bytes of block k (from 1) of a transfer of bytes in blocks of
+ * blksize: the last one, bytes % blksize, is short (perhaps empty). */
+static size_t block_len(uint64_t k, unsigned long long blksize,
+			unsigned long long bytes)
+{
+	return k < bytes / blksize + 1 ? (size_t)blksize
+				       : (size_t)(bytes % blksize);
+}
+
 static void put32(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)(v >> 24);
@@ -299,9 +308,7 @@ static int udp_rate(unsigned long long blksize, unsigned long long window,
 			acked + window < nblocks ? acked + window : nblocks;
 
 		for (uint64_t k = acked + 1; k <= end; k++) {
-			size_t n = k < nblocks ? (size_t)blksize
-					       : (size_t)(bytes % blksize);
-
+			size_t n = block_len(k, blksize, bytes);
 			struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
 
 			if (ffd >= 0 && k > 1 && (k - 1) % nspan == 0) {
@@ -502,9 +509,7 @@ struct many_flow {
 static int many_send(struct many_flow *f, const unsigned char *pkt,
 		     unsigned long long blksize, unsigned long long bytes)
 {
-	uint64_t nblocks = bytes / blksize + 1;
-	size_t n = f->block < nblocks ? (size_t)blksize
-				      : (size_t)(bytes % blksize);
+	size_t n = block_len(f->block, blksize, bytes);
 	unsigned char hdr[4];
 	struct iovec iov[2] = {{hdr, 4}, {(void *)pkt, n}};
 	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
@@ -534,7 +539,7 @@ static int many_acked(struct many_flow *f, const unsigned char *pkt,
  * exit status. */
 static int many_one(struct many_flow *flows, unsigned n,
 		    const unsigned char *pkt, unsigned long long blksize,
-		    unsigned long long bytes, uint64_t *lost)
+		    unsigned long long bytes)
 {
 	struct pollfd *pfd = calloc(n, sizeof(*pfd));
 	unsigned left = n;
@@ -558,7 +563,6 @@ static int many_one(struct many_flow *flows, unsigned n,
 			if (flows[i].done)
 				continue;
 			if (r == 0) { /* silence: resend what is in flight */
-				(*lost)++;
 				if (many_send(&flows[i], pkt, blksize, bytes))
 					return 1;
 				continue;
@@ -627,7 +631,6 @@ static int many_rate(unsigned long long c, unsigned long long blksize,
 	unsigned char *pkt = source_buffer((size_t)blksize);
 	pid_t recv_pid[2], send_pid;
 	double t0, secs, cpu0;
-	uint64_t lost = 0;
 
 	if (!flows || !cfds || !pkt) {
 		perror("limits: many");
@@ -665,8 +668,8 @@ static int many_rate(unsigned long long c, unsigned long long blksize,
 	}
 	if (send_pid == 0) {
 		if (!procs)
-			_exit(many_one(flows, (unsigned)c, pkt, blksize, bytes,
-				       &lost));
+			_exit(many_one(flows, (unsigned)c, pkt, blksize,
+				       bytes));
 		/* procs: a process per flow, reaped here. */
 		for (unsigned long long i = 0; i < c; i++) {
 			pid_t pid = fork();
@@ -675,7 +678,7 @@ static int many_rate(unsigned long long c, unsigned long long blksize,
 				_exit(1);
 			if (pid == 0)
 				_exit(many_one(&flows[i], 1, pkt, blksize,
-					       bytes, &lost));
+					       bytes));
 		}
 		while (wait(&status) > 0)
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

@@ -292,21 +292,15 @@ SCENARIOS=(
 	"conc|$CONC clients x $((TEN / KiB)) KiB at 1468, aggregate|$CONC clients x 1468|MB/s|high|ten|-b 1468 -c $CONC -j 2 -G 30000||procs=many $CONC 1468 $TEN procs;one=many $CONC 1468 $TEN one"
 	"many|$MANY concurrent transfers of $((QUARTER / KiB)) KiB (all done)|$MANY transfers|s|low|quarter|-b 1468 -c $MANY -j 2 -G 30000||"
 )
+# ceilings SPEC: SPEC's ceilings, one KEY=ARGS a line.
+ceilings() {
+	local extra
+	IFS='|' read -r _ _ _ _ _ _ _ _ extra <<<"$1"
+	[ -z "$extra" ] || tr ';' '\n' <<<"$extra"
+}
 # ceiling SPEC KEY: the limits arguments of ceiling KEY in SPEC.
 ceiling() {
-	local extra item
-	IFS='|' read -r _ _ _ _ _ _ _ _ extra <<<"$1"
-	IFS=';' read -ra item <<<"$extra"
-	for extra in "${item[@]}"; do
-		[ "${extra%%=*}" = "$2" ] && echo "${extra#*=}"
-	done
-}
-# ceilings SPEC: the keys of SPEC's ceilings.
-ceilings() {
-	local extra item
-	IFS='|' read -r _ _ _ _ _ _ _ _ extra <<<"$1"
-	IFS=';' read -ra item <<<"$extra"
-	for extra in "${item[@]}"; do echo "${extra%%=*}"; done
+	ceilings "$1" | sed -n "s/^$2=//p"
 }
 field() { # KEY LINE: the value of KEY=... in a key=value line
 	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
@@ -324,13 +318,14 @@ one() {
 	case $who in
 	limit*)
 		local prog=$LIMITS args=$lim
-		[ "$who" = limit-dynamic ] && prog=$LIMITS_DYN
-		# The floor of fork-per-transfer: the same 1 KiB RRQs, from a
-		# static program and from a dynamically linked one (as a
-		# distribution ships a daemon).
-		case $who in limit-xfer | limit-xferdyn) args="forkxfer $FORK_N 1024" ;; esac
-		[ "$who" = limit-xferdyn ] && prog=$LIMITS_DYN
-		case $who in limit | limit-dynamic | limit-xfer | limit-xferdyn) ;;
+		# The floor of fork-per-transfer (xfer): the same 1 KiB RRQs,
+		# from a static program and from a dynamically linked one (as
+		# a distribution ships a daemon).
+		case $who in
+		limit) ;;
+		limit-dynamic) prog=$LIMITS_DYN ;;
+		limit-xfer) args="forkxfer $FORK_N 1024" ;;
+		limit-xferdyn) prog=$LIMITS_DYN args="forkxfer $FORK_N 1024" ;;
 		*) args=$(ceiling "$spec" "${who#limit-}") ;;
 		esac
 		u0=$(cpu_usec limits)
@@ -384,7 +379,7 @@ for spec in "${SCENARIOS[@]}"; do
 	[[ "$name" == wrq* ]] && mapfile -t who < <(printf '%s\n' "${who[@]}" | grep -vx dnsmasq)
 	[ -n "$lim" ] && who+=(limit)
 	[ "$name" = seq1k ] && who+=(limit-dynamic limit-xfer limit-xferdyn)
-	for key in $(ceilings "$spec"); do who+=("limit-$key"); done
+	for key in $(ceilings "$spec" | cut -d= -f1); do who+=("limit-$key"); done
 	echo "run.sh: $label: ${who[*]} x $rounds rounds" >&2
 	for r in $(seq "$rounds"); do
 		# Round r starts r-1 places further along: A B C, B C A, ...
