@@ -248,6 +248,58 @@ static char *unescape_regex(struct field f)
 	return re;
 }
 
+/* The offset in re (as regcomp gets it) of a back-reference, \1 to \9
+ * outside a bracket expression, or -1 when it holds none.  An unclosed
+ * bracket ends the search: regcomp refuses the regex anyway.
+ * Why: POSIX leaves back-references undefined in an extended regex, and
+ * glibc, which takes them, matches them by backtracking with no bound on
+ * its time: "(a|b)*\1x" takes 19 s on a name of 512 a's, "(.*)*\1x" 8 s
+ * on "abab..." of 256 bytes (the time grows with the fourth power of the
+ * length), in the listener, before it forks.  remap.h's limits cannot
+ * bound one regexec call. */
+static long back_reference(const char *re)
+{
+	size_t i = 0;
+
+	while (re[i]) {
+		if (re[i] == '\\') {
+			if (re[i + 1] >= '1' && re[i + 1] <= '9')
+				return (long)i;
+			i += re[i + 1] ? 2 : 1;
+			continue;
+		}
+		if (re[i] != '[') {
+			i++;
+			continue;
+		}
+		/* A bracket expression: a ']' first (after a '^') is a member;
+		 * "[:", "[." and "[=" open a class, a collating element or an
+		 * equivalence class that ends at ":]", ".]" or "=]". */
+		i++;
+		if (re[i] == '^')
+			i++;
+		if (re[i] == ']')
+			i++;
+		while (re[i] && re[i] != ']') {
+			if (re[i] == '[' && re[i + 1] &&
+			    strchr(":.=", re[i + 1])) {
+				char end[3] = {re[i + 1], ']', '\0'};
+				const char *close = strstr(re + i + 2, end);
+
+				if (!close)
+					return -1;
+				i = (size_t)(close - re) + 2;
+				continue;
+			}
+			i++;
+		}
+		if (!re[i])
+			return -1;
+		i++;
+	}
+	return -1;
+}
+
 static void add_piece(struct rule *r, enum piece_kind kind, unsigned group,
 		      size_t off, size_t len)
 {
@@ -352,7 +404,7 @@ static void literal_prefix(const char *re, struct rule *r)
 
 		if (c == '\\') {
 			if (!re[i + 1] || !strchr(special, re[i + 1]))
-				break; /* a back-reference, or a GNU class */
+				break; /* a GNU class such as \w */
 			c = re[i + 1];
 			adv = 2;
 		} else if (strchr(special, c)) {
@@ -405,6 +457,7 @@ static int parse_line(struct remap_rules *rules, const char *s, size_t len,
 	struct rule *r;
 	const char *why;
 	char *re;
+	long br;
 	int n, flags, rc;
 
 	if (memchr(s, '\0', len)) {
@@ -463,6 +516,16 @@ static int parse_line(struct remap_rules *rules, const char *s, size_t len,
 	if (!re) {
 		set_error(err, 0, "out of memory");
 		errno = ENOMEM;
+		return -1;
+	}
+	br = back_reference(re);
+	if (br >= 0) {
+		set_error(err, line,
+			  "back-reference \\%c in the regular expression: not "
+			  "supported (its matching time has no bound)",
+			  re[br + 1]);
+		free(re);
+		errno = EINVAL;
 		return -1;
 	}
 	/* Only a rule that rewrites (or words a refusal) needs to know where

@@ -54,10 +54,12 @@ struct remap_error {
  * '~' with 'r'; 'g' without 'r'; G with P, or 4 with 6 (the rule could
  * never apply); a missing regex; a regex regcomp(3) refuses (with regerror's
  * text); a replacement on a rule with neither 'r' nor 'a'; a \1..\9 naming a
- * group the regex does not have; text after the replacement; a backslash
- * ending a line; a NUL byte; a line longer than REMAP_MAX_LINE.  in.tftpd
- * accepts some of these, then ignores text, puts a newline in the name or
- * never applies the rule: here the administrator hears of it at start-up.
+ * group the regex does not have; a back-reference (\1..\9) in the regex
+ * (glibc's time to match one has no bound); text after the replacement; a
+ * backslash ending a line; a NUL byte; a line longer than REMAP_MAX_LINE.
+ * in.tftpd accepts some of these, then ignores text, puts a newline in the
+ * name, never applies the rule or takes unbounded time: here the
+ * administrator hears of it at start-up.
  * NULL with errno ENOMEM and line 0 when memory runs out.  Text without
  * rules gives an empty rule set. */
 struct remap_rules *remap_parse(const char *text, size_t len,

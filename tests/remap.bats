@@ -13,6 +13,8 @@
 #  - Rule files that in.tftpd accepts and half-ignores are refused here: text
 #    after the replacement, a trailing backslash, a replacement without r or
 #    a, \N beyond the regex's groups, g without r, G with P, 4 with 6.
+#  - A back-reference in a rule's regex (\1 to \9) is refused here (see
+#    remap.c back_reference); in.tftpd takes it, with no bound on its time.
 #  - An IPv4-mapped IPv6 client is an IPv4 client here (see remap.h); not
 #    compared, in.tftpd only meets one on a dual-stack socket.
 

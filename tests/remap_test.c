@@ -198,6 +198,21 @@ static void test_errors(void)
 	CHECK(REFUSED("e foo bar", 1, "no 'r'"));
 	CHECK(REFUSED("r (a) \\2", 1, "\\2 in the replacement"));
 	CHECK(REFUSED("r a \\1", 1, "0 parenthesised groups"));
+	/* Back-references in the regex (undefined in POSIX EREs; glibc's
+	 * time for them has no bound); in a bracket, or after an escaped
+	 * backslash, a digit is an ordinary byte. */
+	CHECK(REFUSED("r (a)\\1 b", 1, "back-reference \\1 in the regular"));
+	CHECK(REFUSED("r a b\nr (.*)*\\9x\n", 2, "back-reference \\9"));
+	CHECK(REFUSED("r [a]((b))\\2", 1, "back-reference \\2"));
+	CHECK(REFUSED("r [[:alpha:]](x)\\1", 1, "back-reference \\1"));
+	CHECK(REFUSED("r []\\1](x)\\1", 1, "back-reference \\1"));
+	CHECK(rrq("r [\\1] X", "1", REMAP_MAPPED, "X"));
+	CHECK(rrq("r [\\1] X", "\\", REMAP_MAPPED, "X"));
+	CHECK(rrq("r []\\1] X", "]", REMAP_MAPPED, "X"));
+	CHECK(rrq("r [^]\\1]x X", "ax", REMAP_MAPPED, "X"));
+	CHECK(rrq("r [[:digit:]\\1] X", "7", REMAP_MAPPED, "X"));
+	CHECK(rrq("r [[.-.]\\1]y X", "\\y", REMAP_MAPPED, "X"));
+	CHECK(rrq("r \\\\1 X", "a\\1", REMAP_MAPPED, "aX"));
 	CHECK(REFUSED("r foo bar baz", 1, "text after the replacement"));
 	CHECK(REFUSED("r foo bar\\\nr x y\n", 1, "backslash at the end"));
 	CHECK(REFUSED("r foo bar\\", 1, "backslash at the end"));
@@ -703,7 +718,7 @@ static void test_prefix(void)
 	static const char *const re[] = {
 		"a",   "b",	"A",   "\\.",  ".",  "*",   "+",    "?",
 		"{0}", "{2}",	"(a)", "[ab]", "$",  "|",   "\\\\", "\\*",
-		"\\{", "{0,1}", "\\1", "^",    "a+", "\\|", "\\$",  "x"};
+		"\\{", "{0,1}", "\\w", "^",    "a+", "\\|", "\\$",  "x"};
 	char pat[128], text[160], name[16];
 	struct remap_trace t;
 	struct remap_rules *r;
