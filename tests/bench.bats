@@ -104,7 +104,7 @@ expect() {
 	mkdir -p "$up"
 	chmod 777 "$up"
 	for try in 1 2 3 4 5; do
-		port=$((20000 + (RANDOM * 7 + try * 131) % 40000))
+		port=$(free_port)
 		in.tftpd -L -c -a "127.0.0.1:$port" -s "$up" &
 		HELD_PIDS="$HELD_PIDS $!"
 		wait_for 5 "$BENCH" -T 50 -G 200 -o wrq -V "$ROOT/hello.txt" \

@@ -227,7 +227,7 @@ counter() {
 	run "$CTFTPD" -L --port 1 --cache-min-age -1 "$ROOT"
 	[ "$status" -eq 2 ]
 	# Too small for one chunk and its index: said before serving.
-	run "$CTFTPD" -L --host 127.0.0.1 --port $((20000 + RANDOM % 40000)) --cache-size 4K "$ROOT"
+	run "$CTFTPD" -L --host 127.0.0.1 --port "$(free_port)" --cache-size 4K "$ROOT"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"too small"* ]]
 }

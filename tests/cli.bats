@@ -117,7 +117,7 @@ bad_value() {
 
 @test "-4 binds IPv4 only, -6 IPv6 only" {
 	make_root
-	PORT=$((20000 + RANDOM % 40000))
+	PORT=$(free_port)
 	"$CTFTPD" -L -4 --port "$PORT" "$ROOT" 2>"$BATS_TEST_TMPDIR/log4" 3>&- &
 	SERVER_PID=$!
 	SERVER_LOG="$BATS_TEST_TMPDIR/log4"
@@ -133,7 +133,7 @@ bad_value() {
 
 @test "--pidfile: written, locked against a second instance, removed on SIGTERM" {
 	make_root
-	PORT=$((20000 + RANDOM % 40000))
+	PORT=$(free_port)
 	local pidfile="$BATS_TEST_TMPDIR/ctftpd.pid" pid
 	# $AS_ROOT: the daemon removes its own pidfile (as root: under
 	# tftp it could not); --log-file: where there is no syslog.
@@ -215,7 +215,7 @@ daemon_pid() {
 
 @test "without --foreground it detaches, serves, and stops on SIGTERM" {
 	make_root
-	PORT=$((20000 + RANDOM % 40000))
+	PORT=$(free_port)
 	# 3>&-: bats waits for fd 3 to close; the daemon must not hold it.
 	# shellcheck disable=SC2086 # a word list
 	run "$CTFTPD" --host 127.0.0.1 --port "$PORT" $AS_ROOT \

@@ -77,12 +77,12 @@ port_bound() {
 	ss -H -u -a -n "sport = :$1" | grep -q .
 }
 
-# pick_port: a free high UDP port in PORT (not in 40000..40010, which the
-# --port-range test uses).
+# pick_port: a free high UDP port in PORT (free_port: below 32768, so not
+# in the 40000.. ranges the --port-range tests use).
 pick_port() {
 	local try
 	for try in 1 2 3 4 5 6 7 8 9 10; do
-		PORT=$((20000 + (RANDOM * 7 + try * 131) % 19000))
+		PORT=$(free_port)
 		port_bound "$PORT" || return 0
 	done
 	return 1

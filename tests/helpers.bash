@@ -90,6 +90,29 @@ AS_ROOT=
 # The warning that line brings, which log_lacks does not count.
 AS_ROOT_WARNING='warning: running as root \(--user root\)'
 
+# port_in_use PORT: a UDP socket, IPv4 or IPv6, holds PORT now.
+port_in_use() {
+	local hex
+	printf -v hex '%04X' "$1"
+	grep -Eq "^ *[0-9]+: [0-9A-F]+:$hex " /proc/net/udp /proc/net/udp6 \
+		2>/dev/null
+}
+
+# free_port: print a UDP port from 20000 to 32767 that no socket holds now:
+# below Linux's ephemeral range (32768 up), so no client or transfer socket
+# takes it before the server binds it.  Fails after 50 tries.
+free_port() {
+	local try p
+	for try in $(seq 50); do
+		p=$((20000 + RANDOM % 12768))
+		if ! port_in_use "$p"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
 # start_server [ARGS...]: start ctftpd in the foreground on 127.0.0.1 and
 # ::1 on a free high port (sets PORT, SERVER_PID, SERVER_LOG), serving
 # $ROOT (make_root is called if needed).  Extra ARGS go to ctftpd, after
@@ -102,7 +125,7 @@ start_server() {
 	SERVER_LOG="$BATS_TEST_TMPDIR/server.log"
 	local try
 	for try in 1 2 3 4 5 6 7 8 9 10; do
-		PORT=$((20000 + (RANDOM * 7 + try * 131) % 40000))
+		PORT=$(free_port) || break
 		: >"$SERVER_LOG"
 		# shellcheck disable=SC2086 # word lists
 		"$CTFTPD" --foreground --host 127.0.0.1 --host ::1 --port "$PORT" \

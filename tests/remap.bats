@@ -126,7 +126,7 @@ hpa_start() {
 	local try bind
 	HPA_HOST=${2:-127.0.0.1}
 	for try in 1 2 3 4 5 6 7 8 9 10; do
-		HPA_PORT=$((20000 + (RANDOM * 7 + try * 131) % 40000))
+		HPA_PORT=$(free_port)
 		hpa_bound && continue
 		bind="$HPA_HOST:$HPA_PORT"
 		[[ "$HPA_HOST" == *:* ]] && bind="[$HPA_HOST]:$HPA_PORT"
@@ -418,7 +418,7 @@ ours_refuse() {
 	done
 	for text in "${REFUSED_BOTH[@]}"; do
 		printf '%s\n' "$text" >"$rules"
-		HPA_PORT=$((20000 + RANDOM % 40000))
+		HPA_PORT=$(free_port)
 		in.tftpd -L -s -a "127.0.0.1:$HPA_PORT" -m "$rules" "$HPA_ROOT" &
 		HPA_PID=$!
 		wait_for 5 hpa_dead

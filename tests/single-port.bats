@@ -255,7 +255,7 @@ netns_server() {
 	[ -n "$ssa" ] || skip "systemd-socket-activate not found (apt-get install systemd)"
 	public_root
 	make_file big 300000
-	PORT=$((20000 + RANDOM % 19000))
+	PORT=$(free_port)
 	"$ssa" --datagram -l "127.0.0.1:$PORT" "$CTFTPD" --single-port \
 		--foreground --idle-timeout 30 "$ROOT" \
 		>"$BATS_TEST_TMPDIR/ssa.out" 2>&1 3>&- &
