@@ -251,8 +251,8 @@ static char *unescape_regex(struct field f)
 /* The offset in re (as regcomp gets it) of a back-reference, \1 to \9
  * outside a bracket expression, or -1 when it holds none.  An unclosed
  * bracket ends the search: regcomp refuses the regex anyway.
- * Why: POSIX leaves back-references undefined in an extended regex, and
- * glibc, which takes them, matches them by backtracking with no bound on
+ * Why: POSIX.1-2017 leaves back-references undefined in an extended regex,
+ * and glibc, which takes them, matches them by backtracking with no bound on
  * its time: "(a|b)*\1x" takes 19 s on a name of 512 a's, "(.*)*\1x" 8 s
  * on "abab..." of 256 bytes (the time grows with the fourth power of the
  * length), in the listener, before it forks.  remap.h's limits cannot
@@ -404,7 +404,9 @@ static void literal_prefix(const char *re, struct rule *r)
 
 		if (c == '\\') {
 			if (!re[i + 1] || !strchr(special, re[i + 1]))
-				break; /* a GNU class such as \w */
+				/* A GNU operator (\w, \<...) or an escaped
+				 * ordinary byte: stop, to stay safe. */
+				break;
 			c = re[i + 1];
 			adv = 2;
 		} else if (strchr(special, c)) {
