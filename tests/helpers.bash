@@ -98,13 +98,18 @@ port_in_use() {
 		2>/dev/null
 }
 
-# free_port: print a UDP port from 20000 to 32767 that no socket holds now:
-# below Linux's ephemeral range (32768 up), so no client or transfer socket
-# takes it before the server binds it.  Fails after 50 tries.
+# free_port: print a UDP port from 20000 up that no socket holds now, below
+# the kernel's ephemeral range (ip_local_port_range, 32768 up by default) so
+# that no client or transfer socket takes it before the server binds it.
+# Where that range starts too low to leave room, any port up to 59999.
+# Fails after 50 tries.
 free_port() {
-	local try p
+	local try p lo=32768 span
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	span=$((lo - 20000))
+	[ "$span" -ge 1000 ] || span=40000
 	for try in $(seq 50); do
-		p=$((20000 + RANDOM % 12768))
+		p=$((20000 + RANDOM % span))
 		if ! port_in_use "$p"; then
 			echo "$p"
 			return 0
