@@ -29,6 +29,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#if HAVE_DECL_PR_SET_PDEATHSIG
+#include <sys/prctl.h>
+#endif
+
+/* The listener's pid, for its children to tell whether it still lives. */
+static pid_t listener_pid;
 
 struct child {
 	pid_t pid;
@@ -427,6 +433,28 @@ static void reap(struct listener *l, int block)
 	}
 }
 
+/* --single-port: each transfer's socket is bound to the listening port,
+ * so a transfer outliving a listener killed with SIGKILL would keep a new
+ * listener from binding it until the transfer ends.  Have the kernel send
+ * SIGTERM (handoff.h: the transfer stops) when the listener dies, and stop
+ * at once if it died before this call.  Where PR_SET_PDEATHSIG is missing,
+ * such a transfer ends on its own, as the BUGS section of the man page
+ * says.  Called in the child, before signals are unblocked. */
+static void end_with_listener(const struct listener *l)
+{
+	if (!l->cfg->single_port)
+		return;
+#if HAVE_DECL_PR_SET_PDEATHSIG
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+		log_msg(LOG_WARNING,
+			"transfer process: cannot ask to end with the "
+			"listener: %s",
+			strerror(errno));
+	else if (getppid() != listener_pid)
+		raise(SIGTERM);
+#endif
+}
+
 /* In the child: drop what belongs to the parent, then run the transfer,
  * again for as long as the client repeats its request just as the transfer
  * ends (handoff.h). */
@@ -470,6 +498,7 @@ static void run_child(struct listener *l, const struct transfer_request *tr0,
 	if (tr.wake_fd < 0)
 		log_msg(LOG_WARNING, "transfer process: no wake-up pipe: %s",
 			strerror(errno));
+	end_with_listener(l);
 	/* What was blocked across fork() is delivered now. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -957,6 +986,7 @@ int listener_run(struct listener *l)
 	/* The child table and the per-address limits are the listener's
 	 * alone: not inherited, so written after each fork without a
 	 * copy-on-write fault, and untouched entries cost no memory. */
+	listener_pid = getpid();
 	l->children = shmem_parent_only((size_t)l->cfg->max_clients *
 					sizeof(*l->children));
 	l->handoff = handoff_create(l->cfg->max_clients);

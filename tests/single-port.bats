@@ -36,6 +36,11 @@ public_root() {
 	make_root "$PUBLIC_ROOT"
 }
 
+# port_free PORT: no socket holds PORT (a condition for wait_for).
+port_free() {
+	! port_in_use "$1"
+}
+
 # fails COMMAND...: COMMAND must fail (a bare "!" would not fail a bats
 # test).
 fails() {
@@ -147,6 +152,28 @@ from_listening_port() {
 	# fail.
 	probe_pass 127.0.0.1 stray-opcode
 	log_has 'ignoring ACK from 127\.0\.0\.1:[0-9]+ on the listening port'
+}
+
+@test "--single-port: a listener killed with SIGKILL takes its transfers with it; a new one binds the port at once" {
+	make_root
+	make_file big 41943040
+	start_server
+	hold_open "$BATS_TEST_TMPDIR/held" big
+	kill -KILL "$SERVER_PID"
+	wait "$SERVER_PID" 2>/dev/null || true
+	SERVER_PID=
+	# The held transfer stops (the kernel's SIGTERM at the listener's
+	# death) and its socket, bound to the port, is closed.  Without that
+	# it would hold the port until --give-up ends it.
+	log_has 'file "big" mode octet: stopped by the server'
+	wait_for 10 port_free "$PORT"
+	SERVER_LOG="$BATS_TEST_TMPDIR/server2.log"
+	# shellcheck disable=SC2086 # a word list
+	"$CTFTPD" --foreground --host 127.0.0.1 --host ::1 --port "$PORT" \
+		--single-port $AS_ROOT "$ROOT" 2>"$SERVER_LOG" &
+	SERVER_PID=$!
+	wait_for 10 server_ready
+	fetch_same curl 127.0.0.1 hello.txt
 }
 
 @test "--single-port: --max-clients and --max-per-client refuse from the listening port while a transfer runs" {
