@@ -983,10 +983,10 @@ int listener_run(struct listener *l)
 	nfds_t npfds;
 	char where[NET_ADDRSTRLEN];
 
+	listener_pid = getpid();
 	/* The child table and the per-address limits are the listener's
 	 * alone: not inherited, so written after each fork without a
 	 * copy-on-write fault, and untouched entries cost no memory. */
-	listener_pid = getpid();
 	l->children = shmem_parent_only((size_t)l->cfg->max_clients *
 					sizeof(*l->children));
 	l->handoff = handoff_create(l->cfg->max_clients);

@@ -248,8 +248,8 @@ static char *unescape_regex(struct field f)
 	return re;
 }
 
-/* The offset in re (as regcomp gets it) of a back-reference, \1 to \9
- * outside a bracket expression, or -1 when it holds none.  An unclosed
+/* The digit of the first back-reference in re (as regcomp gets it), \1 to
+ * \9 outside a bracket expression, or 0 when it holds none.  An unclosed
  * bracket ends the search: regcomp refuses the regex anyway.
  * Why: POSIX.1-2017 leaves back-references undefined in an extended regex,
  * and glibc, which takes them, matches them by backtracking with no bound on
@@ -257,14 +257,14 @@ static char *unescape_regex(struct field f)
  * on "abab..." of 256 bytes (the time grows with the fourth power of the
  * length), in the listener, before it forks.  remap.h's limits cannot
  * bound one regexec call. */
-static long back_reference(const char *re)
+static char back_reference(const char *re)
 {
 	size_t i = 0;
 
 	while (re[i]) {
 		if (re[i] == '\\') {
 			if (re[i + 1] >= '1' && re[i + 1] <= '9')
-				return (long)i;
+				return re[i + 1];
 			i += re[i + 1] ? 2 : 1;
 			continue;
 		}
@@ -287,17 +287,17 @@ static long back_reference(const char *re)
 				const char *close = strstr(re + i + 2, end);
 
 				if (!close)
-					return -1;
+					return 0;
 				i = (size_t)(close - re) + 2;
 				continue;
 			}
 			i++;
 		}
 		if (!re[i])
-			return -1;
+			return 0;
 		i++;
 	}
-	return -1;
+	return 0;
 }
 
 static void add_piece(struct rule *r, enum piece_kind kind, unsigned group,
@@ -458,8 +458,7 @@ static int parse_line(struct remap_rules *rules, const char *s, size_t len,
 	struct field f[3];
 	struct rule *r;
 	const char *why;
-	char *re;
-	long br;
+	char *re, br;
 	int n, flags, rc;
 
 	if (memchr(s, '\0', len)) {
@@ -521,11 +520,11 @@ static int parse_line(struct remap_rules *rules, const char *s, size_t len,
 		return -1;
 	}
 	br = back_reference(re);
-	if (br >= 0) {
+	if (br) {
 		set_error(err, line,
 			  "back-reference \\%c in the regular expression: not "
 			  "supported (its matching time has no bound)",
-			  re[br + 1]);
+			  br);
 		free(re);
 		errno = EINVAL;
 		return -1;

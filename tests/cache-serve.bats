@@ -27,9 +27,9 @@ states_are() {
 }
 
 # until_cached NAME: fetch NAME until a fetch brings its bytes from the
-# cache.  The bound is generous (with both CI passes and the fuzzers on two
-# cores, one ASan pass once ran past 10 s); on failure the server log says
-# what each fetch got and the counters say why.
+# cache.  The bound is generous (CI once gave up here after 10 s under
+# ASan, with both suites and the fuzzers on two cores); on failure the
+# server log says what each fetch got and the counters say why.
 until_cached() {
 	wait_for 30 fetched_from_cache "$1" && return 0
 	echo "$1 never came from the cache; cache states: $(states "$1")" >&2

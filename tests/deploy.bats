@@ -72,20 +72,10 @@ setup() {
 	DAEMON_LOG="$BATS_TEST_TMPDIR/ctftpd.log"
 }
 
-# port_bound PORT: something listens on UDP 127.0.0.1:PORT (or [::]:PORT).
-port_bound() {
-	ss -H -u -a -n "sport = :$1" | grep -q .
-}
-
-# pick_port: a free high UDP port in PORT (free_port: below 32768, so not
-# in the 40000.. ranges the --port-range tests use).
+# pick_port: a free high UDP port in PORT (free_port: below the ephemeral
+# range, so not in the 40000.. ranges the --port-range tests use).
 pick_port() {
-	local try
-	for try in 1 2 3 4 5 6 7 8 9 10; do
-		PORT=$(free_port)
-		port_bound "$PORT" || return 0
-	done
-	return 1
+	PORT=$(free_port)
 }
 
 # fetch NAME [PORT [HOST]]: download NAME with curl and compare it with
@@ -128,7 +118,7 @@ superserver_up() {
 	SS_PID=$!
 	KILL_PIDS="$KILL_PIDS $SS_PID"
 	REAP_PARENTS="$REAP_PARENTS $SS_PID"
-	if wait_for 10 "${@:-true}" && wait_for 10 port_bound "$PORT" &&
+	if wait_for 10 "${@:-true}" && wait_for 10 port_in_use "$PORT" &&
 		! gone "$SS_PID"; then
 		return 0
 	fi
@@ -447,7 +437,7 @@ locked_by() {
 	[[ "$output" == *"$pf"* ]]
 	[[ "$output" == *"$DAEMON_PID"* ]]
 	[ "$(cat "$pf")" = "$DAEMON_PID" ]
-	! port_bound "$PORT" || false
+	! port_in_use "$PORT" || false
 	fetch hello.txt "$port1"
 	kill -TERM "$DAEMON_PID"
 	wait_for 10 gone "$DAEMON_PID"
@@ -693,7 +683,7 @@ curl_status() {
 		"$CTFTPD" --listen --user "$user" --address "127.0.0.1:$PORT" \
 			$options "$ROOT" -L 2>"$SERVER_LOG" 3>&- &
 		SERVER_PID=$!
-		wait_for 10 port_bound "$PORT" && ! server_dead && break
+		wait_for 10 port_in_use "$PORT" && ! server_dead && break
 		wait "$SERVER_PID" 2>/dev/null || true
 		SERVER_PID=
 		grep -q 'in use' "$SERVER_LOG" || { cat "$SERVER_LOG"; return 1; }
@@ -706,7 +696,7 @@ curl_status() {
 	"$CTFTPD" -l -u "$user" -a "127.0.0.1:$PORT" -T 1000000 -B 1468 -r tsize \
 		-U 022 -v -p "$ROOT" -L 2>"$SERVER_LOG" 3>&- &
 	SERVER_PID=$!
-	wait_for 10 port_bound "$PORT"
+	wait_for 10 port_in_use "$PORT"
 	fetch bin
 }
 
@@ -865,7 +855,7 @@ private_var_log() {
 	echo "status $status: $output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"no syslog at /dev/log"*"/var/log/ctftpd.log: Read-only file system: give --log-file FILE, or --foreground"* ]]
-	! port_bound "$PORT" || false
+	! port_in_use "$PORT" || false
 }
 
 # as-inetd.py PORT COMMAND...: COMMAND with a UDP socket bound to
@@ -902,7 +892,7 @@ udp_owner() {
 	without_syslog private_var_log rw python3 "$BATS_TEST_TMPDIR/as-inetd.py" \
 		"$PORT" "$CTFTPD" --foreground --idle-timeout 30 $AS_ROOT "$ROOT" 3>&- &
 	local pid
-	wait_for 10 port_bound "$PORT"
+	wait_for 10 port_in_use "$PORT"
 	pid=$(udp_owner "$PORT")
 	[ -n "$pid" ]
 	KILL_PIDS="$KILL_PIDS $pid"

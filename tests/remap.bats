@@ -126,8 +126,7 @@ hpa_start() {
 	local try bind
 	HPA_HOST=${2:-127.0.0.1}
 	for try in 1 2 3 4 5 6 7 8 9 10; do
-		HPA_PORT=$(free_port)
-		hpa_bound && continue
+		HPA_PORT=$(free_port) || break
 		bind="$HPA_HOST:$HPA_PORT"
 		[[ "$HPA_HOST" == *:* ]] && bind="[$HPA_HOST]:$HPA_PORT"
 		in.tftpd -L -s -a "$bind" -m "$1" "$HPA_ROOT" &
